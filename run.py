@@ -1,0 +1,134 @@
+"""Entry point: `python run.py` serves the web app (with the scheduler once it exists);
+sub-commands administer the database and the campaigns."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from workflow import clock
+from workflow.campaigns.loader import CampaignFileError, load_campaign_file
+from workflow.campaigns.store import store_directory
+from workflow.closing import close_campaign, due_campaign_ids
+from workflow.dates import paris_date
+from workflow.db import make_engine, make_session_factory, migrate, transaction
+
+ROOT = Path(__file__).resolve().parent
+
+
+def campaigns_dir() -> Path:
+    return Path(os.environ.get("CAMPAIGNS_DIR", ROOT / "campaigns"))
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    migrate()
+    print("Database schema is up to date.")
+    return 0
+
+
+def cmd_check_campaign(args: argparse.Namespace) -> int:
+    status = 0
+    for path in args.files:
+        try:
+            campaign = load_campaign_file(path)
+        except CampaignFileError as exc:
+            print(exc, file=sys.stderr)
+            status = 1
+        else:
+            fields = sum(len(v.fields) for v in campaign.volets)
+            print(
+                f"{path}: ok — {campaign.slug}: {len(campaign.volets)} volets, "
+                f"{fields} fields, {len(campaign.pieces)} pieces"
+            )
+    return status
+
+
+def _sessions():  # type: ignore[no-untyped-def]
+    return make_session_factory(make_engine())
+
+
+def cmd_load_campaigns(args: argparse.Namespace) -> int:
+    session = _sessions()()
+    try:
+        with transaction(session):
+            loaded = store_directory(session, Path(args.directory), paris_date(clock.now()))
+    except CampaignFileError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    for item in loaded:
+        change = "created" if item.created else ("new version" if item.new_version else "same")
+        print(f"campaign {item.campaign.slug} v{item.version.version}: {change}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from workflow.demo import ensure_demo_accounts
+
+    session = _sessions()()
+    with transaction(session):
+        accounts = ensure_demo_accounts(session)
+    print("Demo accounts (development only):")
+    for account in accounts:
+        print(f"  {account.email:40} {account.password:24} {account.note}")
+    return 0
+
+
+def cmd_close_due(args: argparse.Namespace) -> int:
+    session = _sessions()()
+    with transaction(session, write=False):
+        due = due_campaign_ids(session)
+    for campaign_id in due:
+        with transaction(session):
+            closed = close_campaign(session, campaign_id)
+        if closed.closed_now:
+            print(f"campaign {campaign_id} closed; {closed.moved} dossiers into instruction")
+    return 0
+
+
+def cmd_diagram(args: argparse.Namespace) -> int:
+    from workflow.machine import mermaid
+
+    print(mermaid(), end="")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from web import create_app
+
+    app = create_app()
+    print(f"Serving on http://{args.host}:{args.port}/ (Ctrl+C to stop)")
+    app.run(host=args.host, port=args.port, debug=False)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="run.py", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("migrate", help="apply the Alembic migrations").set_defaults(func=cmd_migrate)
+    check = sub.add_parser("check-campaign", help="validate campaign files")
+    check.add_argument("files", nargs="+")
+    check.set_defaults(func=cmd_check_campaign)
+    load = sub.add_parser("load-campaigns", help="load or update every campaign file")
+    load.add_argument("directory", nargs="?", default=str(campaigns_dir()))
+    load.set_defaults(func=cmd_load_campaigns)
+    sub.add_parser("demo", help="create the demo accounts").set_defaults(func=cmd_demo)
+    sub.add_parser("close-due", help="close campaigns past their deadline").set_defaults(
+        func=cmd_close_due
+    )
+    sub.add_parser("diagram", help="print the state machine (Mermaid)").set_defaults(
+        func=cmd_diagram
+    )
+    serve = sub.add_parser("serve", help="serve the web app")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=5000)
+    serve.set_defaults(func=cmd_serve)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["serve"])
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

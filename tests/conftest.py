@@ -1,0 +1,329 @@
+"""Fixtures: databases (SQLite always, PostgreSQL when TEST_POSTGRES_URL reaches one),
+campaigns built for a test, organisations, users and dossiers in any state."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from workflow.actors import Actor
+from workflow.campaigns.schema import Campaign as Definition
+from workflow.campaigns.store import store_campaign
+from workflow.db import make_engine, make_session_factory, migrate, transaction
+from workflow.models import Base, Campaign, Decision, Dossier, Organisation, User
+
+# --- databases ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file, copied for each test (migrating once is the slow part)."""
+    path = tmp_path_factory.mktemp("db") / "template.sqlite3"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of our own on the PostgreSQL server, migrated once and dropped at the end;
+    the server outlives the run and may hold other databases."""
+    base = os.environ.get("TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("TEST_POSTGRES_URL is not set: PostgreSQL tests skipped")
+    admin_url = make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure to connect means "skip"
+        pytest.skip(f"PostgreSQL at TEST_POSTGRES_URL is not reachable: {exc}")
+    name = f"pp_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    """The URL of an empty, migrated database of each kind."""
+    if request.param == "sqlite":
+        path = tmp_path / "test.sqlite3"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("postgres_url")
+    _empty_postgres(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """A migrated SQLite database, for tests whose subject is not the database."""
+    path = tmp_path / "test.sqlite3"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+def _empty_postgres(url: str) -> None:
+    engine = create_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        connection.execute(text("INSERT INTO counters (name, value) VALUES ('dossier_number', 0)"))
+        connection.execute(text("ALTER SEQUENCE dossier_number_seq RESTART WITH 1"))
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str):  # type: ignore[no-untyped-def]
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine):  # type: ignore[no-untyped-def]
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def session(sessions) -> Iterator[Session]:  # type: ignore[no-untyped-def]
+    with sessions() as session:
+        yield session
+
+
+# --- domain data ----------------------------------------------------------------------------
+
+OPENS = dt.date(2026, 1, 5)
+DEADLINE = dt.date(2026, 3, 20)
+WINDOW = (dt.date(2026, 10, 1), dt.date(2026, 10, 31))
+START = dt.date(2026, 11, 2)
+
+
+def definition(**overrides: Any) -> Definition:
+    """A small campaign in the shape of the IdF manuals: identification first, a candidate
+    with RPPS or a planned registration date, a time split summing to 100 %, one required
+    piece, one attestation and the data-protection consent."""
+    data: dict[str, Any] = {
+        "slug": "test-asp",
+        "title": "Assistants spécialistes partagés (test)",
+        "agency": "ARS Île-de-France",
+        "contacts": [{"email": "ars-idf-asp@ars.sante.fr"}],
+        "depositor": "etablissement_sante",
+        "depositor_label": "Bureau des Affaires Médicales de l'établissement recruteur",
+        "opens": OPENS,
+        "deadline": DEADLINE,
+        "publication": "grouped",
+        "confirmation_window": {"start": WINDOW[0], "end": WINDOW[1]},
+        "start_dates": [START],
+        "summary": {
+            "partner_name": "identification.partenaire_nom",
+            "partner_email": "identification.partenaire_email",
+            "speciality": "identification.specialite",
+            "candidate_name": ["candidat.nom", "candidat.prenom"],
+        },
+        "volets": [
+            {
+                "key": "identification",
+                "title": "Identification",
+                "fields": [
+                    {
+                        "key": "recruteur_finess",
+                        "label": "FINESS du recruteur",
+                        "type": "finess",
+                        "required": True,
+                    },
+                    {
+                        "key": "partenaire_nom",
+                        "label": "Nom du partenaire",
+                        "type": "text",
+                        "required": True,
+                    },
+                    {
+                        "key": "partenaire_email",
+                        "label": "Email du partenaire",
+                        "type": "email",
+                        "required": True,
+                    },
+                    {"key": "specialite", "label": "Spécialité", "type": "text", "required": True},
+                ],
+            },
+            {
+                "key": "candidat",
+                "title": "Candidat",
+                "fields": [
+                    {"key": "nom", "label": "Nom", "type": "text", "required": True},
+                    {"key": "prenom", "label": "Prénom", "type": "text", "required": True},
+                    {"key": "rpps", "label": "N° RPPS", "type": "rpps"},
+                    {
+                        "key": "date_inscription",
+                        "label": "Date prévisionnelle d'inscription",
+                        "type": "date",
+                    },
+                    {
+                        "key": "temps_hopital",
+                        "label": "Temps à l'hôpital",
+                        "type": "percentage",
+                        "required": True,
+                    },
+                    {
+                        "key": "temps_partenaire",
+                        "label": "Temps chez le partenaire",
+                        "type": "percentage",
+                        "required": True,
+                    },
+                ],
+            },
+        ],
+        "rules": [
+            {"kind": "one_of", "fields": ["candidat.rpps", "candidat.date_inscription"]},
+            {
+                "kind": "sum",
+                "fields": ["candidat.temps_hopital", "candidat.temps_partenaire"],
+                "total": 100,
+            },
+        ],
+        "pieces": [{"key": "cv", "label": "CV du candidat"}],
+        "attestations": [{"key": "complet", "text": "Je certifie que le dossier est complet."}],
+        "consent": "J'accepte le traitement de mes données personnelles.",
+    }
+    data.update(overrides)
+    return Definition.model_validate(data)
+
+
+COMPLETE_VALUES = {
+    "identification": {
+        "recruteur_finess": "010000156",
+        "partenaire_nom": "CHU La Pyte",
+        "partenaire_email": "dam@chu-la-pyte.fr",
+        "specialite": "Dermatologie",
+    },
+    "candidat": {
+        "nom": "Lambourde",
+        "prenom": "Peggy",
+        "rpps": "10003456786",
+        "date_inscription": None,
+        "temps_hopital": 50,
+        "temps_partenaire": 50,
+    },
+}
+
+
+class World:
+    """Builds test data in one session; each test makes its own."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self._n = 0
+
+    def campaign(self, **overrides: Any) -> Campaign:
+        with transaction(self.session):
+            loaded = store_campaign(self.session, definition(**overrides))
+        return loaded.campaign
+
+    def organisation(self, finess: str = "010000156", **extra: Any) -> Organisation:
+        with transaction(self.session):
+            org = Organisation(
+                type="etablissement_sante", name=f"CH {finess}", finess=finess, **extra
+            )
+            self.session.add(org)
+        return org
+
+    def user(self, role: str, organisation: Organisation | None = None) -> User:
+        self._n += 1
+        with transaction(self.session):
+            user = User(
+                email=f"{role}{self._n}-{uuid.uuid4().hex[:6]}@example.fr",
+                password_hash="x",
+                role=role,
+                organisation_id=organisation.id if organisation else None,
+            )
+            self.session.add(user)
+        return user
+
+    def actor(self, role: str, organisation: Organisation | None = None) -> Actor:
+        return Actor.of(self.user(role, organisation))
+
+    def dossier(
+        self,
+        campaign: Campaign,
+        organisation: Organisation,
+        state: str = "brouillon",
+        complete: bool = True,
+        published: bool | None = None,
+    ) -> Dossier:
+        """A dossier put straight into `state` (test set-up, not a transition)."""
+        from workflow.campaigns.store import current_version
+
+        with transaction(self.session):
+            version = current_version(self.session, campaign)
+            dossier = Dossier(
+                campaign_id=campaign.id,
+                campaign_version_id=version.id,
+                organisation_id=organisation.id,
+                state=state,
+                values=COMPLETE_VALUES if complete else {},
+                attestations=["complet"] if complete else [],
+                consent=complete,
+                partner_email="dam@chu-la-pyte.fr",
+                partner_name="CHU La Pyte",
+                candidate_name="Lambourde Peggy",
+                speciality="Dermatologie",
+            )
+            if state != "brouillon":
+                self._n += 1
+                dossier.number = 90000 + self._n
+                dossier.deposited_at = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+            if complete:
+                from workflow.models import Attachment
+
+                dossier.attachments.append(
+                    Attachment(
+                        piece_key="cv",
+                        filename="cv.pdf",
+                        storage_name=uuid.uuid4().hex,
+                        size=10,
+                        sha256="0" * 64,
+                    )
+                )
+            if state in ("accepte", "refuse", "sans_suite", "confirme", "en_poste", "desiste"):
+                kind = state if state in ("accepte", "refuse", "sans_suite") else "accepte"
+                when = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+                dossier.decision = Decision(
+                    kind=kind,
+                    motivation="Projet solide.",
+                    decided_at=when,
+                    published_at=when if published else None,
+                )
+            self.session.add(dossier)
+        return dossier
+
+
+@pytest.fixture
+def world(session: Session) -> World:
+    return World(session)
+
+
+def at_paris(
+    year: int, month: int, day: int, hour: int = 12, minute: int = 0, second: int = 0
+) -> dt.datetime:
+    """An instant given in Paris wall-clock time."""
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime(year, month, day, hour, minute, second, tzinfo=ZoneInfo("Europe/Paris"))

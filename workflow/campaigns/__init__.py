@@ -1,0 +1,1 @@
+"""Campaign definitions: the YAML schema, its loader and the completeness of a dossier."""

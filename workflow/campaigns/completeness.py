@@ -1,0 +1,193 @@
+"""Whether a dossier is complete: fields, cross-field rules, pieces and the confirmation tab."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from workflow.campaigns.fields import clean_value, is_empty
+from workflow.campaigns.schema import (
+    BoundRule,
+    Campaign,
+    Condition,
+    FieldDef,
+    OneOfRule,
+    SumRule,
+)
+
+Values = Mapping[str, Mapping[str, Any]]
+
+PIECES = "pieces"
+CONFIRMATION = "confirmation"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing missing or wrong; `place` is a volet key, "pieces" or "confirmation"."""
+
+    place: str
+    key: str | None
+    message: str
+
+
+@dataclass
+class Report:
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.problems
+
+    def by_place(self) -> dict[str, list[Problem]]:
+        """Problems grouped by volet (then pieces, then confirmation), in campaign order."""
+        grouped: dict[str, list[Problem]] = {}
+        for problem in self.problems:
+            grouped.setdefault(problem.place, []).append(problem)
+        return grouped
+
+    def messages(self) -> list[str]:
+        return [p.message for p in self.problems]
+
+
+def lookup(values: Values, ref: str) -> Any:
+    """The stored value of "volet.field", or None."""
+    volet_key, field_key = ref.split(".", 1)
+    return (values.get(volet_key) or {}).get(field_key)
+
+
+def condition_holds(condition: Condition, values: Values) -> bool:
+    """Whether a `visible_if` condition holds for the dossier's current values."""
+    value = lookup(values, condition.field)
+    if condition.filled is not None:
+        return condition.filled != is_empty(value)
+    if isinstance(value, list):
+        return condition.equals in value
+    return value == condition.equals
+
+
+def is_visible(definition: FieldDef, values: Values) -> bool:
+    """A field hidden by its condition is neither required nor checked."""
+    return definition.visible_if is None or condition_holds(definition.visible_if, values)
+
+
+def check_volet(campaign: Campaign, volet_key: str, values: Values) -> list[Problem]:
+    """Every missing or invalid field of one volet, in the order of the form."""
+    volet = campaign.volet(volet_key)
+    stored = values.get(volet_key) or {}
+    problems: list[Problem] = []
+    for definition in volet.fields:
+        if not is_visible(definition, values):
+            continue
+        value = stored.get(definition.key)
+        label = f"{volet.title} — « {definition.label} »"
+        if is_empty(value):
+            if definition.required:
+                problems.append(Problem(volet_key, definition.key, f"{label} est obligatoire."))
+            continue
+        cleaned = clean_value(definition, value)
+        if cleaned.error:
+            problems.append(Problem(volet_key, definition.key, f"{label} : {cleaned.error}"))
+        elif definition.min_rows and len(value) < definition.min_rows:
+            problems.append(
+                Problem(
+                    volet_key,
+                    definition.key,
+                    f"{label} : au moins {definition.min_rows} ligne(s).",
+                )
+            )
+    return problems
+
+
+def check_rules(campaign: Campaign, values: Values) -> list[Problem]:
+    """The campaign's cross-field rules; a rule over fields not yet filled waits for them."""
+    problems: list[Problem] = []
+    for rule in campaign.rules:
+        message = _broken(campaign, rule, values)
+        if message:
+            place, key = rule_anchor(rule)
+            problems.append(Problem(place, key, rule.message or message))
+    return problems
+
+
+def rule_anchor(rule: SumRule | BoundRule | OneOfRule) -> tuple[str, str]:
+    """The volet and field next to which a broken rule is shown."""
+    ref = rule.field if isinstance(rule, BoundRule) else rule.fields[-1]
+    volet_key, field_key = ref.split(".", 1)
+    return volet_key, field_key
+
+
+def _broken(campaign: Campaign, rule: SumRule | BoundRule | OneOfRule, values: Values) -> str:
+    def label(ref: str) -> str:
+        return f"« {campaign.field(ref).label} »"
+
+    if isinstance(rule, OneOfRule):
+        if all(is_empty(lookup(values, ref)) for ref in rule.fields):
+            return "Renseignez " + " ou ".join(label(ref) for ref in rule.fields) + "."
+        return ""
+    if isinstance(rule, SumRule):
+        numbers = [lookup(values, ref) for ref in rule.fields]
+        if any(not isinstance(n, int | float) for n in numbers):
+            return ""
+        total = sum(numbers)
+        if abs(total - rule.total) > 0.005:
+            names = " + ".join(label(ref) for ref in rule.fields)
+            return f"{names} doit faire {_num(rule.total)} % (actuellement {_num(total)} %)."
+        return ""
+    number = lookup(values, rule.field)
+    if not isinstance(number, int | float):
+        return ""
+    if rule.kind == "min" and number < rule.value:
+        return f"{label(rule.field)} doit être d'au moins {_num(rule.value)} %."
+    if rule.kind == "max" and number > rule.value:
+        return f"{label(rule.field)} doit être d'au plus {_num(rule.value)} %."
+    return ""
+
+
+def _num(number: float) -> str:
+    return str(int(number)) if number == int(number) else f"{number:.2f}".replace(".", ",")
+
+
+def completeness(
+    campaign: Campaign,
+    values: Values,
+    pieces: Iterable[str] = (),
+    attestations: Iterable[str] = (),
+    consent: bool = False,
+) -> Report:
+    """The full report used by the `deposer` guard and the "Dossier complet" tab."""
+    report = Report()
+    for volet in campaign.volets:
+        report.problems += check_volet(campaign, volet.key, values)
+    report.problems += check_rules(campaign, values)
+    report.warnings += warnings(campaign, values)
+    attached = set(pieces)
+    for piece in campaign.pieces:
+        if piece.required and piece.key not in attached:
+            message = f"Pièce manquante : {piece.label}."
+            report.problems.append(Problem(PIECES, piece.key, message))
+    ticked = set(attestations)
+    for attestation in campaign.attestations:
+        if attestation.key not in ticked:
+            message = f"Attestation à cocher : {attestation.text}"
+            report.problems.append(Problem(CONFIRMATION, attestation.key, message))
+    if campaign.consent and not consent:
+        message = "Le consentement au traitement des données personnelles est à cocher."
+        report.problems.append(Problem(CONFIRMATION, "consent", message))
+    return report
+
+
+def warnings(campaign: Campaign, values: Values) -> list[Problem]:
+    """Warnings shown to the user but never blocking (an unusual RPPS key)."""
+    found: list[Problem] = []
+    for volet in campaign.volets:
+        stored = values.get(volet.key) or {}
+        for definition in volet.fields:
+            value = stored.get(definition.key)
+            if is_empty(value) or not is_visible(definition, values):
+                continue
+            cleaned = clean_value(definition, value)
+            if cleaned.warning:
+                found.append(Problem(volet.key, definition.key, cleaned.warning))
+    return found

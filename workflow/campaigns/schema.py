@@ -1,0 +1,307 @@
+"""The schema of a campaign file (`campaigns/*.yaml`).
+
+A campaign file is data written by an ARS administrator: every label, piece, date and rule of
+the appel à candidatures. Pydantic validates it; `loader.py` turns its errors into messages
+naming the file, the line and the key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
+Key = Annotated[str, Field(pattern=KEY_PATTERN, max_length=60)]
+# A reference to a field as "volet.field".
+FieldRef = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldType(StrEnum):
+    TEXT = "text"
+    LONG_TEXT = "long_text"
+    EMAIL = "email"
+    PHONE = "phone"
+    DATE = "date"
+    INTEGER = "integer"
+    PERCENTAGE = "percentage"
+    CHOICE = "choice"
+    MULTI_CHOICE = "multi_choice"
+    YES_NO = "yes_no"
+    TABLE = "table"
+    FINESS = "finess"
+    SIRET = "siret"
+    SIREN = "siren"
+    RPPS = "rpps"
+    POSTAL_CODE = "postal_code"
+
+
+class OrganisationType(StrEnum):
+    ETABLISSEMENT_SANTE = "etablissement_sante"
+    STRUCTURE_SOINS = "structure_soins"
+    UNIVERSITE = "universite"
+    CANDIDAT = "candidat"
+
+
+class Choice(Strict):
+    value: str
+    label: str
+
+
+class Condition(Strict):
+    """Shows a field only when another field of the dossier has a given value."""
+
+    field: FieldRef
+    equals: str | bool | int | None = None
+    filled: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> Condition:
+        if (self.equals is None) == (self.filled is None):
+            raise ValueError("give exactly one of 'equals' or 'filled'")
+        return self
+
+
+class _Input(Strict):
+    key: Key
+    label: str
+    type: FieldType = FieldType.TEXT
+    required: bool = False
+    choices: tuple[Choice, ...] = ()
+
+    @field_validator("choices", mode="before")
+    @classmethod
+    def _plain_choices(cls, value: object) -> object:
+        """Accepts plain strings as choices: the string is both value and label."""
+        if isinstance(value, list | tuple):
+            return [{"value": c, "label": c} if isinstance(c, str) else c for c in value]
+        return value
+
+
+class Column(_Input):
+    """A column of a repeated table (internships, diplomas)."""
+
+    @model_validator(mode="after")
+    def _no_nested_table(self) -> Column:
+        if self.type is FieldType.TABLE:
+            raise ValueError("a table column cannot itself be a table")
+        _check_choices(self.type, self.choices)
+        return self
+
+
+class FieldDef(_Input):
+    type: FieldType
+    help: str | None = None
+    placeholder: str | None = None
+    columns: tuple[Column, ...] = ()
+    min_rows: int = 0
+    max_rows: int | None = None
+    max_length: int | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    visible_if: Condition | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FieldDef:
+        if self.type is FieldType.TABLE and not self.columns:
+            raise ValueError("a table field needs 'columns'")
+        if self.type is not FieldType.TABLE and self.columns:
+            raise ValueError("only a table field has 'columns'")
+        _check_choices(self.type, self.choices)
+        return self
+
+
+class Volet(Strict):
+    key: Key
+    title: str
+    description: str | None = None
+    fields: tuple[FieldDef, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique_fields(self) -> Volet:
+        _require_unique([f.key for f in self.fields], "field")
+        return self
+
+
+class Piece(Strict):
+    """A PDF piece to attach; `model` is a model document shipped under campaigns/."""
+
+    key: Key
+    label: str
+    required: bool = True
+    volet: Key | None = None
+    help: str | None = None
+    model: str | None = None
+
+
+class Attestation(Strict):
+    key: Key
+    text: str
+
+
+class AvisKind(StrEnum):
+    COORDONNATEUR = "coordonnateur"
+    CHEF_DE_SERVICE = "chef_de_service"
+    DIRECTEUR = "directeur"
+    PRESIDENT_CME = "president_cme"
+
+
+class AvisDef(Strict):
+    key: Key
+    label: str
+    giver: AvisKind
+    required: bool = False
+    help: str | None = None
+
+
+class Contact(Strict):
+    email: str
+    name: str | None = None
+    phone: str | None = None
+    note: str | None = None
+
+
+class SumRule(Strict):
+    kind: Literal["sum"]
+    fields: tuple[FieldRef, ...] = Field(min_length=2)
+    total: float
+    message: str | None = None
+
+
+class BoundRule(Strict):
+    kind: Literal["min", "max"]
+    field: FieldRef
+    value: float
+    message: str | None = None
+
+
+class OneOfRule(Strict):
+    kind: Literal["one_of"]
+    fields: tuple[FieldRef, ...] = Field(min_length=2)
+    message: str | None = None
+
+
+Rule = Annotated[SumRule | BoundRule | OneOfRule, Field(discriminator="kind")]
+
+
+class Summary(Strict):
+    """Which fields feed the recap columns, the mails and the instructor's table."""
+
+    partner_name: tuple[FieldRef, ...] = ()
+    partner_email: FieldRef | None = None
+    speciality: FieldRef | None = None
+    candidate_name: tuple[FieldRef, ...] = ()
+
+    @field_validator("partner_name", "candidate_name", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return (value,) if isinstance(value, str) else value
+
+
+class Window(Strict):
+    start: dt.date
+    end: dt.date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.end < self.start:
+            raise ValueError("the window ends before it starts")
+        return self
+
+
+class Campaign(Strict):
+    slug: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)]
+    title: str
+    agency: str
+    department: str | None = None
+    description: str | None = None
+    contacts: tuple[Contact, ...] = Field(min_length=1)
+    depositor: OrganisationType
+    depositor_label: str
+    opens: dt.date | dt.datetime
+    deadline: dt.date | dt.datetime
+    deadline_moves_to_instruction: bool = True
+    publication: Literal["immediate", "grouped"] = "grouped"
+    confirmation_window: Window | None = None
+    start_dates: tuple[dt.date, ...] = ()
+    rules_text: str = "Tout dossier incomplet et/ou déposé hors délai ne sera pas traité."
+    summary: Summary = Summary()
+    volets: tuple[Volet, ...] = Field(min_length=1)
+    pieces: tuple[Piece, ...] = ()
+    attestations: tuple[Attestation, ...] = ()
+    consent: str | None = None
+    avis: tuple[AvisDef, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    demo: bool = False
+
+    @model_validator(mode="after")
+    def _references_hold(self) -> Campaign:
+        _require_unique([v.key for v in self.volets], "volet")
+        _require_unique([p.key for p in self.pieces], "piece")
+        _require_unique([a.key for a in self.attestations], "attestation")
+        _require_unique([a.key for a in self.avis], "avis")
+        known = {f"{v.key}.{f.key}": f for v in self.volets for f in v.fields}
+        refs: list[str] = []
+        for volet in self.volets:
+            refs += [f.visible_if.field for f in volet.fields if f.visible_if]
+        for rule in self.rules:
+            refs += [rule.field] if isinstance(rule, BoundRule) else list(rule.fields)
+        s = self.summary
+        refs += [*s.partner_name, *s.candidate_name]
+        refs += [r for r in (s.partner_email, s.speciality) if r]
+        unknown = sorted({r for r in refs if r not in known})
+        if unknown:
+            raise ValueError(f"unknown field reference(s): {', '.join(unknown)}")
+        numeric = {FieldType.INTEGER, FieldType.PERCENTAGE}
+        for rule in self.rules:
+            names = [rule.field] if isinstance(rule, BoundRule) else []
+            names += list(rule.fields) if isinstance(rule, SumRule) else []
+            wrong = [n for n in names if known[n].type not in numeric]
+            if wrong:
+                raise ValueError(f"rule '{rule.kind}' needs numeric fields, not {', '.join(wrong)}")
+        volets = {v.key for v in self.volets}
+        stray = sorted({p.volet for p in self.pieces if p.volet and p.volet not in volets})
+        if stray:
+            raise ValueError(f"piece(s) placed in unknown volet(s): {', '.join(stray)}")
+        if _as_date(self.deadline) < _as_date(self.opens):
+            raise ValueError("the deadline comes before the opening date")
+        return self
+
+    def field(self, ref: str) -> FieldDef:
+        """The field named "volet.field"."""
+        volet_key, field_key = ref.split(".", 1)
+        volet = next(v for v in self.volets if v.key == volet_key)
+        return next(f for f in volet.fields if f.key == field_key)
+
+    def volet(self, key: str) -> Volet:
+        """The volet with this key (KeyError if none)."""
+        for volet in self.volets:
+            if volet.key == key:
+                return volet
+        raise KeyError(key)
+
+
+def _as_date(value: dt.date | dt.datetime) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def _check_choices(type_: FieldType, choices: tuple[Choice, ...]) -> None:
+    needs = type_ in {FieldType.CHOICE, FieldType.MULTI_CHOICE}
+    if needs and not choices:
+        raise ValueError(f"a '{type_}' field needs 'choices'")
+    if not needs and choices:
+        raise ValueError(f"a '{type_}' field takes no 'choices'")
+    _require_unique([c.value for c in choices], "choice")
+
+
+def _require_unique(keys: list[str], what: str) -> None:
+    seen: set[str] = set()
+    twice = sorted({k for k in keys if k in seen or seen.add(k)})
+    if twice:
+        raise ValueError(f"duplicate {what} key(s): {', '.join(twice)}")

@@ -1,0 +1,82 @@
+"""Instants of campaigns: stored in UTC, shown and reasoned about in Europe/Paris."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+PARIS = ZoneInfo("Europe/Paris")
+
+MONTHS = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
+
+
+def start_instant(value: dt.date | dt.datetime) -> dt.datetime:
+    """The UTC instant a campaign date opens: midnight in Paris for a plain date."""
+    if isinstance(value, dt.datetime):
+        return _paris(value).astimezone(dt.UTC)
+    return dt.datetime.combine(value, dt.time(), PARIS).astimezone(dt.UTC)
+
+
+def end_instant(value: dt.date | dt.datetime) -> dt.datetime:
+    """The UTC instant from which a deadline has passed.
+
+    "Jusqu'au 20 mars 2019 inclus" allows 23:59:59 Paris time that day, so it ends at the next
+    midnight in Paris (computed in local time, so daylight-saving changes fall right); a
+    deadline given with a time ends at that time.
+    """
+    if isinstance(value, dt.datetime):
+        return _paris(value).astimezone(dt.UTC)
+    next_day = value + dt.timedelta(days=1)
+    return dt.datetime.combine(next_day, dt.time(), PARIS).astimezone(dt.UTC)
+
+
+def _paris(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=PARIS) if value.tzinfo is None else value
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """SQLite returns naive datetimes for stored UTC instants; makes them aware again."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def paris_date(value: dt.datetime) -> dt.date:
+    """The calendar day in Paris of a UTC instant."""
+    return as_utc(value).astimezone(PARIS).date()
+
+
+def format_date(value: dt.date) -> str:
+    """ "20 mars 2019"; the first of the month reads "1er"."""
+    day = "1er" if value.day == 1 else str(value.day)
+    return f"{day} {MONTHS[value.month - 1]} {value.year}"
+
+
+def format_instant(value: dt.datetime) -> str:
+    """ "20 mars 2019 à 23h59" in Paris time."""
+    local = as_utc(value).astimezone(PARIS)
+    return f"{format_date(local.date())} à {local:%H}h{local:%M}"
+
+
+def deadline_text(deadline_at: dt.datetime, whole_day: bool) -> str:
+    """A stored deadline as the manuals write it: "jusqu'au 20 mars 2019 inclus" when it is a
+    day (stored as the next midnight), or "jusqu'au 14 février 2025 à 12h00"."""
+    if whole_day:
+        return f"jusqu'au {format_date(paris_date(deadline_at - dt.timedelta(seconds=1)))} inclus"
+    return f"jusqu'au {format_instant(deadline_at)}"
+
+
+def format_iso_date(value: str) -> str:
+    """ "2019-11-02" as "2 novembre 2019"."""
+    return format_date(dt.date.fromisoformat(value))

@@ -1,0 +1,372 @@
+"""Validators for the identifiers and contact fields of ARS application forms.
+
+Every ``check_*`` function takes the raw text typed by the user and either returns a
+:class:`Checked` (the normalised value to store, plus an optional warning) or raises
+:class:`IdentifierError` whose message, in French, is shown next to the field.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+__all__ = [
+    "Checked",
+    "IdentifierError",
+    "check_email",
+    "check_finess",
+    "check_phone",
+    "check_postal_code",
+    "check_rpps",
+    "check_siren",
+    "check_siret",
+    "format_phone_fr",
+    "luhn_valid",
+]
+
+
+class IdentifierError(ValueError):
+    """Raised with a French message for the user."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Checked:
+    """Outcome of a successful check: the value to store and an optional French warning."""
+
+    value: str
+    warning: str | None = None
+
+
+EMPTY_MESSAGE = "Ce champ est vide."
+
+# `str.isdigit` and `\d` also accept non-ASCII digits ("²", "٣"), which must not reach storage.
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+
+# La Poste registered all its establishments under one SIREN, more than the Luhn key on the
+# NIC can number; INSEE therefore checks them by "sum of the digits is a multiple of 5".
+_LA_POSTE_SIREN = "356000000"
+# The head office was numbered before the exception and keeps an ordinary Luhn key (its digit
+# sum is 26): applying the multiple-of-5 rule to it would refuse La Poste's own SIRET.
+_LA_POSTE_HEAD_OFFICE_SIRET = "35600000000048"
+
+# Corsica's two departments are 2A and 2B in FINESS; these numbers carry no computable key.
+_CORSICAN_FINESS_PREFIXES = ("2A", "2B")
+
+# 20 covers both Corsican departments (20000-20999); 96 and 99 are not allocated and 00 never.
+_POSTAL_DEPARTMENT_PREFIXES = frozenset(
+    [f"{n:02d}" for n in range(1, 96)] + ["97", "98"],
+)
+
+_PHONE_EXAMPLE = "06 12 34 56 78 ou +33 6 12 34 56 78"
+# Overseas departments use the French "0 + 9 digits" national plan but have their own country
+# codes; the ARS of La Réunion, Mayotte, Guadeloupe, Martinique and Guyane need them.
+_FRENCH_REGIONS_BY_COUNTRY_CODE: dict[str, tuple[str, ...]] = {
+    "33": ("FR",),
+    "262": ("RE", "YT"),
+    "590": ("GP", "BL", "MF"),
+    "594": ("GF",),
+    "596": ("MQ",),
+}
+_OVERSEAS_REGIONS = ("RE", "YT", "GP", "BL", "MF", "MQ", "GF")
+_FRENCH_COUNTRY_CODES = frozenset(int(code) for code in _FRENCH_REGIONS_BY_COUNTRY_CODE)
+
+
+def luhn_valid(digits: str) -> bool:
+    """Return True when ``digits`` (ASCII digits only, non-empty) satisfies the Luhn key.
+
+    Anything else (empty string, letters, spaces, non-ASCII digits) returns False.
+    """
+    if not _ASCII_DIGITS.fullmatch(digits):
+        return False
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        digit = int(char)
+        if position % 2 == 1:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+def _compact(raw: str, removable: str = "") -> str:
+    """Strip ``raw``, drop inner whitespace and ``removable`` characters; refuse empty input."""
+    # split() also catches the non-breaking spaces that French word processors insert.
+    text = "".join(raw.split())
+    for char in removable:
+        text = text.replace(char, "")
+    if not text:
+        raise IdentifierError(EMPTY_MESSAGE)
+    return text
+
+
+def _typed(count: int) -> str:
+    return f"{count} saisi" if count == 1 else f"{count} saisis"
+
+
+def _quoted_list(chars: str) -> str:
+    """French enumeration of the distinct characters of ``chars``, in order of appearance."""
+    distinct = list(dict.fromkeys(chars))
+    return ", ".join(f"« {char} »" for char in distinct)
+
+
+def _require_digits(text: str, label: str, length: int) -> None:
+    """Refuse ``text`` unless it is exactly ``length`` ASCII digits."""
+    invalid = re.sub(r"[0-9]", "", text)
+    if invalid:
+        noun = "caractère" if len(set(invalid)) == 1 else "caractères"
+        adjective = "autorisé" if len(set(invalid)) == 1 else "autorisés"
+        raise IdentifierError(
+            f"{label} ne doit contenir que des chiffres "
+            f"({noun} {_quoted_list(invalid)} non {adjective})."
+        )
+    if len(text) != length:
+        raise IdentifierError(f"{label} doit comporter {length} chiffres ({_typed(len(text))}).")
+
+
+def _key_error(label: str) -> IdentifierError:
+    return IdentifierError(f"La clé de contrôle du {label} est invalide : vérifiez le numéro.")
+
+
+def check_finess(raw: str) -> Checked:
+    """Validate a FINESS number (9 characters).
+
+    All-digit numbers must satisfy the Luhn key over the nine digits. Corsican numbers
+    (``2A`` or ``2B`` followed by 7 digits) are checked for format only. The stored value has
+    no spaces and upper-case letters.
+    """
+    value = _compact(raw).upper()
+    if len(value) != 9:
+        raise IdentifierError(f"Le n° FINESS doit comporter 9 caractères ({_typed(len(value))}).")
+    if value[:2] in _CORSICAN_FINESS_PREFIXES:
+        if not _ASCII_DIGITS.fullmatch(value[2:]):
+            raise IdentifierError(
+                f"Après « {value[:2]} », le n° FINESS ne doit contenir que des chiffres."
+            )
+        return Checked(value)
+    if not _ASCII_DIGITS.fullmatch(value):
+        raise IdentifierError(
+            "Le n° FINESS ne doit contenir que des chiffres, "
+            "sauf « 2A » ou « 2B » en tête pour la Corse."
+        )
+    if not luhn_valid(value):
+        raise _key_error("n° FINESS")
+    return Checked(value)
+
+
+def check_siren(raw: str) -> Checked:
+    """Validate a SIREN number: 9 digits with a Luhn key."""
+    value = _compact(raw)
+    _require_digits(value, "Le n° SIREN", 9)
+    if not luhn_valid(value):
+        raise _key_error("n° SIREN")
+    return Checked(value)
+
+
+def check_siret(raw: str) -> Checked:
+    """Validate a SIRET number: 14 digits with a Luhn key over the 14 digits.
+
+    The SIREN it starts with must itself be valid. La Poste's establishments (SIREN
+    356000000, except its head office) follow INSEE's exception instead: the sum of the
+    14 digits must be a multiple of 5.
+    """
+    value = _compact(raw)
+    _require_digits(value, "Le n° SIRET", 14)
+    if value.startswith(_LA_POSTE_SIREN) and value != _LA_POSTE_HEAD_OFFICE_SIRET:
+        if sum(int(char) for char in value) % 5 != 0:
+            raise _key_error("n° SIRET")
+        return Checked(value)
+    if not luhn_valid(value[:9]):
+        raise IdentifierError(
+            "La clé de contrôle du SIREN (9 premiers chiffres du n° SIRET) est invalide : "
+            "vérifiez le numéro."
+        )
+    if not luhn_valid(value):
+        raise _key_error("n° SIRET")
+    return Checked(value)
+
+
+RPPS_KEY_WARNING = (
+    "La clé du n° RPPS ne correspond pas à l'algorithme habituel : vérifiez le numéro."
+)
+
+
+def check_rpps(raw: str) -> Checked:
+    """Validate an RPPS number: exactly 11 digits.
+
+    The RPPS key is not officially documented, so a Luhn mismatch only yields a warning
+    and the number is still accepted.
+    """
+    value = _compact(raw)
+    _require_digits(value, "Le n° RPPS", 11)
+    if not luhn_valid(value):
+        return Checked(value, warning=RPPS_KEY_WARNING)
+    return Checked(value)
+
+
+def check_postal_code(raw: str) -> Checked:
+    """Validate a French postal code: 5 digits starting with an existing department.
+
+    Accepted prefixes are 01 to 95 (20 for Corsica), 97 and 98. The value stays a string so
+    that the leading zero of "01000" is kept.
+    """
+    value = _compact(raw)
+    _require_digits(value, "Le code postal", 5)
+    if value[:2] not in _POSTAL_DEPARTMENT_PREFIXES:
+        raise IdentifierError(
+            f"Le code postal {value} ne correspond à aucun département : "
+            "il doit commencer par 01 à 95, 97 ou 98."
+        )
+    return Checked(value)
+
+
+def _grouped(national: str) -> str:
+    """Group a national number by pairs ("06 12 34 56 78") to echo it back in messages."""
+    return " ".join(national[i : i + 2] for i in range(0, len(national), 2))
+
+
+def _regions_for_national(national: str) -> tuple[str, ...]:
+    """Regions to try, in order, for a national "0 + 9 digits" number."""
+    # The metropolitan metadata of phonenumbers is coarse and also claims some overseas
+    # ranges (0596 Martinique, 0263 La Réunion...), which would be stored under +33. The
+    # overseas metadata is precise, so it is tried first for geographic and mobile numbers;
+    # 01, 03, 04, 08 and 09 numbers are metropolitan or national services.
+    if national[1] in "2567":
+        return (*_OVERSEAS_REGIONS, "FR")
+    return ("FR",)
+
+
+def _split_international(text: str) -> tuple[str, str]:
+    """Split "+33(0)612345678" into ("33", "612345678"); refuse non-French country codes."""
+    body = text[1:]
+    for code in _FRENCH_REGIONS_BY_COUNTRY_CODE:
+        # Country codes are prefix-free, so a French code cannot hide a foreign one.
+        if body.startswith(code):
+            rest = body[len(code) :]
+            if rest.startswith("(0)"):
+                rest = rest[3:]
+            return code, rest
+    try:
+        foreign = phonenumbers.parse(text, None).country_code
+    except phonenumbers.NumberParseException:
+        foreign = None
+    detail = f" (indicatif +{foreign} saisi)" if foreign else ""
+    raise IdentifierError(f"Seuls les numéros de téléphone français sont acceptés{detail}.")
+
+
+def check_phone(raw: str) -> Checked:
+    """Validate a French phone number and normalise it to E.164 ("+33612345678").
+
+    Accepted forms: "0" + 9 digits, or "+33" / "0033" + 9 digits with an optional "(0)";
+    spaces, dots and dashes are ignored. Overseas departments are French numbers too:
+    "0262 ..." is stored as "+262262...", and "+262", "+590", "+594", "+596" are accepted.
+    Validity is checked against the numbering plan with the ``phonenumbers`` library.
+    """
+    text = _compact(raw, removable=".-")
+    invalid = re.sub(r"[0-9+()]", "", text)
+    if invalid:
+        raise IdentifierError(
+            "Le numéro de téléphone contient des caractères non autorisés : "
+            f"{_quoted_list(invalid)}. Saisissez-le au format {_PHONE_EXAMPLE}."
+        )
+    if text.startswith("00"):
+        text = "+" + text[2:]
+
+    if text.startswith("+"):
+        code, subscriber = _split_international(text)
+        if not _ASCII_DIGITS.fullmatch(subscriber):
+            raise IdentifierError(
+                f"Le numéro de téléphone est mal formé : saisissez-le au format {_PHONE_EXAMPLE}."
+            )
+        if len(subscriber) == 10 and subscriber.startswith("0"):
+            raise IdentifierError(
+                f"Après l'indicatif +{code}, ne saisissez pas le 0 initial "
+                "(exemple : +33 6 12 34 56 78)."
+            )
+        if len(subscriber) != 9:
+            raise IdentifierError(
+                f"Après l'indicatif +{code}, le numéro de téléphone doit comporter 9 chiffres "
+                f"({_typed(len(subscriber))})."
+            )
+        national = "0" + subscriber
+        regions = _FRENCH_REGIONS_BY_COUNTRY_CODE[code]
+    elif text.startswith("0"):
+        if not _ASCII_DIGITS.fullmatch(text):
+            raise IdentifierError(
+                f"Le numéro de téléphone est mal formé : saisissez-le au format {_PHONE_EXAMPLE}."
+            )
+        if len(text) != 10:
+            raise IdentifierError(
+                f"Le numéro de téléphone doit comporter 10 chiffres ({_typed(len(text))})."
+            )
+        national = text
+        regions = _regions_for_national(national)
+    else:
+        raise IdentifierError("Le numéro de téléphone doit commencer par 0, +33 ou 0033.")
+
+    for region in regions:
+        number = phonenumbers.parse(national, region)
+        if phonenumbers.is_valid_number_for_region(number, region):
+            return Checked(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    raise IdentifierError(
+        f"Le numéro {_grouped(national)} n'existe pas dans le plan de numérotation français : "
+        "vérifiez-le."
+    )
+
+
+def format_phone_fr(e164: str) -> str:
+    """Format a stored E.164 number for display: "+33612345678" -> "06 12 34 56 78".
+
+    French numbers (overseas included) are shown in national format, others in international
+    format. A value that cannot be parsed is returned unchanged, so that displaying legacy
+    data never fails.
+    """
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    if number.country_code in _FRENCH_COUNTRY_CODES:
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def check_email(raw: str) -> Checked:
+    """Validate an e-mail address (syntax only, no DNS lookup).
+
+    The stored value is ``email_validator``'s normalised form (domain in lower case). Inner
+    spaces are refused rather than removed: "marie claire@..." might silently become another
+    person's address.
+    """
+    text = raw.strip()
+    if not text:
+        raise IdentifierError(EMPTY_MESSAGE)
+    if any(char.isspace() for char in text):
+        raise IdentifierError("L'adresse e-mail ne doit pas contenir d'espace.")
+    at_count = text.count("@")
+    if at_count == 0:
+        raise IdentifierError("L'adresse e-mail doit contenir un « @ ».")
+    if at_count > 1:
+        raise IdentifierError("L'adresse e-mail ne doit contenir qu'un seul « @ ».")
+    local, domain = text.split("@")
+    if not local:
+        raise IdentifierError("L'adresse e-mail doit comporter un nom avant le « @ ».")
+    if not domain:
+        raise IdentifierError("L'adresse e-mail doit comporter un domaine après le « @ ».")
+    if "." not in domain:
+        raise IdentifierError(
+            f"Le domaine « {domain} » de l'adresse e-mail est incomplet "
+            "(exemple attendu : chu-exemple.fr)."
+        )
+    try:
+        result = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        # The library's reason is English: kept in parentheses for support staff only.
+        raise IdentifierError(f"L'adresse e-mail n'est pas valide ({exc}).") from exc
+    return Checked(result.normalized)

@@ -1,0 +1,136 @@
+"""The dossier state machine, built once from states.yaml.
+
+One static `transitions` machine serves every dossier (model=None): an event is fired with
+`machine.events[name].trigger(firing)`, so firing never constructs a machine nor registers a
+model (pytransitions issue #434: one machine per object costs seconds per 100,000).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from transitions import Machine
+
+from workflow import effects, guards
+from workflow.notifications import RECIPIENT_KINDS, template_exists
+
+STATES_FILE = Path(__file__).resolve().parent.parent / "states.yaml"
+
+
+@dataclass(frozen=True)
+class MailSpec:
+    template: str
+    to: str
+    on_publication: bool = False
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    name: str
+    label: str
+    sources: tuple[str, ...]
+    dest: str
+    who: tuple[str, ...]
+    guards: tuple[str, ...]
+    effects: tuple[str, ...]
+    mails: tuple[MailSpec, ...]
+
+
+@dataclass(frozen=True)
+class Workflow:
+    initial: str
+    state_labels: dict[str, str]
+    events: dict[str, EventSpec]
+    machine: Machine
+
+    def events_from(self, state: str) -> list[EventSpec]:
+        """The events that leave `state`, in the order of states.yaml."""
+        return [e for e in self.events.values() if state in e.sources]
+
+
+class StatesFileError(Exception):
+    """states.yaml names something that does not exist."""
+
+
+def load_workflow(path: Path = STATES_FILE) -> Workflow:
+    """Reads and checks states.yaml and builds the machine."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    labels = {name: spec["label"] for name, spec in data["states"].items()}
+    events = {name: _event(name, spec) for name, spec in data["events"].items()}
+    _check(path, data["initial"], labels, events)
+    machine = Machine(
+        model=None,
+        states=list(labels),
+        initial=data["initial"],
+        auto_transitions=False,
+        send_event=True,
+        model_attribute="state",
+    )
+    for event in events.values():
+        machine.add_transition(
+            event.name,
+            source=list(event.sources),
+            dest=event.dest,
+            conditions="guards_hold",
+            after="apply_effects",
+        )
+    return Workflow(data["initial"], labels, events, machine)
+
+
+@cache
+def workflow() -> Workflow:
+    """The process-wide workflow, built on first use."""
+    return load_workflow()
+
+
+def _event(name: str, spec: dict[str, Any]) -> EventSpec:
+    return EventSpec(
+        name=name,
+        label=spec["label"],
+        sources=tuple(spec["from"]),
+        dest=spec["to"],
+        who=tuple(spec["who"]),
+        guards=tuple(spec.get("guards") or ()),
+        effects=tuple(spec.get("effects") or ()),
+        mails=tuple(MailSpec(**mail) for mail in spec.get("mails") or ()),
+    )
+
+
+def _check(path: Path, initial: str, labels: dict[str, str], events: dict[str, EventSpec]):
+    problems: list[str] = []
+    if initial not in labels:
+        problems.append(f"initial state '{initial}' is not a state")
+    for event in events.values():
+        for state in (*event.sources, event.dest):
+            if state not in labels:
+                problems.append(f"{event.name}: unknown state '{state}'")
+        problems += [
+            f"{event.name}: unknown guard '{g}'" for g in event.guards if g not in guards.REGISTRY
+        ]
+        problems += [
+            f"{event.name}: unknown effect '{e}'"
+            for e in event.effects
+            if e not in effects.REGISTRY
+        ]
+        for mail in event.mails:
+            if not template_exists(mail.template):
+                problems.append(f"{event.name}: no mail template '{mail.template}'")
+            if mail.to not in RECIPIENT_KINDS:
+                problems.append(f"{event.name}: unknown recipients '{mail.to}'")
+    if problems:
+        raise StatesFileError(f"{path}: " + "; ".join(problems))
+
+
+def mermaid(flow: Workflow | None = None) -> str:
+    """A Mermaid state diagram of the machine, with guards, generated from states.yaml."""
+    flow = flow or workflow()
+    lines = ["stateDiagram-v2", f"    [*] --> {flow.initial}"]
+    for event in flow.events.values():
+        guard_text = f" [{', '.join(event.guards)}]" if event.guards else ""
+        for source in event.sources:
+            lines.append(f"    {source} --> {event.dest}: {event.name}{guard_text}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,25 @@
+"""The typed models, one module per aggregate."""
+
+from workflow.models.accounts import ORGANISATION_TYPES, Organisation, Role, User
+from workflow.models.base import Base
+from workflow.models.campaign import Campaign, CampaignVersion
+from workflow.models.dossier import STATES, Attachment, Avis, Decision, Dossier
+from workflow.models.journal import AuditEvent, Counter, OutboxMail
+
+__all__ = [
+    "ORGANISATION_TYPES",
+    "STATES",
+    "Attachment",
+    "AuditEvent",
+    "Avis",
+    "Base",
+    "Campaign",
+    "CampaignVersion",
+    "Counter",
+    "Decision",
+    "Dossier",
+    "Organisation",
+    "OutboxMail",
+    "Role",
+    "User",
+]

@@ -1,0 +1,154 @@
+"""A dossier (one candidature) and what hangs on it: pieces, avis, decision."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from workflow.models.base import Base, JSONValue
+
+if TYPE_CHECKING:
+    from workflow.models.accounts import Organisation
+    from workflow.models.campaign import Campaign, CampaignVersion
+
+STATES = (
+    "brouillon",
+    "en_construction",
+    "en_instruction",
+    "accepte",
+    "refuse",
+    "sans_suite",
+    "confirme",
+    "en_poste",
+    "desiste",
+)
+_STATE_LIST = ", ".join(f"'{s}'" for s in STATES)
+
+
+class Dossier(Base):
+    __tablename__ = "dossiers"
+    __table_args__ = (
+        CheckConstraint(f"state IN ({_STATE_LIST})", name="known_state"),
+        # A deposited dossier has its number and its deposit time.
+        CheckConstraint(
+            "state = 'brouillon' OR (number IS NOT NULL AND deposited_at IS NOT NULL)",
+            name="deposited_has_number",
+        ),
+        CheckConstraint("version >= 1", name="version_positive"),
+        Index("ix_dossiers_campaign_state", "campaign_id", "state"),
+        Index("ix_dossiers_organisation_campaign", "organisation_id", "campaign_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[int | None] = mapped_column(unique=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    campaign_version_id: Mapped[int] = mapped_column(ForeignKey("campaign_versions.id"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    state: Mapped[str] = mapped_column(String(20), default="brouillon")
+    values: Mapped[dict[str, Any]] = mapped_column(JSONValue, default=dict)
+    attestations: Mapped[list[str]] = mapped_column(JSONValue, default=list)
+    consent: Mapped[bool] = mapped_column(default=False)
+    priority: Mapped[int | None]
+    # Copied from the values on each save, for recaps, tables and mails.
+    candidate_name: Mapped[str | None] = mapped_column(String(200))
+    partner_name: Mapped[str | None] = mapped_column(String(300))
+    partner_email: Mapped[str | None] = mapped_column(String(254))
+    speciality: Mapped[str | None] = mapped_column(String(200))
+    corrections_message: Mapped[str | None] = mapped_column(Text)
+    corrections_due_at: Mapped[dt.datetime | None]
+    actual_start_date: Mapped[dt.date | None]
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    deposited_at: Mapped[dt.datetime | None]
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    campaign: Mapped[Campaign] = relationship()
+    campaign_version: Mapped[CampaignVersion] = relationship()
+    organisation: Mapped[Organisation] = relationship()
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="dossier", cascade="all, delete-orphan"
+    )
+    decision: Mapped[Decision | None] = relationship(
+        back_populates="dossier", cascade="all, delete-orphan"
+    )
+
+
+class Attachment(Base):
+    """A PDF piece; the file lives outside the web root under `storage_name`."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (UniqueConstraint("dossier_id", "piece_key", name="one_file_per_piece"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"))
+    piece_key: Mapped[str] = mapped_column(String(60))
+    filename: Mapped[str] = mapped_column(String(255))
+    storage_name: Mapped[str] = mapped_column(String(80), unique=True)
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+    dossier: Mapped[Dossier] = relationship(back_populates="attachments")
+
+
+class Avis(Base):
+    """An avis asked of a person (coordonnateur, chef de service, directeur, président de CME)."""
+
+    __tablename__ = "avis"
+    __table_args__ = (
+        CheckConstraint(
+            "verdict IS NULL OR verdict IN ('favorable', 'defavorable')", name="known_verdict"
+        ),
+        CheckConstraint("(verdict IS NULL) = (given_at IS NULL)", name="given_has_verdict"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(
+        ForeignKey("dossiers.id", ondelete="CASCADE"), index=True
+    )
+    avis_key: Mapped[str] = mapped_column(String(60))
+    giver_name: Mapped[str | None] = mapped_column(String(200))
+    giver_email: Mapped[str] = mapped_column(String(254))
+    verdict: Mapped[str | None] = mapped_column(String(12))
+    comment: Mapped[str | None] = mapped_column(Text)
+    storage_name: Mapped[str | None] = mapped_column(String(80))
+    invited_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    reminded_at: Mapped[dt.datetime | None]
+    given_at: Mapped[dt.datetime | None]
+
+
+class Decision(Base):
+    """The instructor's decision; held back from the déposant until published."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        CheckConstraint("kind IN ('accepte', 'refuse', 'sans_suite')", name="known_kind"),
+        CheckConstraint("length(trim(motivation)) > 0", name="motivated"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(
+        ForeignKey("dossiers.id", ondelete="CASCADE"), unique=True
+    )
+    kind: Mapped[str] = mapped_column(String(12))
+    motivation: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime]
+    published_at: Mapped[dt.datetime | None]
+
+    dossier: Mapped[Dossier] = relationship(back_populates="decision")

@@ -1,0 +1,345 @@
+"""Every change of a dossier goes through here: pages, the CLI and the scheduler call these
+functions inside `db.transaction(...)`; none of them assigns `dossier.state` itself."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflow import clock, notifications
+from workflow.actors import ROLE_LABELS, Actor
+from workflow.campaigns.completeness import Report, completeness
+from workflow.campaigns.fields import clean_value
+from workflow.campaigns.schema import Campaign as Definition
+from workflow.campaigns.store import current_version, definition_of
+from workflow.errors import ConflictError, InvalidInput, TransitionRefused, WorkflowError
+from workflow.firing import Firing
+from workflow.guards import NOT_YOURS, campaign_open_reason
+from workflow.machine import EventSpec, workflow
+from workflow.models import AuditEvent, Campaign, Dossier, Organisation
+
+EDITABLE_STATES = ("brouillon", "en_construction")
+
+
+def fire(
+    session: Session,
+    dossier: Dossier,
+    event: str,
+    actor: Actor,
+    payload: dict[str, Any] | None = None,
+    *,
+    expected_version: int | None = None,
+    now: dt.datetime | None = None,
+) -> Dossier:
+    """Fires `event` on `dossier` for `actor`, inside the caller's transaction.
+
+    Checks who may act, then every guard; on success the machine sets the new state, the
+    effects run, an audit event is written and the mails are queued, and the change is
+    flushed so that a lost race raises ConflictError here. On refusal, raises
+    TransitionRefused with every reason, in French, having changed nothing.
+    `expected_version` is the version the user saw, when the request comes from a page.
+    """
+    flow = workflow()
+    spec = flow.events.get(event)
+    if spec is None:
+        raise WorkflowError(f"Action inconnue : {event}.")
+    if expected_version is not None and dossier.version != expected_version:
+        raise ConflictError()
+    _check_can_fire(flow.state_labels, spec, dossier, actor)
+    campaign = dossier.campaign
+    firing = Firing(
+        session=session,
+        dossier=dossier,
+        campaign=campaign,
+        definition=definition_of(session, dossier.campaign_version_id),
+        actor=actor,
+        payload=dict(payload or {}),
+        now=now or clock.now(),
+        spec=spec,
+    )
+    from_state = dossier.state
+    # Guards and effects query the database; flushing a half-applied change in between
+    # would trip the table's constraints (a deposited dossier without its number yet).
+    with session.no_autoflush:
+        if not flow.machine.events[event].trigger(firing):
+            raise TransitionRefused(spec.label, firing.reasons)
+    dossier.updated_at = firing.now
+    session.add(_audit(dossier, actor, event, from_state, firing.now, firing.payload))
+    _queue_mails(session, spec, dossier, campaign, firing)
+    session.flush()
+    return dossier
+
+
+def _check_can_fire(labels: dict[str, str], spec: EventSpec, dossier: Dossier, actor: Actor):
+    if actor.role not in spec.who:
+        who = " ou ".join(ROLE_LABELS.get(role, role) for role in spec.who)
+        raise TransitionRefused(spec.label, [f"Cette action est réservée {who}."])
+    if dossier.state not in spec.sources:
+        possible = [e.label for e in workflow().events_from(dossier.state) if actor.role in e.who]
+        listed = ", ".join(f"« {p} »" for p in possible) or "aucune"
+        raise TransitionRefused(
+            spec.label,
+            [
+                f"Le dossier est « {labels[dossier.state]} ». "
+                f"Actions possibles dans cet état : {listed}."
+            ],
+        )
+
+
+def _queue_mails(
+    session: Session, spec: EventSpec, dossier: Dossier, campaign: Campaign, firing: Firing
+) -> None:
+    for mail in spec.mails:
+        if mail.on_publication and campaign.publication == "grouped":
+            continue  # queued by publish_results, with every decision of the campaign
+        to = notifications.recipients(session, mail.to, dossier, campaign)
+        context = {k: v for k, v in firing.payload.items() if k in ("message", "reason")}
+        notifications.queue(
+            session,
+            mail.template,
+            to,
+            dossier=dossier,
+            campaign=campaign,
+            context=context,
+            now=firing.now,
+        )
+
+
+def _audit(
+    dossier: Dossier,
+    actor: Actor,
+    event: str,
+    from_state: str | None,
+    now: dt.datetime,
+    payload: dict[str, Any],
+) -> AuditEvent:
+    return AuditEvent(
+        dossier_id=dossier.id,
+        campaign_id=dossier.campaign_id,
+        actor_id=actor.user_id,
+        actor_label=actor.label,
+        at=now,
+        event=event,
+        from_state=from_state,
+        to_state=dossier.state,
+        payload=_jsonable(payload),
+    )
+
+
+def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: value.isoformat() if isinstance(value, dt.date) else value
+        for key, value in payload.items()
+    }
+
+
+def allowed_events(dossier: Dossier, actor: Actor) -> list[EventSpec]:
+    """The events this actor may try from the dossier's state (guards not yet checked)."""
+    return [e for e in workflow().events_from(dossier.state) if actor.role in e.who]
+
+
+def create_dossier(
+    session: Session, campaign: Campaign, actor: Actor, now: dt.datetime | None = None
+) -> Dossier:
+    """A new brouillon for the actor's organisation, on the campaign's current version."""
+    now = now or clock.now()
+    label = "Créer un dossier"
+    if actor.role != "deposant" or actor.organisation_id is None:
+        raise TransitionRefused(label, ["Seul un déposant peut créer un dossier."])
+    reason = campaign_open_reason(campaign, now)
+    if reason:
+        raise TransitionRefused(label, [reason])
+    version = current_version(session, campaign)
+    definition = definition_of(session, version.id)
+    organisation = session.get(Organisation, actor.organisation_id)
+    if organisation is None or organisation.type != definition.depositor:
+        raise TransitionRefused(
+            label, [f"Cette campagne est réservée au {definition.depositor_label}."]
+        )
+    dossier = Dossier(
+        campaign_id=campaign.id,
+        campaign_version_id=version.id,
+        organisation_id=actor.organisation_id,
+        created_by_id=actor.user_id,
+        state=workflow().initial,
+        values={},
+        attestations=[],
+        consent=False,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(dossier)
+    session.flush()
+    session.add(_audit(dossier, actor, "creer", None, now, {}))
+    return dossier
+
+
+def _check_editable(
+    session: Session, dossier: Dossier, actor: Actor, now: dt.datetime, label: str
+) -> None:
+    if not actor.owns(dossier.organisation_id):
+        raise TransitionRefused(label, [NOT_YOURS])
+    if dossier.state not in EDITABLE_STATES:
+        state = workflow().state_labels[dossier.state]
+        raise TransitionRefused(label, [f"Le dossier est « {state} » : il n'est plus modifiable."])
+    reason = campaign_open_reason(dossier.campaign, now)
+    due = dossier.corrections_due_at
+    if reason and dossier.state == "en_construction" and due is not None and now < due:
+        reason = None  # corrections requested: editable until their due date
+    if reason:
+        raise TransitionRefused(label, [reason])
+
+
+def save_volet(
+    session: Session,
+    dossier: Dossier,
+    actor: Actor,
+    volet_key: str,
+    raw: dict[str, Any],
+    *,
+    expected_version: int | None = None,
+    now: dt.datetime | None = None,
+) -> Report:
+    """Saves one volet ("Enregistrer"); returns the dossier's completeness afterwards.
+
+    Nothing is saved when a value is invalid (InvalidInput maps each field to its French
+    message, so the page keeps the input on screen). A deposited dossier (en construction)
+    must stay complete. The first volet must be saved before the others, as in the manuals.
+    """
+    now = now or clock.now()
+    label = "Enregistrer"
+    if expected_version is not None and dossier.version != expected_version:
+        raise ConflictError()
+    _check_editable(session, dossier, actor, now, label)
+    definition = definition_of(session, dossier.campaign_version_id)
+    try:
+        volet = definition.volet(volet_key)
+    except KeyError:
+        raise WorkflowError(f"Volet inconnu : {volet_key}.") from None
+    first = definition.volets[0]
+    if volet_key != first.key and first.key not in (dossier.values or {}):
+        raise TransitionRefused(label, [f"Enregistrez d'abord le volet « {first.title} »."])
+    cleaned: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for field in volet.fields:
+        result = clean_value(field, raw.get(field.key))
+        cleaned[field.key] = result.value
+        if result.error:
+            errors[field.key] = result.error
+    if errors:
+        raise InvalidInput(f"Le volet « {volet.title} » contient des erreurs.", errors)
+    values = {**(dossier.values or {}), volet_key: cleaned}
+    if dossier.state == "en_construction":
+        report = _report(definition, dossier, values)
+        if not report.complete:
+            raise InvalidInput(
+                "Un dossier déposé doit rester complet : " + " ".join(report.messages()),
+                {p.key: p.message for p in report.problems if p.place == volet_key and p.key},
+            )
+    dossier.values = values
+    _copy_summary(definition, dossier)
+    dossier.updated_at = now
+    session.add(_audit(dossier, actor, "modifier", dossier.state, now, {"volet": volet_key}))
+    session.flush()
+    return volet_report(definition, dossier)
+
+
+def volet_report(definition: Definition, dossier: Dossier) -> Report:
+    """The dossier's completeness as the "Dossier complet" tab shows it."""
+    return _report(definition, dossier, dossier.values or {})
+
+
+def _report(definition: Definition, dossier: Dossier, values: dict[str, Any]) -> Report:
+    return completeness(
+        definition,
+        values,
+        pieces=[a.piece_key for a in dossier.attachments],
+        attestations=dossier.attestations or [],
+        consent=dossier.consent,
+    )
+
+
+def _copy_summary(definition: Definition, dossier: Dossier) -> None:
+    """Keeps the recap columns (partner, candidate, speciality) in step with the values."""
+    values = dossier.values or {}
+
+    def get(ref: str | None) -> str | None:
+        if ref is None:
+            return None
+        volet_key, field_key = ref.split(".", 1)
+        value = (values.get(volet_key) or {}).get(field_key)
+        return str(value) if value not in (None, "") else None
+
+    def join(refs: tuple[str, ...]) -> str | None:
+        parts = [part for part in (get(ref) for ref in refs) if part]
+        return " ".join(parts) or None
+
+    summary = definition.summary
+    dossier.partner_name = join(summary.partner_name)
+    dossier.candidate_name = join(summary.candidate_name)
+    dossier.partner_email = get(summary.partner_email)
+    dossier.speciality = get(summary.speciality)
+
+
+def save_confirmation(
+    session: Session,
+    dossier: Dossier,
+    actor: Actor,
+    attestations: list[str],
+    consent: bool,
+    now: dt.datetime | None = None,
+) -> Report:
+    """The "Confirmer" tab's boxes: the campaign's attestations and the data consent."""
+    now = now or clock.now()
+    _check_editable(session, dossier, actor, now, "Enregistrer")
+    definition = definition_of(session, dossier.campaign_version_id)
+    known = [a.key for a in definition.attestations]
+    dossier.attestations = [key for key in known if key in set(attestations)]
+    dossier.consent = bool(consent)
+    if dossier.state == "en_construction" and not volet_report(definition, dossier).complete:
+        raise InvalidInput("Un dossier déposé doit garder toutes ses attestations cochées.")
+    dossier.updated_at = now
+    session.add(
+        _audit(
+            dossier,
+            actor,
+            "confirmer",
+            dossier.state,
+            now,
+            {"attestations": dossier.attestations, "consent": dossier.consent},
+        )
+    )
+    session.flush()
+    return volet_report(definition, dossier)
+
+
+def delete_dossier(
+    session: Session, dossier: Dossier, actor: Actor, now: dt.datetime | None = None
+) -> None:
+    """Deletes a brouillon or en construction dossier before the deadline; the audit trail
+    keeps a line saying so."""
+    now = now or clock.now()
+    _check_editable(session, dossier, actor, now, "Supprimer le dossier")
+    session.add(_audit(dossier, actor, "supprimer", dossier.state, now, {"number": dossier.number}))
+    session.flush()
+    session.execute(
+        AuditEvent.__table__.update()
+        .where(AuditEvent.dossier_id == dossier.id)
+        .values(dossier_id=None)
+    )
+    session.delete(dossier)
+    session.flush()
+
+
+def dossiers_of(session: Session, campaign: Campaign, organisation_id: int) -> list[Dossier]:
+    """An organisation's dossiers in a campaign, in its order of priority."""
+    return list(
+        session.scalars(
+            select(Dossier)
+            .where(Dossier.campaign_id == campaign.id, Dossier.organisation_id == organisation_id)
+            .order_by(Dossier.priority.is_(None), Dossier.priority, Dossier.id)
+        )
+    )
