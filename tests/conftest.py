@@ -225,6 +225,13 @@ COMPLETE_VALUES = {
 }
 
 
+def luhn_completed(digits: str) -> str:
+    """`digits` followed by the key digit that makes the whole pass Luhn (a valid FINESS)."""
+    from workflow.identifiers import luhn_valid
+
+    return next(digits + str(key) for key in range(10) if luhn_valid(digits + str(key)))
+
+
 class World:
     """Builds test data in one session; each test makes its own."""
 
@@ -237,7 +244,9 @@ class World:
             loaded = store_campaign(self.session, definition(**overrides))
         return loaded.campaign
 
-    def organisation(self, finess: str = "010000156", **extra: Any) -> Organisation:
+    def organisation(self, finess: str | None = None, **extra: Any) -> Organisation:
+        self._n += 1
+        finess = finess or luhn_completed(f"75{self._n:06d}")
         with transaction(self.session):
             org = Organisation(
                 type="etablissement_sante", name=f"CH {finess}", finess=finess, **extra

@@ -75,9 +75,12 @@ def transaction(session: Session, write: bool = True) -> Iterator[Session]:
     Lost races surface as ConflictError: a stale version counter at flush (the other writer
     won), or a lock or serialisation failure reported by the database.
     """
+    if session.info.get("in_transaction"):
+        raise RuntimeError("transaction() is not reentrant: one change, one transaction")
     if session.in_transaction():
-        session.commit()
+        session.commit()  # ends the read transaction that loading objects began
     token = _immediate.set(write)
+    session.info["in_transaction"] = True
     try:
         with session.begin():
             yield session
@@ -92,6 +95,7 @@ def transaction(session: Session, write: bool = True) -> Iterator[Session]:
             raise ConflictError() from exc
         raise
     finally:
+        session.info["in_transaction"] = False
         _immediate.reset(token)
 
 

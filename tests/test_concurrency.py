@@ -1,0 +1,94 @@
+"""Two transitions on one dossier at once: exactly one wins, the other gets a conflict."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from workflow.db import transaction
+from workflow.errors import ConflictError, TransitionRefused
+from workflow.models import AuditEvent, Dossier
+from workflow.operations import fire
+
+
+def test_a_stale_copy_of_the_dossier_loses_with_a_conflict(world, sessions):
+    """Two instructors read the dossier, both decide; the second write finds the version
+    counter moved and changes nothing."""
+    with sessions() as setup:
+        from tests.conftest import World
+
+        w = World(setup)
+        campaign = w.campaign()
+        dossier_id = w.dossier(campaign, w.organisation(), "en_instruction").id
+        first, second = w.actor("instructeur"), w.actor("instructeur")
+    with sessions() as a, sessions() as b:
+        seen_by_a = a.get(Dossier, dossier_id)
+        seen_by_b = b.get(Dossier, dossier_id)
+        assert seen_by_a.version == seen_by_b.version
+        with transaction(a):
+            fire(a, seen_by_a, "accepter", first, {"motivation": "Projet solide."})
+        with pytest.raises(ConflictError) as conflict, transaction(b):
+            fire(b, seen_by_b, "refuser", second, {"motivation": "Zone non prioritaire."})
+        assert "modifié entre-temps" in conflict.value.message
+    with sessions() as check:
+        dossier = check.get(Dossier, dossier_id)
+        assert dossier.state == "accepte"
+        assert dossier.decision.kind == "accepte"
+        events = check.scalar(select(func.count()).select_from(AuditEvent))
+        assert events == 1
+
+
+def test_a_page_showing_an_old_version_gets_a_conflict(world, session):
+    campaign = world.campaign()
+    dossier = world.dossier(campaign, world.organisation(), "en_construction")
+    instructeur = world.actor("instructeur")
+    seen = dossier.version
+    with transaction(session):
+        fire(session, dossier, "passer_en_instruction", instructeur, expected_version=seen)
+    with pytest.raises(ConflictError), transaction(session):
+        fire(session, dossier, "demander_corrections", instructeur, expected_version=seen)
+
+
+def test_two_threads_firing_together_one_wins(world, sessions):
+    """Real concurrency: two connections fire at the same moment, each with the version its
+    page showed; whatever the interleaving, one succeeds and the other is told of the
+    conflict (or, if it read after the commit, that the state no longer allows it)."""
+    with sessions() as setup:
+        from tests.conftest import World
+
+        w = World(setup)
+        campaign = w.campaign()
+        dossier = w.dossier(campaign, w.organisation(), "en_instruction")
+        dossier_id, version = dossier.id, dossier.version
+        actors = [w.actor("instructeur"), w.actor("instructeur")]
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def decide(actor, event):
+        with sessions() as session:
+            loaded = session.get(Dossier, dossier_id)
+            barrier.wait()
+            try:
+                with transaction(session):
+                    fire(session, loaded, event, actor, {"motivation": "Décision du jury."},
+                         expected_version=version)  # fmt: skip
+                outcomes.append("won")
+            except ConflictError:
+                outcomes.append("conflict")
+            except TransitionRefused:
+                outcomes.append("refused")
+
+    threads = [
+        threading.Thread(target=decide, args=(actors[0], "accepter")),
+        threading.Thread(target=decide, args=(actors[1], "refuser")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["conflict", "won"]
+    with sessions() as check:
+        assert check.get(Dossier, dossier_id).state in ("accepte", "refuse")
+        assert check.scalar(select(func.count()).select_from(AuditEvent)) == 1
