@@ -72,8 +72,14 @@ def test_two_threads_firing_together_one_wins(world, sessions):
             barrier.wait()
             try:
                 with transaction(session):
-                    fire(session, loaded, event, actor, {"motivation": "Décision du jury."},
-                         expected_version=version)  # fmt: skip
+                    fire(
+                        session,
+                        loaded,
+                        event,
+                        actor,
+                        {"motivation": "Décision du jury."},
+                        expected_version=version,
+                    )
                 outcomes.append("won")
             except ConflictError:
                 outcomes.append("conflict")

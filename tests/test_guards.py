@@ -142,9 +142,13 @@ def accepted(world, session, published: bool):
 
 @pytest.mark.parametrize(
     ("day", "allowed"),
-    [(dt.date(2026, 9, 30), False), (dt.date(2026, 10, 1), True),
-     (dt.date(2026, 10, 31), True), (dt.date(2026, 11, 1), False)],
-)  # fmt: skip
+    [
+        (dt.date(2026, 9, 30), False),
+        (dt.date(2026, 10, 1), True),
+        (dt.date(2026, 10, 31), True),
+        (dt.date(2026, 11, 1), False),
+    ],
+)
 def test_maintien_is_confirmed_inside_the_october_window_only(world, session, day, allowed):
     dossier, deposant = accepted(world, session, published=True)
     instant = at_paris(day.year, day.month, day.day, 12)
@@ -193,8 +197,13 @@ def test_prise_de_poste_is_confirmed_from_the_start_date_with_the_actual_date(wo
             "La date effective de prise de poste ne peut pas être dans le futur."
         ]
         with transaction(session):
-            fire(session, dossier, "confirmer_prise_de_poste", deposant,
-                 {"start_date": dt.date(2026, 11, 3)})  # fmt: skip
+            fire(
+                session,
+                dossier,
+                "confirmer_prise_de_poste",
+                deposant,
+                {"start_date": dt.date(2026, 11, 3)},
+            )
     assert dossier.state == "en_poste"
     assert dossier.actual_start_date == dt.date(2026, 11, 3)
 
@@ -204,8 +213,7 @@ def test_a_published_decision_cannot_be_taken_back(world, session):
     dossier = world.dossier(campaign, world.organisation(), "accepte", published=True)
     instructeur = world.actor("instructeur")
     with pytest.raises(TransitionRefused) as refused, transaction(session):
-        fire(session, dossier, "repasser_en_instruction", instructeur,
-             {"reason": "Erreur"})  # fmt: skip
+        fire(session, dossier, "repasser_en_instruction", instructeur, {"reason": "Erreur"})
     assert refused.value.reasons == [
         "Les résultats ont été publiés le 1er juin 2026 à 02h00 : "
         "la décision ne peut plus être reprise."
@@ -242,7 +250,12 @@ def test_repasser_en_instruction_withdraws_the_unpublished_decision(world, sessi
     dossier = world.dossier(campaign, world.organisation(), "refuse", published=False)
     instructeur = world.actor("instructeur")
     with transaction(session):
-        fire(session, dossier, "repasser_en_instruction", instructeur,
-             {"reason": "Relecture du jury."})  # fmt: skip
+        fire(
+            session,
+            dossier,
+            "repasser_en_instruction",
+            instructeur,
+            {"reason": "Relecture du jury."},
+        )
     assert dossier.state == "en_instruction"
     assert dossier.decision is None
