@@ -8,7 +8,6 @@ event's definition in states.yaml.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +16,6 @@ from sqlalchemy import (
     Select,
     String,
     and_,
-    cast,
     func,
     insert,
     literal,
@@ -34,7 +32,7 @@ from workflow.errors import WorkflowError
 from workflow.machine import EventSpec, workflow
 from workflow.models import AuditEvent, Campaign, Dossier, OutboxMail, User
 from workflow.models.base import JSONValue, UTCDateTime
-from workflow.notifications import MESSAGE_ID_DOMAIN
+from workflow.notifications import OUTBOX_COLUMNS, mail_parameters, mail_rows
 
 CLOSING_EVENT = "passer_en_instruction"
 
@@ -111,10 +109,9 @@ def fire_in_bulk(
     }
     for name in spec.effects:
         values.update(BULK_EFFECTS[name])
-    token = uuid.uuid4().hex
     if session.get_bind().dialect.name == "postgresql":
-        return _bulk_postgresql(session, spec, where, values, actor, now, token)
-    return _bulk_sequential(session, spec, where, values, actor, now, token)
+        return _bulk_postgresql(session, spec, where, values, actor, now)
+    return _bulk_sequential(session, spec, where, values, actor, now)
 
 
 def _check_bulk(spec: EventSpec, actor: Actor) -> None:
@@ -127,7 +124,7 @@ def _check_bulk(spec: EventSpec, actor: Actor) -> None:
         raise WorkflowError(f"{spec.name}: effects without a bulk form: {', '.join(missing)}")
 
 
-def _audit_rows(spec: EventSpec, actor: Actor, now: dt.datetime, moved) -> Select:  # type: ignore[no-untyped-def]
+def _audit_rows(spec: EventSpec, actor: Actor, now: dt.datetime, moved: Any) -> Select:
     return select(
         moved.c.id,
         moved.c.campaign_id,
@@ -152,76 +149,16 @@ AUDIT_COLUMNS = [
     "to_state",
     "payload",
 ]
-OUTBOX_COLUMNS = [
-    "template",
-    "recipient",
-    "dossier_id",
-    "campaign_id",
-    "context",
-    "message_id",
-    "status",
-    "attempts",
-    "next_attempt_at",
-    "created_at",
-]
 
 
-def _mail_rows(spec: EventSpec, now: dt.datetime, token: str, moved) -> list[Select]:  # type: ignore[no-untyped-def]
-    """One row per mail and recipient, as notifications.recipients() would choose them."""
-    selects: list[Select] = []
-    for index, mail in enumerate(spec.mails):
-        row = _MailRow(mail.template, f"<{token}.{index}.", now, moved)
-        if mail.to in ("deposant", "partenaires"):
-            joined = moved.join(users, users.c.organisation_id == moved.c.organisation_id)
-            selects.append(row(users.c.email, users.c.id, joined, users.c.active.is_(True)))
-        if mail.to == "partenaires":
-            partner = moved.c.partner_email
-            selects.append(row(partner, literal("p", String), moved, partner.is_not(None)))
-        if mail.to == "contact_ars":
-            joined = moved.join(campaigns, campaigns.c.id == moved.c.campaign_id)
-            selects.append(row(campaigns.c.contact_email, literal("c", String), joined))
-    return selects
-
-
-@dataclass(frozen=True)
-class _MailRow:
-    """Builds the SELECT of outbox rows for one mail of the event and one kind of recipient."""
-
-    template: str
-    id_prefix: str
-    now: dt.datetime
-    moved: Any
-
-    def __call__(self, recipient: ColumnElement, who: ColumnElement, from_: Any, *where: Any):  # type: ignore[no-untyped-def]
-        moved = self.moved
-        # Stable and unique: the closing's token, the mail, the dossier and the recipient.
-        message_id = (
-            literal(self.id_prefix, String)
-            + cast(moved.c.id, String)
-            + literal(".", String)
-            + cast(who, String)
-            + literal(f"@{MESSAGE_ID_DOMAIN}>", String)
-        )
-        instant = literal(self.now, UTCDateTime())
-        return (
-            select(
-                literal(self.template, String),
-                recipient,
-                moved.c.id,
-                moved.c.campaign_id,
-                literal({}, JSONValue),
-                message_id,
-                literal("pending", String),
-                literal(0),
-                instant,
-                instant,
-            )
-            .select_from(from_)
-            .where(*where)
-        )
-
-
-def _bulk_postgresql(session, spec, where, values, actor, now, token) -> int:  # type: ignore[no-untyped-def]
+def _bulk_postgresql(
+    session: Session,
+    spec: EventSpec,
+    where: ColumnElement[bool],
+    values: dict[str, object],
+    actor: Actor,
+    now: dt.datetime,
+) -> int:
     """One statement: UPDATE ... RETURNING feeds both INSERTs, so no row can change state
     between the update and its audit event (PostgreSQL's writable CTEs)."""
     moved = (
@@ -243,7 +180,7 @@ def _bulk_postgresql(session, spec, where, values, actor, now, token) -> int:  #
         .cte("audited")
     )
     statement = select(func.count()).select_from(moved).add_cte(audit_cte)
-    mails = _mail_rows(spec, now, token, moved)
+    mails = mail_rows(spec.mails, moved)
     if mails:
         mail_cte = (
             insert(outbox)
@@ -252,16 +189,23 @@ def _bulk_postgresql(session, spec, where, values, actor, now, token) -> int:  #
             .cte("queued")
         )
         statement = statement.add_cte(mail_cte)
-    return session.execute(statement).scalar_one()
+    return session.execute(statement, mail_parameters(now)).scalar_one()
 
 
-def _bulk_sequential(session, spec, where, values, actor, now, token) -> int:  # type: ignore[no-untyped-def]
+def _bulk_sequential(
+    session: Session,
+    spec: EventSpec,
+    where: ColumnElement[bool],
+    values: dict[str, object],
+    actor: Actor,
+    now: dt.datetime,
+) -> int:
     """SQLite: three statements in the caller's BEGIN IMMEDIATE transaction, which no other
     writer can interleave with."""
     moving = select(dossiers).where(where).subquery("moving")
     session.execute(insert(audit).from_select(AUDIT_COLUMNS, _audit_rows(spec, actor, now, moving)))
-    mails = _mail_rows(spec, now, token, moving)
+    mails = mail_rows(spec.mails, moving)
     if mails:
         source = union_all(*mails) if len(mails) > 1 else mails[0]
-        session.execute(insert(outbox).from_select(OUTBOX_COLUMNS, source))
+        session.execute(insert(outbox).from_select(OUTBOX_COLUMNS, source), mail_parameters(now))
     return session.execute(update(dossiers).where(where).values(values)).rowcount
