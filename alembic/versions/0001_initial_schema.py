@@ -128,6 +128,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_versions")),
         sa.UniqueConstraint("campaign_id", "version", name="one_number"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "users",

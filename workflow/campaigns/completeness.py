@@ -12,6 +12,7 @@ from workflow.campaigns.schema import (
     Campaign,
     Condition,
     FieldDef,
+    FieldType,
     OneOfRule,
     SumRule,
 )
@@ -101,9 +102,14 @@ def check_volet(campaign: Campaign, volet_key: str, values: Values) -> list[Prob
 
 
 def check_rules(campaign: Campaign, values: Values) -> list[Problem]:
-    """The campaign's cross-field rules; a rule over fields not yet filled waits for them."""
+    """The campaign's cross-field rules. A rule over fields not yet filled waits for them,
+    and a rule over a field hidden by its condition does not apply (its old value stays
+    stored in case the déposant switches back, but it no longer counts)."""
     problems: list[Problem] = []
     for rule in campaign.rules:
+        refs = [rule.field] if isinstance(rule, BoundRule) else list(rule.fields)
+        if not all(is_visible(campaign.field(ref), values) for ref in refs):
+            continue
         message = _broken(campaign, rule, values)
         if message:
             place, key = rule_anchor(rule)
@@ -122,6 +128,9 @@ def _broken(campaign: Campaign, rule: SumRule | BoundRule | OneOfRule, values: V
     def label(ref: str) -> str:
         return f"« {campaign.field(ref).label} »"
 
+    def unit(ref: str) -> str:
+        return " %" if campaign.field(ref).type is FieldType.PERCENTAGE else ""
+
     if isinstance(rule, OneOfRule):
         if all(is_empty(lookup(values, ref)) for ref in rule.fields):
             return "Renseignez " + " ou ".join(label(ref) for ref in rule.fields) + "."
@@ -130,18 +139,18 @@ def _broken(campaign: Campaign, rule: SumRule | BoundRule | OneOfRule, values: V
         numbers = [lookup(values, ref) for ref in rule.fields]
         if any(not isinstance(n, int | float) for n in numbers):
             return ""
-        total = sum(numbers)
+        total, u = sum(numbers), unit(rule.fields[0])
         if abs(total - rule.total) > 0.005:
             names = " + ".join(label(ref) for ref in rule.fields)
-            return f"{names} doit faire {_num(rule.total)} % (actuellement {_num(total)} %)."
+            return f"{names} doit faire {_num(rule.total)}{u} (actuellement {_num(total)}{u})."
         return ""
     number = lookup(values, rule.field)
     if not isinstance(number, int | float):
         return ""
     if rule.kind == "min" and number < rule.value:
-        return f"{label(rule.field)} doit être d'au moins {_num(rule.value)} %."
+        return f"{label(rule.field)} doit être d'au moins {_num(rule.value)}{unit(rule.field)}."
     if rule.kind == "max" and number > rule.value:
-        return f"{label(rule.field)} doit être d'au plus {_num(rule.value)} %."
+        return f"{label(rule.field)} doit être d'au plus {_num(rule.value)}{unit(rule.field)}."
     return ""
 
 
@@ -164,7 +173,10 @@ def completeness(
     report.warnings += warnings(campaign, values)
     attached = set(pieces)
     for piece in campaign.pieces:
-        if piece.required and piece.key not in attached:
+        required = piece.required and (
+            piece.required_if is None or condition_holds(piece.required_if, values)
+        )
+        if required and piece.key not in attached:
             message = f"Pièce manquante : {piece.label}."
             report.problems.append(Problem(PIECES, piece.key, message))
     ticked = set(attestations)
@@ -175,6 +187,11 @@ def completeness(
     if campaign.consent and not consent:
         message = "Le consentement au traitement des données personnelles est à cocher."
         report.problems.append(Problem(CONFIRMATION, "consent", message))
+    # Rule problems are found after all fields: put each back with its volet, in form order.
+    order = {volet.key: index for index, volet in enumerate(campaign.volets)}
+    last = len(order)
+    rank = {PIECES: last, CONFIRMATION: last + 1}
+    report.problems.sort(key=lambda p: order.get(p.place, rank.get(p.place, last + 2)))
     return report
 
 

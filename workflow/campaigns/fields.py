@@ -163,15 +163,17 @@ def _clean_yes_no(field: FieldDef | Column, raw: Value) -> Cleaned:
 
 def _clean_table(field: FieldDef, raw: Value) -> Cleaned:
     """Rows entirely blank are dropped (an added then unused row is not an error)."""
-    rows = raw or []
+    if is_empty(raw):
+        return Cleaned(None)
+    rows = raw
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         return Cleaned(None, "Tableau illisible.")
     kept: list[dict[str, Value]] = []
     errors: list[str] = []
-    for row in rows:
+    for index, row in enumerate(rows):
         if all(is_empty(row.get(c.key)) for c in field.columns):
             continue
-        number = len(kept) + 1
+        number = index + 1  # the row as the déposant sees it, blank rows included
         cleaned_row: dict[str, Value] = {}
         for column in field.columns:
             cell = clean_value(column, row.get(column.key))

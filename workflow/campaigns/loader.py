@@ -72,13 +72,22 @@ def load_campaign_file(path: str | Path, today: dt.date | None = None) -> Campai
         raise CampaignFileError([LoadProblem(str(path), None, "", str(exc))]) from exc
     data, lines = _parse(text, str(path))
     if "demo_of" not in data:
-        return _validate(Campaign, data, lines, str(path))
+        return _validate_campaign(data, lines, str(path))
     demo = _validate(DemoFile, data, lines, str(path))
-    base = load_campaign_file(path.parent / f"{demo.demo_of}.yaml")
-    return _demo_copy(base, demo, today or dt.date.today())
+    base_path = path.parent / f"{demo.demo_of}.yaml"
+    if not base_path.is_file():
+        message = f"no campaign file {base_path.name} next to this one"
+        line = lines.get(("demo_of",))
+        raise CampaignFileError([LoadProblem(str(path), line, "demo_of", message)])
+    base = load_campaign_file(base_path)
+    copied = _demo_copy(base, demo, today or dt.date.today())
+    # Problems of the copy (a bad slug, dates out of order) are the demo file's own.
+    relative = {key: lines.get(("relative_dates", key)) for key in ("opens", "deadline")}
+    demo_lines = {**lines, **{(key,): line for key, line in relative.items() if line}}
+    return _validate_campaign(copied, demo_lines, str(path))
 
 
-def _demo_copy(base: Campaign, demo: DemoFile, today: dt.date) -> Campaign:
+def _demo_copy(base: Campaign, demo: DemoFile, today: dt.date) -> dict[str, Any]:
     def day(offset: int) -> dt.date:
         return today + dt.timedelta(days=offset)
 
@@ -96,13 +105,33 @@ def _demo_copy(base: Campaign, demo: DemoFile, today: dt.date) -> Campaign:
         else None,
         start_dates=[day(offset) for offset in rel.start_dates],
     )
-    return Campaign.model_validate(data)
+    return data
 
 
 def load_campaign_text(text: str, source: str = "<campagne>") -> Campaign:
     """Validates a campaign given as YAML text; `source` names it in errors."""
     data, lines = _parse(text, source)
-    return _validate(Campaign, data, lines, source)
+    return _validate_campaign(data, lines, source)
+
+
+def _validate_campaign(data: dict[str, Any], lines: dict[Path_, int], source: str) -> Campaign:
+    """Validates the shape, then the references between parts, each problem at its line."""
+    context = {"loader_checks_references": True}
+    campaign = _validate(Campaign, data, lines, source, context)
+    problems = [
+        LoadProblem(source, _line(path, lines), _dotted(path), message)
+        for path, message in campaign.reference_problems()
+    ]
+    if problems:
+        raise CampaignFileError(problems)
+    return campaign
+
+
+def _line(path: Path_, lines: dict[Path_, int]) -> int | None:
+    """The line of the deepest part of `path` present in the document."""
+    while path and path not in lines:
+        path = path[:-1]
+    return lines.get(path)
 
 
 def _parse(text: str, source: str) -> tuple[dict[str, Any], dict[Path_, int]]:
@@ -126,9 +155,15 @@ def _parse(text: str, source: str) -> tuple[dict[str, Any], dict[Path_, int]]:
     return data, lines
 
 
-def _validate(model: type[M], data: dict[str, Any], lines: dict[Path_, int], source: str) -> M:
+def _validate(
+    model: type[M],
+    data: dict[str, Any],
+    lines: dict[Path_, int],
+    source: str,
+    context: dict[str, Any] | None = None,
+) -> M:
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         raise CampaignFileError([_problem(source, error, lines) for error in exc.errors()]) from exc
 
@@ -168,9 +203,9 @@ def _problem(source: str, error: Any, lines: dict[Path_, int]) -> LoadProblem:
         if (*found, part) in lines:
             found = (*found, part)
     message = error["msg"].removeprefix("Value error, ")
-    if len(found) < len(loc) and error["type"] == "missing":
+    if error["type"] == "missing":
         message = f"missing key '{loc[-1]}'"
-    elif len(found) < len(loc) and error["type"] == "extra_forbidden":
+    elif error["type"] == "extra_forbidden":
         message = f"unknown key '{loc[-1]}'"
     return LoadProblem(source, lines.get(found), _dotted(found), message)
 

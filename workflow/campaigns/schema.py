@@ -11,7 +11,14 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
 Key = Annotated[str, Field(pattern=KEY_PATTERN, max_length=60)]
@@ -138,6 +145,8 @@ class Piece(Strict):
     volet: Key | None = None
     help: str | None = None
     model: str | None = None
+    # Required only when the condition holds ("copie des diplômes, si la thèse est passée").
+    required_if: Condition | None = None
 
 
 class Attestation(Strict):
@@ -240,38 +249,76 @@ class Campaign(Strict):
     rules: tuple[Rule, ...] = ()
     demo: bool = False
 
+    @field_validator("opens", "deadline", mode="before")
+    @classmethod
+    def _instant_or_day(cls, value: object) -> object:
+        """A value with a time is an instant even at 00:00 (pydantic would make it a day)."""
+        if isinstance(value, str) and ("T" in value or ":" in value):
+            return dt.datetime.fromisoformat(value)
+        return value
+
     @model_validator(mode="after")
-    def _references_hold(self) -> Campaign:
-        _require_unique([v.key for v in self.volets], "volet")
-        _require_unique([p.key for p in self.pieces], "piece")
-        _require_unique([a.key for a in self.attestations], "attestation")
-        _require_unique([a.key for a in self.avis], "avis")
-        known = {f"{v.key}.{f.key}": f for v in self.volets for f in v.fields}
-        refs: list[str] = []
-        for volet in self.volets:
-            refs += [f.visible_if.field for f in volet.fields if f.visible_if]
-        for rule in self.rules:
-            refs += [rule.field] if isinstance(rule, BoundRule) else list(rule.fields)
-        s = self.summary
-        refs += [*s.partner_name, *s.candidate_name]
-        refs += [r for r in (s.partner_email, s.speciality) if r]
-        unknown = sorted({r for r in refs if r not in known})
-        if unknown:
-            raise ValueError(f"unknown field reference(s): {', '.join(unknown)}")
-        numeric = {FieldType.INTEGER, FieldType.PERCENTAGE}
-        for rule in self.rules:
-            names = [rule.field] if isinstance(rule, BoundRule) else []
-            names += list(rule.fields) if isinstance(rule, SumRule) else []
-            wrong = [n for n in names if known[n].type not in numeric]
-            if wrong:
-                raise ValueError(f"rule '{rule.kind}' needs numeric fields, not {', '.join(wrong)}")
-        volets = {v.key for v in self.volets}
-        stray = sorted({p.volet for p in self.pieces if p.volet and p.volet not in volets})
-        if stray:
-            raise ValueError(f"piece(s) placed in unknown volet(s): {', '.join(stray)}")
-        if _as_date(self.deadline) < _as_date(self.opens):
-            raise ValueError("the deadline comes before the opening date")
+    def _references_hold(self, info: ValidationInfo) -> Campaign:
+        # The loader reports these itself, each at its own line and key.
+        if not (info.context or {}).get("loader_checks_references"):
+            problems = self.reference_problems()
+            if problems:
+                raise ValueError("; ".join(message for _, message in problems))
         return self
+
+    def reference_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """What the parts of the campaign say about each other that does not hold, each with
+        the path of the key at fault: unknown field references, rules on non-numeric
+        fields, duplicate keys, pieces in unknown volets, a deadline before the opening."""
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for name, items in (
+            ("volets", self.volets),
+            ("pieces", self.pieces),
+            ("attestations", self.attestations),
+            ("avis", self.avis),
+        ):
+            seen: set[str] = set()
+            for index, item in enumerate(items):
+                if item.key in seen:
+                    problems.append(((name, index, "key"), f"duplicate key '{item.key}'"))
+                seen.add(item.key)
+        known = {f"{v.key}.{f.key}": f for v in self.volets for f in v.fields}
+        refs: list[tuple[tuple[str | int, ...], str]] = []
+        for v_index, volet in enumerate(self.volets):
+            for f_index, field in enumerate(volet.fields):
+                if field.visible_if:
+                    path = ("volets", v_index, "fields", f_index, "visible_if", "field")
+                    refs.append((path, field.visible_if.field))
+        for p_index, piece in enumerate(self.pieces):
+            if piece.required_if:
+                refs.append((("pieces", p_index, "required_if", "field"), piece.required_if.field))
+            if piece.volet and piece.volet not in {v.key for v in self.volets}:
+                problems.append((("pieces", p_index, "volet"), f"unknown volet '{piece.volet}'"))
+        for r_index, rule in enumerate(self.rules):
+            if isinstance(rule, BoundRule):
+                refs.append((("rules", r_index, "field"), rule.field))
+            else:
+                refs += [
+                    (("rules", r_index, "fields", i), ref) for i, ref in enumerate(rule.fields)
+                ]
+        summary = self.summary
+        for name in ("partner_name", "candidate_name"):
+            refs += [(("summary", name, i), ref) for i, ref in enumerate(getattr(summary, name))]
+        for name in ("partner_email", "speciality"):
+            if getattr(summary, name):
+                refs.append((("summary", name), getattr(summary, name)))
+        numeric = {FieldType.INTEGER, FieldType.PERCENTAGE}
+        for path, ref in refs:
+            if ref not in known:
+                problems.append((path, f"unknown field '{ref}'"))
+            elif path[0] == "rules" and self.rules[path[1]].kind != "one_of":
+                kind, type_ = self.rules[path[1]].kind, known[ref].type
+                if type_ not in numeric:
+                    message = f"a '{kind}' rule needs a numeric field, not '{ref}' ({type_})"
+                    problems.append((path, message))
+        if _as_date(self.deadline) < _as_date(self.opens):
+            problems.append((("deadline",), "the deadline comes before the opening date"))
+        return problems
 
     def field(self, ref: str) -> FieldDef:
         """The field named "volet.field"."""

@@ -21,7 +21,7 @@ from workflow.models import Campaign, CampaignVersion
 # version of the form a dossier was started on.
 DATE_KEYS = ("opens", "deadline", "confirmation_window", "start_dates")
 
-_definitions: dict[int, Definition] = {}
+_definitions: dict[tuple[str, int], Definition] = {}
 
 
 @dataclass(frozen=True)
@@ -33,13 +33,18 @@ class Loaded:
 
 
 def definition_of(session: Session, version_id: int) -> Definition:
-    """The parsed definition of a campaign version; versions never change, so it is cached."""
-    found = _definitions.get(version_id)
+    """The parsed definition of a campaign version.
+
+    Versions never change and their ids are never reused (a sequence on PostgreSQL,
+    AUTOINCREMENT on SQLite), so the parse is cached per database and version id.
+    """
+    key = (session.get_bind().url.render_as_string(hide_password=True), version_id)
+    found = _definitions.get(key)
     if found is None:
         row = session.get(CampaignVersion, version_id)
         if row is None:
             raise LookupError(f"no campaign version {version_id}")
-        found = _definitions[version_id] = Definition.model_validate(row.definition)
+        found = _definitions[key] = Definition.model_validate(row.definition)
     return found
 
 

@@ -54,7 +54,11 @@ class CampaignVersion(Base):
     """A definition as loaded from its file; a dossier keeps the version it was started on."""
 
     __tablename__ = "campaign_versions"
-    __table_args__ = (UniqueConstraint("campaign_id", "version", name="one_number"),)
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "version", name="one_number"),
+        # Ids are never reused, even after a rollback: definitions are cached by id.
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))

@@ -1,0 +1,141 @@
+"""The schema comes from the migrations only: the app refuses a database that is behind, and
+the models match what the migrations build, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, select
+
+from tests.conftest import definition
+from web import create_app
+from workflow import clock
+from workflow.campaigns.store import store_campaign
+from workflow.dates import paris_date
+from workflow.db import (
+    check_schema_current,
+    make_engine,
+    make_session_factory,
+    migrate,
+    transaction,
+)
+from workflow.errors import SchemaBehind
+from workflow.models import Base, Campaign
+
+
+def home_page(url: str):  # type: ignore[no-untyped-def]
+    """GET / on an app built for `url`; its engine is closed afterwards."""
+    app = create_app({"DATABASE_URL": url, "TESTING": True})
+    try:
+        return app.test_client().get("/")
+    finally:
+        app.extensions["db_sessions"].kw["bind"].dispose()
+
+
+def test_the_app_refuses_a_database_never_migrated_and_says_how_to_fix_it(tmp_path):
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    with pytest.raises(SchemaBehind) as refused:
+        create_app({"DATABASE_URL": url, "TESTING": True})
+    assert "python run.py migrate" in str(refused.value)
+    assert "migration none" in str(refused.value)
+
+
+def section(html: str, title: str) -> str:
+    """The part of the page under the heading `title`, up to the next heading."""
+    start = html.index(f"<h2>{title}</h2>")
+    end = html.find("<h2>", start + 1)
+    return html[start : end if end != -1 else len(html)]
+
+
+def test_after_migrate_the_home_page_lists_the_open_campaigns_of_the_database(tmp_path):
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    migrate(url)
+    today = paris_date(clock.now())
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session, transaction(session):
+        store_campaign(
+            session,
+            definition(
+                slug="appel-ouvert",
+                title="Appel ouvert aux assistants",
+                opens=today - dt.timedelta(days=10),
+                deadline=today + dt.timedelta(days=20),
+            ),
+        )
+        store_campaign(
+            session,
+            definition(
+                slug="appel-clos",
+                title="Appel clos des assistants",
+                opens=today - dt.timedelta(days=60),
+                deadline=today - dt.timedelta(days=30),
+            ),
+        )
+    engine.dispose()
+
+    response = home_page(url)
+
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    open_now = section(html, "Ouverts")
+    assert "Appel ouvert aux assistants" in open_now
+    assert "Appel clos des assistants" not in open_now
+    assert "Appel clos des assistants" in section(html, "Clos")
+
+
+def test_the_app_starts_on_a_migrated_database_of_each_kind(db_url):
+    response = home_page(db_url)
+    assert response.status_code == 200
+    assert "Aucun appel à candidatures n'est ouvert en ce moment." in response.get_data(
+        as_text=True
+    )
+
+
+def test_the_models_match_the_migrations(db_url):
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            diff = compare_metadata(context, Base.metadata)
+    finally:
+        engine.dispose()
+    assert diff == []
+
+
+def test_the_migrated_database_has_every_table_of_the_models(db_url):
+    engine = make_engine(db_url)
+    try:
+        tables = set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    assert set(Base.metadata.tables) <= tables
+    assert "alembic_version" in tables
+
+
+def test_migrating_twice_is_harmless_and_keeps_the_data(db_url):
+    engine = make_engine(db_url)
+    try:
+        with make_session_factory(engine)() as session, transaction(session):
+            store_campaign(session, definition())
+        migrate(db_url)
+        migrate(db_url)
+        check_schema_current(engine)
+        with make_session_factory(engine)() as session:
+            slugs = session.scalars(select(Campaign.slug)).all()
+    finally:
+        engine.dispose()
+    assert slugs == ["test-asp"]
+
+
+def test_a_fresh_file_migrated_twice_is_current(tmp_path):
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    migrate(url)
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        check_schema_current(engine)
+    finally:
+        engine.dispose()
