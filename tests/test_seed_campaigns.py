@@ -466,3 +466,15 @@ def test_normandie_consent_is_copied_verbatim_from_the_form(slug: str) -> None:
     seed = SEEDS / SEED_OF[slug]
     if seed.exists():
         assert VERBATIM[slug] in seed.read_text(encoding="utf-8")
+
+
+def test_normandie_asp_asks_for_the_diplomas_only_once_the_thesis_is_passed():
+    campaign = load_campaign_file(CAMPAIGNS / "normandie-asp-2025.yaml")
+
+    def missing(these: bool) -> list[str]:
+        values = {"formation": {"these": these}}
+        report = completeness(campaign, values)
+        return [p.key for p in report.problems if p.place == "pieces"]
+
+    assert "copie_diplomes" in missing(True)
+    assert "copie_diplomes" not in missing(False)
