@@ -156,7 +156,8 @@ def test_a_states_file_naming_an_unknown_guard_is_refused(tmp_path):
 
 def test_the_diagram_is_generated_from_states_yaml():
     diagram = mermaid()
-    assert diagram.startswith("stateDiagram-v2")
+    assert "stateDiagram-v2" in diagram
     for event in FLOW.events.values():
+        guards = f" [{' & '.join(event.guards)}]" if event.guards else ""
         for source in event.sources:
-            assert f"{source} --> {event.dest}: {event.name}" in diagram
+            assert f"{source} --> {event.dest}: {event.name}{guards}" in diagram

@@ -126,11 +126,28 @@ def _check(path: Path, initial: str, labels: dict[str, str], events: dict[str, E
 
 
 def mermaid(flow: Workflow | None = None) -> str:
-    """A Mermaid state diagram of the machine, with guards, generated from states.yaml."""
+    """A Mermaid state diagram drawn by transitions' GraphMachine from the same states.yaml,
+    guards shown as conditions. Generated on demand, never used at run time."""
+    from transitions.extensions.diagrams import GraphMachine
+
     flow = flow or workflow()
-    lines = ["stateDiagram-v2", f"    [*] --> {flow.initial}"]
-    for event in flow.events.values():
-        guard_text = f" [{', '.join(event.guards)}]" if event.guards else ""
-        for source in event.sources:
-            lines.append(f"    {source} --> {event.dest}: {event.name}{guard_text}")
-    return "\n".join(lines) + "\n"
+    drawn = type("Dossier", (), {})()
+    GraphMachine(
+        model=drawn,
+        states=list(flow.state_labels),
+        initial=flow.initial,
+        transitions=[
+            {
+                "trigger": e.name,
+                "source": list(e.sources),
+                "dest": e.dest,
+                **({"conditions": list(e.guards)} if e.guards else {}),
+            }
+            for e in flow.events.values()
+        ],
+        auto_transitions=False,
+        graph_engine="mermaid",
+        show_conditions=True,
+        title="Dossier",
+    )
+    return drawn.get_graph().draw(None)
