@@ -193,7 +193,11 @@ def test_a_deposant_deletes_a_dossier_before_the_deadline_and_the_trail_remains(
         delete_dossier(session, dossier, deposant)
     assert session.get(Dossier, dossier_id) is None
     (event,) = session.scalars(select(AuditEvent)).all()
-    assert (event.event, event.dossier_id, event.payload) == ("supprimer", None, {"number": number})
+    assert (event.event, event.dossier_id, event.payload) == (
+        "supprimer",
+        dossier_id,
+        {"number": number},
+    )
 
 
 def test_a_dossier_in_instruction_cannot_be_deleted(setup, world, session):

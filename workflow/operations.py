@@ -316,11 +316,6 @@ def delete_dossier(
     now = now or clock.now()
     _check_editable(session, dossier, actor, now, "Supprimer le dossier")
     _audit(session, dossier, actor, "supprimer", dossier.state, now, {"number": dossier.number})
-    session.execute(
-        AuditEvent.__table__.update()
-        .where(AuditEvent.dossier_id == dossier.id)
-        .values(dossier_id=None)
-    )
     session.delete(dossier)
     session.flush()
 

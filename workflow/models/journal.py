@@ -12,13 +12,15 @@ from workflow.models.base import Base, JSONValue
 
 
 class AuditEvent(Base):
-    """One change of a dossier: rows are only ever inserted."""
+    """One change of a dossier. Rows are only ever inserted (database triggers refuse UPDATE
+    and DELETE), and `dossier_id` is a plain reference, not a foreign key, so the trail of a
+    deleted dossier stays whole."""
 
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_events_dossier_at", "dossier_id", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossiers.id", ondelete="SET NULL"))
+    dossier_id: Mapped[int | None]
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     actor_label: Mapped[str] = mapped_column(String(254))
