@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, insert, select, text  # noqa: E402
+from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from tests.conftest import COMPLETE_VALUES, definition  # noqa: E402
@@ -73,6 +73,8 @@ def populate(url: str, count: int) -> tuple[int, int]:
         session.flush()
         org_ids = [o.id for o in orgs]
         instructeur_id = instructeur.id
+    with engine.connect() as connection:
+        first = connection.scalar(select(func.coalesce(func.max(Dossier.number), 0))) + 1
     rows = [
         {
             "campaign_id": campaign_id,
@@ -82,7 +84,7 @@ def populate(url: str, count: int) -> tuple[int, int]:
             "values": COMPLETE_VALUES,
             "attestations": ["complet"],
             "consent": True,
-            "number": i + 1,
+            "number": first + i,
             "deposited_at": NOW,
             "created_at": NOW,
             "updated_at": NOW,

@@ -188,6 +188,38 @@ def _queue_statement(mails: tuple[tuple[str, str], ...]) -> Any:
     return insert(OutboxMail.__table__).from_select(OUTBOX_COLUMNS, union_all(*rows))
 
 
+def queue(
+    session: Session,
+    template: str,
+    to: Sequence[str],
+    *,
+    dossier: Dossier | None = None,
+    campaign: Campaign | None = None,
+    context: dict[str, Any] | None = None,
+    now: dt.datetime,
+) -> int:
+    """Adds one outbox row per address to the current transaction, for mails that are not a
+    dossier's transition (account confirmation, reminders); returns how many."""
+    rows = [
+        {
+            "template": template,
+            "recipient": address,
+            "dossier_id": dossier.id if dossier else None,
+            "campaign_id": campaign.id if campaign else (dossier.campaign_id if dossier else None),
+            "context": context or {},
+            "message_id": f"<{uuid.uuid4().hex}@{MESSAGE_ID_DOMAIN}>",
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for address in dict.fromkeys(to)
+    ]
+    if rows:
+        session.connection().execute(insert(OutboxMail.__table__), rows)
+    return len(rows)
+
+
 def render(session: Session, mail: OutboxMail, base_url: str = "") -> RenderedMail:
     """Renders an outbox row from its dossier, campaign and stored context."""
     dossier = session.get(Dossier, mail.dossier_id) if mail.dossier_id else None
