@@ -5,6 +5,7 @@ from workflow.models.base import Base
 from workflow.models.campaign import Campaign, CampaignVersion
 from workflow.models.dossier import STATES, Attachment, Avis, Decision, Dossier
 from workflow.models.journal import AuditEvent, Counter, OutboxMail
+from workflow.models.scheduling import Notice, SchedulerLease
 
 __all__ = [
     "ORGANISATION_TYPES",
@@ -17,9 +18,11 @@ __all__ = [
     "CampaignVersion",
     "Counter",
     "Decision",
+    "Notice",
     "Dossier",
     "Organisation",
     "OutboxMail",
     "Role",
+    "SchedulerLease",
     "User",
 ]
