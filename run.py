@@ -1,9 +1,10 @@
-"""Entry point: `python run.py` serves the web app (with the scheduler once it exists);
-sub-commands administer the database and the campaigns."""
+"""Entry point: `python run.py` serves the web app with the scheduler in-process;
+sub-commands administer the database and the campaigns, or run the scheduler alone."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -11,7 +12,6 @@ from pathlib import Path
 from workflow import clock
 from workflow.campaigns.loader import CampaignFileError, load_campaign_file
 from workflow.campaigns.store import store_directory
-from workflow.closing import close_campaign, due_campaign_ids
 from workflow.dates import paris_date
 from workflow.db import make_engine, make_session_factory, migrate, transaction
 
@@ -76,14 +76,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_close_due(args: argparse.Namespace) -> int:
-    session = _sessions()()
-    with transaction(session, write=False):
-        due = due_campaign_ids(session)
-    for campaign_id in due:
-        with transaction(session):
-            closed = close_campaign(session, campaign_id)
-        if closed.closed_now:
-            print(f"campaign {campaign_id} closed; {closed.moved} dossiers into instruction")
+    from workflow.jobs import close_due_campaigns
+
+    for campaign_id in close_due_campaigns(_sessions(), clock.now()):
+        print(f"campaign {campaign_id} closed")
+    return 0
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    """The production scheduler: one process; a second one waits as a standby."""
+    import signal
+
+    from workflow.scheduler import from_environment, start
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    scheduler, interval = from_environment(_sessions())
+
+    def stop(signum: int, frame: object) -> None:
+        scheduler.leadership.release()
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    print(f"Scheduler {scheduler.leadership.holder}: a tick every {interval:g} s", flush=True)
+    try:
+        start(scheduler, interval, blocking=True)
+    except (KeyboardInterrupt, SystemExit):
+        scheduler.leadership.release()
     return 0
 
 
@@ -98,6 +116,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from web import create_app
 
     app = create_app()
+    if os.environ.get("SCHEDULER", "on") != "off":
+        from workflow.scheduler import from_environment, start
+
+        scheduler, interval = from_environment(app.extensions["db_sessions"])
+        start(scheduler, interval, blocking=False)
+        print(f"In-process scheduler: a tick every {interval:g} s (SCHEDULER=off to disable)")
     print(f"Serving on http://{args.host}:{args.port}/ (Ctrl+C to stop)")
     app.run(host=args.host, port=args.port, debug=False)
     return 0
@@ -116,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("demo", help="create the demo accounts").set_defaults(func=cmd_demo)
     sub.add_parser("close-due", help="close campaigns past their deadline").set_defaults(
         func=cmd_close_due
+    )
+    sub.add_parser("scheduler", help="run the scheduler alone (production)").set_defaults(
+        func=cmd_scheduler
     )
     sub.add_parser("diagram", help="print the state machine (Mermaid)").set_defaults(
         func=cmd_diagram
