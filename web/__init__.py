@@ -18,6 +18,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SECRET_KEY=os.environ.get("SECRET_KEY", "dev-only-secret-change-me"),
         DATABASE_URL=os.environ.get("DATABASE_URL"),
         BASE_URL=os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
+        SMTP_URL=os.environ.get("SMTP_URL"),
     )
     if test_config:
         app.config.update(test_config)
@@ -34,6 +35,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web import public
 
     app.register_blueprint(public.bp)
+    if not app.config["SMTP_URL"]:
+        from web import dev
+
+        app.register_blueprint(dev.bp)
     return app
 
 
