@@ -58,13 +58,15 @@ def paris_date(value: dt.datetime) -> dt.date:
 
 
 def format_date(value: dt.date) -> str:
-    """ "20 mars 2019"; the first of the month reads "1er"."""
+    """The day as "20 mars 2019"; the first of the month reads "1er"."""
     day = "1er" if value.day == 1 else str(value.day)
     return f"{day} {MONTHS[value.month - 1]} {value.year}"
 
 
-def format_instant(value: dt.datetime) -> str:
-    """ "20 mars 2019 à 23h59" in Paris time."""
+def format_instant(value: dt.datetime | str) -> str:
+    """The instant as "20 mars 2019 à 23h59", Paris time; reads ISO strings (from JSON)."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
     local = as_utc(value).astimezone(PARIS)
     return f"{format_date(local.date())} à {local:%H}h{local:%M}"
 
@@ -78,5 +80,5 @@ def deadline_text(deadline_at: dt.datetime, whole_day: bool) -> str:
 
 
 def format_iso_date(value: str) -> str:
-    """ "2019-11-02" as "2 novembre 2019"."""
+    """An ISO date such as "2019-11-02" as "2 novembre 2019"."""
     return format_date(dt.date.fromisoformat(value))

@@ -1,0 +1,84 @@
+"""Every notification template renders in French with the campaign, the dossier number and
+a link, and arrives through a real SMTP server with the right recipient."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+from sqlalchemy import select
+
+from tests.conftest import World, at_paris
+from workflow.db import transaction
+from workflow.mailer import parse_smtp_url, send_pending
+from workflow.models import OutboxMail
+from workflow.notifications import TEMPLATES_DIR, queue
+from workflow.operations import fire
+
+TEMPLATES = sorted(p.stem for p in TEMPLATES_DIR.glob("*.txt") if not p.stem.startswith("_"))
+# What each template finds in its context besides the dossier and the campaign.
+CONTEXTS = {
+    "demande_corrections": {"message": "Merci de joindre le CV signé."},
+    "desistement": {"reason": "Le candidat a choisi un autre poste."},
+    "rappel_brouillon": {"days_left": 7, "brouillons": 2},
+    "demande_avis": {
+        "avis_label": "Avis du coordonnateur",
+        "link": "https://pp.example.fr/avis/t",
+        "expires_at": "2026-06-01T10:00:00+00:00",
+    },
+    "rappel_avis": {"avis_key": "coordonnateur"},
+}
+ACCOUNT_TEMPLATES = {"confirmation_compte", "reinitialisation_mot_de_passe"}
+
+
+@pytest.mark.parametrize("template", sorted(set(TEMPLATES) - ACCOUNT_TEMPLATES))
+def test_each_dossier_template_renders_and_arrives(template, sqlite_url, smtp_server):
+    from workflow.db import make_engine, make_session_factory
+
+    sessions = make_session_factory(make_engine(sqlite_url))
+    with sessions() as session:
+        world = World(session)
+        campaign = world.campaign()
+        hospital = world.organisation()
+        dossier = world.dossier(campaign, hospital, "accepte", published=True)
+        with transaction(session):
+            dossier.corrections_due_at = dt.datetime(2026, 7, 1, 22, tzinfo=dt.UTC)
+            dossier.actual_start_date = dt.date(2026, 11, 3)
+            queue(
+                session,
+                template,
+                ["bam@ch.example.fr"],
+                dossier=dossier,
+                context=CONTEXTS.get(template, {}),
+                now=at_paris(2026, 6, 1),
+            )
+    report = send_pending(
+        sessions,
+        parse_smtp_url(smtp_server.url),
+        mail_from="ars@example.fr",
+        base_url="https://pp.example.fr",
+        now=at_paris(2026, 6, 1),
+    )
+    assert len(report.sent) == 1
+    (message,) = smtp_server.to("bam@ch.example.fr")
+    subject = message["Subject"]
+    assert f"n° {dossier.number}" in subject or campaign.title in subject
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    for body in (text, html):
+        assert "None" not in body
+        if template != "rappel_avis":  # the giver's personal link is not ours to repeat
+            assert "https://pp.example.fr/" in body
+    assert "ars-idf-asp@ars.sante.fr" in text + html
+
+
+def test_the_confirmations_go_to_the_ars_contact(world, session):
+    campaign = world.campaign()
+    hospital = world.organisation()
+    deposant = world.actor("deposant", hospital)
+    dossier = world.dossier(campaign, hospital, "accepte", published=True)
+    with time_machine.travel(at_paris(2026, 10, 12), tick=False), transaction(session):
+        fire(session, dossier, "confirmer_maintien", deposant)
+    (mail,) = session.scalars(select(OutboxMail)).all()
+    assert (mail.template, mail.recipient) == ("confirmation_maintien", "ars-idf-asp@ars.sante.fr")
