@@ -83,6 +83,35 @@ def cmd_close_due(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_set_deadline(args: argparse.Namespace) -> int:
+    """An administrator's audited change of a deadline, from the command line."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from workflow.actors import Actor
+    from workflow.campaign_admin import change_deadline
+    from workflow.errors import TransitionRefused
+    from workflow.models import Campaign
+
+    value = args.deadline
+    deadline = dt.datetime.fromisoformat(value) if "T" in value else dt.date.fromisoformat(value)
+    session = _sessions()()
+    actor = Actor("administrateur", None, None, "ligne de commande")
+    try:
+        with transaction(session):
+            campaign = session.scalar(select(Campaign).where(Campaign.slug == args.slug))
+            if campaign is None:
+                print(f"no campaign {args.slug!r}", file=sys.stderr)
+                return 1
+            change_deadline(session, campaign, deadline, actor, args.reason)
+    except TransitionRefused as refused:
+        print(refused.message, file=sys.stderr)
+        return 1
+    print(f"{args.slug}: deadline now {value} (Paris time)")
+    return 0
+
+
 def cmd_scheduler(args: argparse.Namespace) -> int:
     """The production scheduler: one process; a second one waits as a standby."""
     import signal
@@ -141,6 +170,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("close-due", help="close campaigns past their deadline").set_defaults(
         func=cmd_close_due
     )
+    deadline = sub.add_parser("set-deadline", help="extend or shorten a deadline (audited)")
+    deadline.add_argument("slug")
+    deadline.add_argument("deadline", help="2026-12-01 (that day inclus) or 2026-12-01T18:00")
+    deadline.add_argument("--reason", required=True)
+    deadline.set_defaults(func=cmd_set_deadline)
     sub.add_parser("scheduler", help="run the scheduler alone (production)").set_defaults(
         func=cmd_scheduler
     )
