@@ -25,79 +25,19 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
+from data import NOW, populate  # noqa: E402
+from sqlalchemy import create_engine, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from tests.conftest import COMPLETE_VALUES, definition  # noqa: E402
 from workflow.actors import Actor  # noqa: E402
-from workflow.campaigns.store import store_campaign  # noqa: E402
 from workflow.closing import close_campaign  # noqa: E402
 from workflow.db import make_engine, make_session_factory, migrate, transaction  # noqa: E402
-from workflow.models import Dossier, Organisation, User  # noqa: E402
+from workflow.models import Dossier  # noqa: E402
 from workflow.operations import fire, load_dossier  # noqa: E402
 
-NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 AFTER_DEADLINE = dt.datetime(2026, 3, 21, tzinfo=dt.UTC)
-ORGANISATIONS = 500
-
-
-def populate(url: str, count: int) -> tuple[int, int]:
-    """A campaign with `count` en_construction dossiers spread over 500 hospitals, each with
-    one déposant user; returns (campaign id, an instructeur's user id)."""
-    engine = make_engine(url)
-    sessions = make_session_factory(engine)
-    with sessions() as session, transaction(session):
-        tag = uuid.uuid4().hex[:4].upper()
-        loaded = store_campaign(session, definition(slug=f"bench-{tag.lower()}"))
-        campaign_id, version_id = loaded.campaign.id, loaded.version.id
-        orgs = [
-            Organisation(type="etablissement_sante", name=f"CH {i}", finess=f"{tag}{i:05d}")
-            for i in range(ORGANISATIONS)
-        ]
-        session.add_all(orgs)
-        session.flush()
-        session.add_all(
-            User(
-                email=f"bam{o.id}@ch.example.fr",
-                password_hash="x",
-                role="deposant",
-                organisation_id=o.id,
-            )
-            for o in orgs
-        )
-        instructeur = User(
-            email=f"instr-{tag}@ars.example.fr", password_hash="x", role="instructeur"
-        )
-        session.add(instructeur)
-        session.flush()
-        org_ids = [o.id for o in orgs]
-        instructeur_id = instructeur.id
-    with engine.connect() as connection:
-        first = connection.scalar(select(func.coalesce(func.max(Dossier.number), 0))) + 1
-    rows = [
-        {
-            "campaign_id": campaign_id,
-            "campaign_version_id": version_id,
-            "organisation_id": org_ids[i % ORGANISATIONS],
-            "state": "en_construction",
-            "values": COMPLETE_VALUES,
-            "attestations": ["complet"],
-            "consent": True,
-            "number": first + i,
-            "deposited_at": NOW,
-            "created_at": NOW,
-            "updated_at": NOW,
-            "candidate_name": f"Candidat {i}",
-            "version": 1,
-        }
-        for i in range(count)
-    ]
-    with engine.begin() as connection:
-        for start in range(0, count, 10_000):
-            connection.execute(insert(Dossier.__table__), rows[start : start + 10_000])
-    engine.dispose()
-    return campaign_id, instructeur_id
 
 
 def summary(samples: list[float]) -> tuple[float, float]:

@@ -248,9 +248,8 @@ class World:
         self._n += 1
         finess = finess or luhn_completed(f"75{self._n:06d}")
         with transaction(self.session):
-            org = Organisation(
-                type="etablissement_sante", name=f"CH {finess}", finess=finess, **extra
-            )
+            fields = {"type": "etablissement_sante", "name": f"CH {finess}", **extra}
+            org = Organisation(finess=finess, **fields)
             self.session.add(org)
         return org
 

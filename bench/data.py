@@ -1,0 +1,80 @@
+"""Test data for the benchmarks: a campaign of many deposited dossiers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import func, insert, select
+
+from tests.conftest import COMPLETE_VALUES, definition
+from workflow.campaigns.store import store_campaign
+from workflow.db import make_engine, make_session_factory, transaction
+from workflow.models import Dossier, Organisation, User
+
+NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+ORGANISATIONS = 500
+SPECIALITIES = ("Dermatologie", "Cardiologie", "Pédiatrie", "Psychiatrie", "Gériatrie")
+STATES = ("en_construction", "en_instruction", "accepte", "refuse", "brouillon")
+
+
+def populate(
+    url: str, count: int, states: tuple[str, ...] = ("en_construction",)
+) -> tuple[int, int]:
+    """A campaign with `count` en_construction dossiers spread over 500 hospitals, each with
+    one déposant user; returns (campaign id, an instructeur's user id)."""
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    with sessions() as session, transaction(session):
+        tag = uuid.uuid4().hex[:4].upper()
+        loaded = store_campaign(session, definition(slug=f"bench-{tag.lower()}"))
+        campaign_id, version_id = loaded.campaign.id, loaded.version.id
+        orgs = [
+            Organisation(type="etablissement_sante", name=f"CH {i}", finess=f"{tag}{i:05d}")
+            for i in range(ORGANISATIONS)
+        ]
+        session.add_all(orgs)
+        session.flush()
+        session.add_all(
+            User(
+                email=f"bam{o.id}@ch.example.fr",
+                password_hash="x",
+                role="deposant",
+                organisation_id=o.id,
+            )
+            for o in orgs
+        )
+        instructeur = User(
+            email=f"instr-{tag}@ars.example.fr", password_hash="x", role="instructeur"
+        )
+        session.add(instructeur)
+        session.flush()
+        org_ids = [o.id for o in orgs]
+        instructeur_id = instructeur.id
+    with engine.connect() as connection:
+        first = connection.scalar(select(func.coalesce(func.max(Dossier.number), 0))) + 1
+    rows = [
+        {
+            "campaign_id": campaign_id,
+            "campaign_version_id": version_id,
+            "organisation_id": org_ids[i % ORGANISATIONS],
+            "state": states[i % len(states)],
+            "values": COMPLETE_VALUES,
+            "attestations": ["complet"],
+            "consent": True,
+            "number": first + i,
+            "deposited_at": NOW,
+            "created_at": NOW,
+            "updated_at": NOW,
+            "candidate_name": f"Candidat {first + i} {uuid.uuid4().hex[:6]}",
+            "partner_name": f"CHU partenaire {i % 97}",
+            "speciality": SPECIALITIES[i % len(SPECIALITIES)],
+            "version": 1,
+        }
+        for i in range(count)
+    ]
+    with engine.begin() as connection:
+        for start in range(0, count, 10_000):
+            connection.execute(insert(Dossier.__table__), rows[start : start + 10_000])
+    engine.dispose()
+    return campaign_id, instructeur_id
