@@ -1,0 +1,105 @@
+"""Exports of a campaign: every field of every volet, state, decision and dates."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import openpyxl
+
+from tests.conftest import COMPLETE_VALUES
+from workflow.db import transaction
+from workflow.exports import FIXED, export_csv, export_rows, export_xlsx
+
+
+def exported(world, session):
+    campaign = world.campaign(
+        volets=[
+            {"key": "identification", "title": "Identification", "fields": [
+                {"key": "recruteur_finess", "label": "FINESS", "type": "finess"},
+                {"key": "partenaire_nom", "label": "Nom du partenaire", "type": "text"},
+                {"key": "partenaire_email", "label": "Email du partenaire", "type": "email"},
+                {"key": "specialite", "label": "Spécialité", "type": "text"},
+            ]},
+            {"key": "candidat", "title": "Candidat", "fields": [
+                {"key": "nom", "label": "Nom", "type": "text"},
+                {"key": "prenom", "label": "Prénom", "type": "text"},
+                {"key": "rpps", "label": "N° RPPS", "type": "rpps"},
+                {"key": "date_inscription", "label": "Date d'inscription", "type": "date"},
+                {"key": "temps_hopital", "label": "Temps hôpital", "type": "percentage"},
+                {"key": "temps_partenaire", "label": "Temps partenaire", "type": "percentage"},
+                {"key": "these", "label": "Thèse soutenue", "type": "yes_no"},
+                {"key": "stages", "label": "Stages", "type": "table", "columns": [
+                    {"key": "etablissement", "label": "Établissement"},
+                    {"key": "debut", "label": "Début", "type": "date"},
+                ]},
+            ]},
+        ],
+    )  # fmt: skip
+    hospital = world.organisation(name="CH de Gonesse")
+    dossier = world.dossier(campaign, hospital, "accepte", published=True)
+    values = {
+        **COMPLETE_VALUES,
+        "candidat": {
+            **COMPLETE_VALUES["candidat"],
+            "date_inscription": "2026-09-01",
+            "these": True,
+            "stages": [
+                {"etablissement": "CHU de Rouen", "debut": "2024-11-02"},
+                {"etablissement": "CH du Havre", "debut": "2025-05-04"},
+            ],
+        },
+    }
+    with transaction(session):
+        dossier.values = values
+    return campaign, dossier
+
+
+def test_the_export_has_a_column_per_field_and_readable_values(world, session):
+    campaign, dossier = exported(world, session)
+    header, row = list(export_rows(session, campaign.id))
+    assert header[: len(FIXED)] == list(FIXED)
+    assert header[len(FIXED) :] == [
+        "Identification — FINESS", "Identification — Nom du partenaire",
+        "Identification — Email du partenaire", "Identification — Spécialité",
+        "Candidat — Nom", "Candidat — Prénom", "Candidat — N° RPPS",
+        "Candidat — Date d'inscription", "Candidat — Temps hôpital",
+        "Candidat — Temps partenaire", "Candidat — Thèse soutenue", "Candidat — Stages",
+    ]  # fmt: skip
+    cells = dict(zip(header, row, strict=True))
+    assert cells["N° de dossier"] == dossier.number
+    assert cells["Organisation"] == "CH de Gonesse"
+    assert cells["État"] == "Accepté"
+    assert cells["Décision"] == "Accepté"
+    assert cells["Motivation"] == "Projet solide."
+    assert cells["Candidat — Date d'inscription"] == dt.date(2026, 9, 1)
+    assert cells["Candidat — Thèse soutenue"] == "Oui"
+    assert cells["Candidat — Temps hôpital"] == 50
+    assert cells["Candidat — Stages"] == (
+        "Établissement : CHU de Rouen ; Début : 02/11/2024\n"
+        "Établissement : CH du Havre ; Début : 04/05/2025"
+    )
+
+
+def test_the_xlsx_opens_with_openpyxl_and_holds_every_field(world, session):
+    campaign, dossier = exported(world, session)
+    book = openpyxl.load_workbook(io.BytesIO(export_xlsx(session, campaign.id)))
+    sheet = book.active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert len(rows) == 2
+    assert len(rows[0]) == len(FIXED) + 12
+    cells = dict(zip(rows[0], rows[1], strict=True))
+    assert cells["Candidat — Nom"] == "Lambourde"
+    assert cells["Candidat — Date d'inscription"] == dt.datetime(2026, 9, 1)
+    assert "CH du Havre" in cells["Candidat — Stages"]
+
+
+def test_the_csv_opens_in_french_excel(world, session):
+    campaign, _ = exported(world, session)
+    data = export_csv(session, campaign.id)
+    assert data.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
+    cells = dict(zip(rows[0], rows[1], strict=True))
+    assert cells["Candidat — Date d'inscription"] == "01/09/2026"
+    assert cells["Identification — Spécialité"] == "Dermatologie"
