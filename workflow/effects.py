@@ -14,6 +14,8 @@ REGISTRY: dict[str, Effect] = {}
 
 
 def effect(name: str) -> Callable[[Effect], Effect]:
+    """Registers an effect under the name states.yaml uses."""
+
     def register(function: Effect) -> Effect:
         REGISTRY[name] = function
         return function
@@ -31,6 +33,7 @@ def assign_number(f: Firing) -> None:
 
 @effect("clear_corrections")
 def clear_corrections(f: Firing) -> None:
+    """Back in instruction, the corrections asked are settled."""
     f.dossier.corrections_message = None
     f.dossier.corrections_due_at = None
 
@@ -44,6 +47,7 @@ def open_corrections(f: Firing) -> None:
 
 @effect("record_decision")
 def record_decision(f: Firing) -> None:
+    """Stores the decision; published at once unless the campaign groups results."""
     immediate = f.campaign.publication == "immediate"
     f.dossier.decision = Decision(
         kind=f.spec.dest,
@@ -62,4 +66,5 @@ def withdraw_decision(f: Firing) -> None:
 
 @effect("record_start_date")
 def record_start_date(f: Firing) -> None:
+    """Keeps the actual start date the déposant gives."""
     f.dossier.actual_start_date = f.payload["start_date"]

@@ -15,6 +15,8 @@ REGISTRY: dict[str, Guard] = {}
 
 
 def guard(name: str) -> Callable[[Guard], Guard]:
+    """Registers a guard under the name states.yaml uses."""
+
     def register(function: Guard) -> Guard:
         REGISTRY[name] = function
         return function
@@ -39,16 +41,19 @@ NOT_YOURS = "Ce dossier n'appartient pas à votre organisation."
 
 @guard("owner")
 def owner(f: Firing) -> str | None:
+    """The déposant acts on a dossier of its own organisation."""
     return None if f.actor.owns(f.dossier.organisation_id) else NOT_YOURS
 
 
 @guard("campaign_open")
 def campaign_open(f: Firing) -> str | None:
+    """The campaign is open: after its opening, before its deadline, not closed."""
     return campaign_open_reason(f.campaign, f.now)
 
 
 @guard("dossier_complete")
 def dossier_complete(f: Firing) -> list[str]:
+    """Every required field valid, every rule held, every piece and box there."""
     report = completeness(
         f.definition,
         f.dossier.values or {},
@@ -68,6 +73,7 @@ def _text(f: Firing, key: str) -> str:
 
 @guard("message_required")
 def message_required(f: Firing) -> str | None:
+    """Corrections come with a message saying what to correct."""
     if not _text(f, "message"):
         return "Un message précisant les corrections attendues est obligatoire."
     return None
@@ -75,6 +81,7 @@ def message_required(f: Firing) -> str | None:
 
 @guard("due_date_in_future")
 def due_date_in_future(f: Firing) -> str | None:
+    """Corrections come with a due date that is not past."""
     due = f.payload.get("due_date")
     if not isinstance(due, dt.date):
         return "La date limite des corrections est obligatoire."
@@ -85,6 +92,7 @@ def due_date_in_future(f: Firing) -> str | None:
 
 @guard("motivation_required")
 def motivation_required(f: Firing) -> str | None:
+    """A decision is motivated."""
     if not _text(f, "motivation"):
         return "La motivation de la décision est obligatoire."
     return None
@@ -92,6 +100,7 @@ def motivation_required(f: Firing) -> str | None:
 
 @guard("reason_required")
 def reason_required(f: Firing) -> str | None:
+    """Taking a decision back, or giving up a post, comes with a reason."""
     if not _text(f, "reason"):
         return "Le motif est obligatoire."
     return None
@@ -99,6 +108,7 @@ def reason_required(f: Firing) -> str | None:
 
 @guard("results_not_published")
 def results_not_published(f: Firing) -> str | None:
+    """A decision can be taken back only before the results are published."""
     decision = f.dossier.decision
     if decision is not None and decision.published_at is not None:
         when = format_instant(decision.published_at)
@@ -108,6 +118,7 @@ def results_not_published(f: Firing) -> str | None:
 
 @guard("results_published")
 def results_published(f: Firing) -> str | None:
+    """The déposant acts on a decision only once it is published."""
     decision = f.dossier.decision
     if decision is None or decision.published_at is None:
         return "La décision n'est pas encore publiée."
@@ -116,6 +127,7 @@ def results_published(f: Firing) -> str | None:
 
 @guard("confirmation_window")
 def confirmation_window(f: Firing) -> str | None:
+    """The maintien is confirmed inside the campaign's window (e.g. October)."""
     start, end = f.campaign.confirmation_start, f.campaign.confirmation_end
     if start is None or end is None:
         return None
@@ -129,6 +141,7 @@ def confirmation_window(f: Firing) -> str | None:
 
 @guard("start_date_reached")
 def start_date_reached(f: Firing) -> list[str]:
+    """The prise de poste is confirmed from the start date, with its actual date."""
     reasons: list[str] = []
     first = min((dt.date.fromisoformat(d) for d in f.campaign.start_dates or ()), default=None)
     if first is not None and f.today < first:
