@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -27,13 +25,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from data import NOW, populate  # noqa: E402
-from sqlalchemy import create_engine, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from data import NOW, migrated_databases, populate  # noqa: E402
+from sqlalchemy import select, text  # noqa: E402
 
 from workflow.actors import Actor  # noqa: E402
 from workflow.closing import close_campaign  # noqa: E402
-from workflow.db import make_engine, make_session_factory, migrate, transaction  # noqa: E402
+from workflow.db import make_engine, make_session_factory, transaction  # noqa: E402
 from workflow.models import Dossier  # noqa: E402
 from workflow.operations import fire, load_dossier  # noqa: E402
 
@@ -185,27 +182,8 @@ def main() -> None:
     parser.add_argument("--fires", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as directory:
-        url = f"sqlite:///{directory}/bench.sqlite3"
-        migrate(url)
-        report("SQLite (WAL, synchronous=NORMAL)", url, args)
-    base = os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL")
-    if not base:
-        print("PostgreSQL: skipped (set BENCH_POSTGRES_URL or TEST_POSTGRES_URL)")
-        return
-    admin_url = make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"pp_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = admin_url.set(database=name).render_as_string(hide_password=False)
-        migrate(url)
-        report("PostgreSQL", url, args)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    for name, url in migrated_databases():
+        report("SQLite (WAL, synchronous=NORMAL)" if name == "SQLite" else name, url, args)
 
 
 if __name__ == "__main__":

@@ -9,24 +9,19 @@ PostgreSQL is measured too when BENCH_POSTGRES_URL or TEST_POSTGRES_URL is set.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from data import STATES, populate  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from data import STATES, migrated_databases, populate  # noqa: E402
 
 from workflow.dashboard import Filters, counts_by_state, dossier_page  # noqa: E402
-from workflow.db import make_engine, make_session_factory, migrate  # noqa: E402
+from workflow.db import make_engine, make_session_factory  # noqa: E402
 
 
 def measure(function: Callable[[], object], repeat: int) -> float:
@@ -65,27 +60,8 @@ def main() -> None:
     parser.add_argument("--dossiers", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as directory:
-        url = f"sqlite:///{directory}/bench.sqlite3"
-        migrate(url)
-        report("SQLite", url, args)
-    base = os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL")
-    if not base:
-        print("PostgreSQL: skipped (set BENCH_POSTGRES_URL or TEST_POSTGRES_URL)")
-        return
-    admin_url = make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"pp_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = admin_url.set(database=name).render_as_string(hide_password=False)
-        migrate(url)
-        report("PostgreSQL", url, args)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    for name, url in migrated_databases():
+        report("SQLite" if name == "SQLite" else name, url, args)
 
 
 if __name__ == "__main__":

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import tempfile
 import uuid
+from collections.abc import Iterator
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy.engine import make_url
 
 from tests.conftest import COMPLETE_VALUES, definition
 from workflow.campaigns.store import store_campaign
-from workflow.db import make_engine, make_session_factory, transaction
+from workflow.db import make_engine, make_session_factory, migrate, transaction
 from workflow.models import Dossier, Organisation, User
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
@@ -78,3 +82,29 @@ def populate(
             connection.execute(insert(Dossier.__table__), rows[start : start + 10_000])
     engine.dispose()
     return campaign_id, instructeur_id
+
+
+def migrated_databases() -> Iterator[tuple[str, str]]:
+    """A fresh SQLite file, then a database of our own on the PostgreSQL server when
+    BENCH_POSTGRES_URL or TEST_POSTGRES_URL names one; each dropped afterwards."""
+    with tempfile.TemporaryDirectory() as directory:
+        url = f"sqlite:///{directory}/bench.sqlite3"
+        migrate(url)
+        yield "SQLite", url
+    base = os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL")
+    if not base:
+        print("PostgreSQL: skipped (set BENCH_POSTGRES_URL or TEST_POSTGRES_URL)")
+        return
+    admin_url = make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"pp_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = admin_url.set(database=name).render_as_string(hide_password=False)
+        migrate(url)
+        yield "PostgreSQL", url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

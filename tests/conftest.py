@@ -322,6 +322,20 @@ class World:
             self.session.add(dossier)
         return dossier
 
+    def deposited(self, **campaign: Any) -> tuple[Dossier, Actor]:
+        """A complete dossier deposited on 10 March 2026 by a déposant of its organisation;
+        its accusé de réception waits in the outbox."""
+        import time_machine
+
+        from workflow.operations import fire
+
+        hospital = self.organisation()
+        deposant = self.actor("deposant", hospital)
+        dossier = self.dossier(self.campaign(**campaign), hospital)
+        with time_machine.travel(at_paris(2026, 3, 10), tick=False), transaction(self.session):
+            fire(self.session, dossier, "deposer", deposant)
+        return dossier, deposant
+
 
 @pytest.fixture
 def world(session: Session) -> World:

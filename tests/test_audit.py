@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import pytest
-import time_machine
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DatabaseError
 
-from tests.conftest import at_paris
 from workflow.db import transaction
 from workflow.models import AuditEvent
-from workflow.operations import fire
 
 
 def one_event(world, session) -> AuditEvent:
-    campaign = world.campaign()
-    hospital = world.organisation()
-    deposant = world.actor("deposant", hospital)
-    dossier = world.dossier(campaign, hospital)
-    with time_machine.travel(at_paris(2026, 3, 10), tick=False), transaction(session):
-        fire(session, dossier, "deposer", deposant)
+    world.deposited()
     return session.scalars(select(AuditEvent)).one()
 
 

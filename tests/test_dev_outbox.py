@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import time_machine
 from sqlalchemy import select
 
-from tests.conftest import World, at_paris
+from tests.conftest import World
 from web import create_app
-from workflow.db import make_engine, make_session_factory, transaction
+from workflow.db import make_engine, make_session_factory
 from workflow.models import OutboxMail
-from workflow.operations import fire
 
 
 def deposit(url: str) -> OutboxMail:
     engine = make_engine(url)
     with make_session_factory(engine)() as session:
-        world = World(session)
-        campaign = world.campaign()
-        hospital = world.organisation()
-        deposant = world.actor("deposant", hospital)
-        dossier = world.dossier(campaign, hospital)
-        with time_machine.travel(at_paris(2026, 3, 10), tick=False), transaction(session):
-            fire(session, dossier, "deposer", deposant)
+        World(session).deposited()
         mail = session.scalars(select(OutboxMail)).one()
     engine.dispose()
     return mail

@@ -21,13 +21,7 @@ DEPOSIT_DAY = at_paris(2026, 3, 10)
 def deposited(sessions) -> tuple[int, str]:
     """A dossier deposited, its accusé de réception waiting in the outbox."""
     with sessions() as session:
-        world = World(session)
-        campaign = world.campaign()
-        hospital = world.organisation()
-        deposant = world.actor("deposant", hospital)
-        dossier = world.dossier(campaign, hospital)
-        with time_machine.travel(DEPOSIT_DAY, tick=False), transaction(session):
-            fire(session, dossier, "deposer", deposant)
+        dossier, deposant = World(session).deposited()
         return dossier.id, deposant.label
 
 

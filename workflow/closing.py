@@ -124,16 +124,25 @@ def _check_bulk(spec: EventSpec, actor: Actor) -> None:
         raise WorkflowError(f"{spec.name}: effects without a bulk form: {', '.join(missing)}")
 
 
-def _audit_rows(spec: EventSpec, actor: Actor, now: dt.datetime, moved: Any) -> Select:
+def audit_rows(
+    dossiers: Any, actor: Actor, now: dt.datetime, event: str, from_state: Any, to_state: Any
+) -> Select:
+    """The audit events of a set-based change, one per row of `dossiers` (a subquery or
+    CTE with id and campaign_id), to insert with INSERT ... SELECT into AUDIT_COLUMNS.
+    `from_state` and `to_state` are state names or columns of `dossiers`."""
+
+    def state(value: Any) -> Any:
+        return literal(value, String) if isinstance(value, str) else value
+
     return select(
-        moved.c.id,
-        moved.c.campaign_id,
+        dossiers.c.id,
+        dossiers.c.campaign_id,
         literal(actor.user_id) if actor.user_id is not None else null(),
         literal(actor.label, String),
         literal(now, UTCDateTime()),
-        literal(spec.name, String),
-        literal(spec.sources[0], String),
-        literal(spec.dest, String),
+        literal(event, String),
+        state(from_state),
+        state(to_state),
         literal({"bulk": True}, JSONValue),
     )
 
@@ -175,7 +184,9 @@ def _bulk_postgresql(
     )
     audit_cte = (
         insert(audit)
-        .from_select(AUDIT_COLUMNS, _audit_rows(spec, actor, now, moved))
+        .from_select(
+            AUDIT_COLUMNS, audit_rows(moved, actor, now, spec.name, spec.sources[0], spec.dest)
+        )
         .returning(audit.c.id)
         .cte("audited")
     )
@@ -203,7 +214,11 @@ def _bulk_sequential(
     """SQLite: three statements in the caller's BEGIN IMMEDIATE transaction, which no other
     writer can interleave with."""
     moving = select(dossiers).where(where).subquery("moving")
-    session.execute(insert(audit).from_select(AUDIT_COLUMNS, _audit_rows(spec, actor, now, moving)))
+    session.execute(
+        insert(audit).from_select(
+            AUDIT_COLUMNS, audit_rows(moving, actor, now, spec.name, spec.sources[0], spec.dest)
+        )
+    )
     mails = mail_rows(spec.mails, moving)
     if mails:
         source = union_all(*mails) if len(mails) > 1 else mails[0]

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Select, String, insert, literal, null, select, union_all, update
+from sqlalchemy import insert, select, union_all, update
 from sqlalchemy.orm import Session
 
 from workflow import clock
 from workflow.actors import Actor
-from workflow.closing import AUDIT_COLUMNS
+from workflow.closing import AUDIT_COLUMNS, audit_rows
 from workflow.errors import TransitionRefused
 from workflow.machine import MailSpec, workflow
 from workflow.models import AuditEvent, Campaign, Decision, Dossier, OutboxMail
-from workflow.models.base import JSONValue, UTCDateTime
 from workflow.notifications import OUTBOX_COLUMNS, mail_parameters, mail_rows
 
 DECISION_EVENTS = ("accepter", "refuser", "classer_sans_suite")
@@ -63,7 +61,10 @@ def publish_results(
         )
         session.execute(
             insert(AuditEvent.__table__).from_select(
-                AUDIT_COLUMNS, _audit_rows(pending, actor, now)
+                AUDIT_COLUMNS,
+                audit_rows(
+                    pending, actor, now, "publier_resultats", pending.c.state, pending.c.state
+                ),
             )
         )
         rows = mail_rows(_decision_mails(), pending)
@@ -95,17 +96,3 @@ def _decision_mails() -> list[MailSpec]:
     """The mails the decision events hold until publication, as states.yaml names them."""
     found = {m for e in DECISION_EVENTS for m in workflow().events[e].mails if m.on_publication}
     return sorted(found, key=lambda m: (m.template, m.to))
-
-
-def _audit_rows(pending: Any, actor: Actor, now: dt.datetime) -> Select:
-    return select(
-        pending.c.id,
-        pending.c.campaign_id,
-        literal(actor.user_id) if actor.user_id is not None else null(),
-        literal(actor.label, String),
-        literal(now, UTCDateTime()),
-        literal("publier_resultats", String),
-        pending.c.state,
-        pending.c.state,
-        literal({}, JSONValue),
-    )
