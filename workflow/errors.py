@@ -42,3 +42,12 @@ class InvalidInput(WorkflowError):
 
 class SchemaBehind(RuntimeError):
     """The database is not at the migration this code expects (an operator's error)."""
+
+
+class InvalidLink(WorkflowError):
+    """A link from a mail (account confirmation, password reset) that is forged, expired or
+    already used; the message says which and what to do."""
+
+
+class EmailNotConfirmed(WorkflowError):
+    """The password is right but the address has not been confirmed yet."""
