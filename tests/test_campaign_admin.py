@@ -80,3 +80,27 @@ def test_the_command_line_shortens_a_deadline_to_a_time(sqlite_url):
         campaign = session.scalars(select(Campaign)).one()
         assert campaign.deadline_at == at_paris(2026, 3, 18, 12)
         assert campaign.deadline_whole_day is False
+
+
+def test_an_administrator_opens_a_campaign_early_and_closes_it_now(world, session):
+    from workflow.campaign_admin import close_now, open_now
+
+    campaign = world.campaign()
+    hospital = world.organisation()
+    world.actor("deposant", hospital)
+    world.dossier(campaign, hospital, "en_construction")
+    with transaction(session):
+        open_now(session, campaign, ADMIN, "Ouverture anticipée", now=at_paris(2026, 1, 2, 9))
+    assert campaign.opens_at == at_paris(2026, 1, 2, 9)
+    with transaction(session):
+        closed = close_now(session, campaign, ADMIN, "Jury avancé", now=at_paris(2026, 3, 1, 18))
+    assert (closed.closed_now, closed.moved) == (True, 1)
+    assert campaign.deadline_at == at_paris(2026, 3, 1, 18)
+    events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    assert [(e.event, e.actor_label) for e in events] == [
+        ("ouvrir_campagne", "admin@ars.example.fr"),
+        ("clore_campagne", "admin@ars.example.fr"),
+        ("passer_en_instruction", "admin@ars.example.fr"),
+    ]
+    with pytest.raises(TransitionRefused, match="déjà close"), transaction(session):
+        close_now(session, campaign, ADMIN, "Encore", now=at_paris(2026, 3, 2))

@@ -9,11 +9,10 @@ from sqlalchemy.orm import Session
 
 from workflow import clock
 from workflow.actors import Actor
-from workflow.dates import as_utc, deadline_text, end_instant
+from workflow.closing import Closed, close_campaign
+from workflow.dates import as_utc, deadline_text, end_instant, format_instant
 from workflow.errors import TransitionRefused
 from workflow.models import AuditEvent, Campaign
-
-LABEL = "Modifier la date limite"
 
 
 def change_deadline(
@@ -31,19 +30,85 @@ def change_deadline(
     already moved into instruction stay there.
     """
     now = now or clock.now()
-    reasons = []
-    if actor.role != "administrateur":
-        reasons.append("Action réservée aux administrateurs de l'ARS.")
-    if not reason.strip():
-        reasons.append("Le motif est obligatoire.")
     new_at = end_instant(deadline)
+    problems = _refusals(actor, reason)
     if new_at <= as_utc(campaign.opens_at):
-        reasons.append("La date limite doit suivre l'ouverture de la campagne.")
-    if reasons:
-        raise TransitionRefused(LABEL, reasons)
+        problems.append("La date limite doit suivre l'ouverture de la campagne.")
+    if problems:
+        raise TransitionRefused("Modifier la date limite", problems)
     whole_day = not isinstance(deadline, dt.datetime)
     before = deadline_text(campaign.deadline_at, campaign.deadline_whole_day)
     after = deadline_text(new_at, whole_day)
+    _audit(session, campaign, actor, "modifier_date_limite", now, before, after, reason)
+    campaign.deadline_at = new_at
+    campaign.deadline_whole_day = whole_day
+    if new_at > now:
+        campaign.closed_at = None
+    session.flush()
+
+
+def open_now(
+    session: Session, campaign: Campaign, actor: Actor, reason: str, now: dt.datetime | None = None
+) -> None:
+    """Opens a campaign for deposits at once, before its planned opening date."""
+    now = now or clock.now()
+    problems = _refusals(actor, reason)
+    if as_utc(campaign.opens_at) <= now:
+        problems.append("La campagne est déjà ouverte.")
+    if problems:
+        raise TransitionRefused("Ouvrir la campagne", problems)
+    _audit(
+        session,
+        campaign,
+        actor,
+        "ouvrir_campagne",
+        now,
+        format_instant(campaign.opens_at),
+        format_instant(now),
+        reason,
+    )
+    campaign.opens_at = now
+    session.flush()
+
+
+def close_now(
+    session: Session, campaign: Campaign, actor: Actor, reason: str, now: dt.datetime | None = None
+) -> Closed:
+    """Closes a campaign at once, as its deadline would: the deadline becomes now and the
+    deposited dossiers go into instruction if the campaign says so."""
+    now = now or clock.now()
+    problems = _refusals(actor, reason)
+    if campaign.closed_at is not None or as_utc(campaign.deadline_at) <= now:
+        problems.append("La campagne est déjà close.")
+    if problems:
+        raise TransitionRefused("Clore la campagne", problems)
+    before = deadline_text(campaign.deadline_at, campaign.deadline_whole_day)
+    _audit(session, campaign, actor, "clore_campagne", now, before, format_instant(now), reason)
+    campaign.deadline_at = now
+    campaign.deadline_whole_day = False
+    session.flush()
+    return close_campaign(session, campaign.id, now, actor=actor)
+
+
+def _refusals(actor: Actor, reason: str) -> list[str]:
+    problems = []
+    if actor.role != "administrateur":
+        problems.append("Action réservée aux administrateurs de l'ARS.")
+    if not reason.strip():
+        problems.append("Le motif est obligatoire.")
+    return problems
+
+
+def _audit(
+    session: Session,
+    campaign: Campaign,
+    actor: Actor,
+    event: str,
+    now: dt.datetime,
+    before: str,
+    after: str,
+    reason: str,
+) -> None:
     session.execute(
         insert(AuditEvent.__table__),
         {
@@ -52,14 +117,9 @@ def change_deadline(
             "actor_id": actor.user_id,
             "actor_label": actor.label,
             "at": now,
-            "event": "modifier_date_limite",
+            "event": event,
             "from_state": None,
             "to_state": None,
             "payload": {"avant": before, "apres": after, "motif": reason.strip()},
         },
     )
-    campaign.deadline_at = new_at
-    campaign.deadline_whole_day = whole_day
-    if new_at > now:
-        campaign.closed_at = None
-    session.flush()
