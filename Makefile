@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The French State design system, served from node_modules/ (never committed). Without npm
+# the pages are served unstyled.
+DSFR := node_modules/@gouvfr/dsfr/dist/dsfr.min.css
 
-.PHONY: run test lint install bench clean
+.PHONY: run test lint install assets bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,9 +15,19 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(DSFR): package.json package-lock.json .dsfr.yml
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm install --no-audit --no-fund && touch $(DSFR) \
+	    || echo "npm install failed: pages will be served without the DSFR"; \
+	else \
+	  echo "npm not found: pages will be served without the State design system (DSFR)"; \
+	fi
 
-run: $(STAMP)
+assets: $(DSFR)
+
+install: $(STAMP) assets
+
+run: $(STAMP) assets
 	$(PY) run.py migrate
 	$(PY) run.py load-campaigns
 	$(PY) run.py demo

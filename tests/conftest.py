@@ -8,6 +8,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,11 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
 
 
 def _empty_postgres(url: str) -> None:
+    from workflow.campaigns import store
+
+    # Ids restart below, so a campaign version id of an earlier test names another definition
+    # now: forget the parsed definitions cached by id.
+    store._definitions.clear()
     engine = create_engine(url)
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with engine.begin() as connection:
@@ -406,3 +412,94 @@ def smtp_server() -> Iterator[MailCatcher]:
     catcher.start()
     yield catcher
     catcher.stop()
+
+
+# --- web -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app(db_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The Flask app on the test's database; CSRF is tested on its own (test_web_security)."""
+    from web import create_app
+
+    app = create_app(
+        {
+            "DATABASE_URL": db_url,
+            "TESTING": True,
+            "WTF_CSRF_ENABLED": False,
+            "SECRET_KEY": "test-secret-key",
+            "UPLOAD_DIR": str(tmp_path / "uploads"),
+            "SMTP_URL": None,
+        }
+    )
+    yield app
+    app.extensions["db_sessions"].kw["bind"].dispose()
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+class AuthActions:
+    """Signs a test client in as a user (flaskr's AuthActions), without the password round
+    trip: the session is written as Flask-Login writes it."""
+
+    def __init__(self, client: Any, session: Session):
+        self.client = client
+        self.session = session
+        self.user: User | None = None
+
+    def login(self, user: User) -> User:
+        if user.email_confirmed_at is None:
+            with transaction(self.session):
+                user.email_confirmed_at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+        self.user = user
+        self.refresh()
+        return user
+
+    def refresh(self) -> None:
+        """Signs the session cookie again, now: a cookie signed at a later instant than the
+        one a test travels to is refused as coming from the future."""
+        from workflow.accounts import session_fingerprint
+
+        with self.client.session_transaction() as cookie:
+            cookie.clear()
+            if self.user is not None:
+                cookie["_user_id"] = f"{self.user.id}:{session_fingerprint(self.user)}"
+                cookie["_fresh"] = True
+
+    def logout(self) -> None:
+        self.user = None
+        self.refresh()
+
+    @contextmanager
+    def at(self, moment: dt.datetime) -> Iterator[None]:
+        """Travels to `moment` (the clock stands still there), still signed in."""
+        import time_machine
+
+        with time_machine.travel(moment, tick=False):
+            self.refresh()
+            yield
+
+
+@pytest.fixture
+def auth(client, session: Session) -> AuthActions:  # type: ignore[no-untyped-def]
+    return AuthActions(client, session)
+
+
+def pdf_bytes(pages: int = 1, password: str | None = None, title: str = "Pièce") -> bytes:
+    """A real PDF made with pypdf, optionally encrypted with a user password."""
+    import io
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(width=595, height=842)
+    writer.add_metadata({"/Title": title})
+    if password is not None:
+        writer.encrypt(user_password=password, owner_password="proprietaire", algorithm="RC4-128")
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()

@@ -29,7 +29,8 @@ CONTEXTS = {
     },
     "rappel_avis": {"avis_key": "coordonnateur"},
 }
-ACCOUNT_TEMPLATES = {"confirmation_compte", "reinitialisation_mot_de_passe"}
+# Account mails have no dossier nor campaign: tests/test_accounts.py renders and sends them.
+ACCOUNT_TEMPLATES = {"confirmation_compte", "reinitialisation_mot_de_passe", "invitation_compte"}
 
 
 @pytest.mark.parametrize("template", sorted(set(TEMPLATES) - ACCOUNT_TEMPLATES))

@@ -7,7 +7,8 @@ from typing import Any
 
 from flask import Flask, g
 
-from workflow.db import check_schema_current, make_engine, make_session_factory
+from workflow.db import ROOT, check_schema_current, make_engine, make_session_factory
+from workflow.storage import MAX_PDF_BYTES
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -19,6 +20,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         DATABASE_URL=os.environ.get("DATABASE_URL"),
         BASE_URL=os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
         SMTP_URL=os.environ.get("SMTP_URL"),
+        UPLOAD_DIR=os.environ.get("UPLOAD_DIR") or os.path.join(app.instance_path, "uploads"),
+        CAMPAIGNS_DIR=os.environ.get("CAMPAIGNS_DIR") or str(ROOT / "campaigns"),
+        # One PDF of at most 10 Mo plus the rest of the form; beyond it, a French 413 page.
+        MAX_CONTENT_LENGTH=MAX_PDF_BYTES + 256 * 1024,
     )
     if test_config:
         app.config.update(test_config)
@@ -32,9 +37,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         if session is not None:
             session.close()
 
-    from web import public
+    from web import auth, deposant, dsfr, errors, formatting, public, security
 
-    app.register_blueprint(public.bp)
+    for module in (security, dsfr, errors, formatting):
+        module.init_app(app)
+    for blueprint in (public.bp, dsfr.bp, auth.bp, deposant.bp):
+        app.register_blueprint(blueprint)
     if not app.config["SMTP_URL"]:
         from web import dev
 

@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from workflow import clock, notifications
 from workflow.actors import ROLE_LABELS, Actor
@@ -19,7 +19,8 @@ from workflow.errors import ConflictError, InvalidInput, TransitionRefused, Work
 from workflow.firing import Firing
 from workflow.guards import NOT_YOURS, campaign_open_reason
 from workflow.machine import EventSpec, workflow
-from workflow.models import AuditEvent, Campaign, Dossier, Organisation
+from workflow.models import Attachment, AuditEvent, Campaign, Dossier, Organisation
+from workflow.storage import Storage, check_pdf
 
 EDITABLE_STATES = ("brouillon", "en_construction")
 
@@ -309,13 +310,20 @@ def save_confirmation(
 
 
 def delete_dossier(
-    session: Session, dossier: Dossier, actor: Actor, now: dt.datetime | None = None
+    session: Session,
+    dossier: Dossier,
+    actor: Actor,
+    now: dt.datetime | None = None,
+    storage: Storage | None = None,
 ) -> None:
     """Deletes a brouillon or en construction dossier before the deadline; the audit trail
-    keeps a line saying so."""
+    keeps a line saying so. Its PDF files are removed from `storage` once this commits."""
     now = now or clock.now()
     _check_editable(session, dossier, actor, now, "Supprimer le dossier")
     _audit(session, dossier, actor, "supprimer", dossier.state, now, {"number": dossier.number})
+    if storage is not None:
+        for attachment in dossier.attachments:
+            storage.delete_after_commit(session, attachment.storage_name)
     session.delete(dossier)
     session.flush()
 
@@ -327,5 +335,216 @@ def dossiers_of(session: Session, campaign: Campaign, organisation_id: int) -> l
             select(Dossier)
             .where(Dossier.campaign_id == campaign.id, Dossier.organisation_id == organisation_id)
             .order_by(Dossier.priority.is_(None), Dossier.priority, Dossier.id)
+            .options(selectinload(Dossier.attachments))
         )
     )
+
+
+# --- what the déposant's pages ask before offering an action ---------------------------------
+
+DECIDED_STATES = ("accepte", "refuse", "sans_suite")
+
+
+def state_for_deposant(dossier: Dossier) -> str:
+    """The state the déposant is shown: a decision held back until the results are published
+    leaves the dossier "en instruction" in its eyes."""
+    decision = dossier.decision
+    if dossier.state in DECIDED_STATES and (decision is None or decision.published_at is None):
+        return "en_instruction"
+    return dossier.state
+
+
+def edit_refusal(
+    session: Session, dossier: Dossier, actor: Actor, now: dt.datetime | None = None
+) -> str | None:
+    """Why the dossier cannot be edited now (state, deadline), or None when it can."""
+    try:
+        _check_editable(session, dossier, actor, now or clock.now(), "Enregistrer")
+    except TransitionRefused as refused:
+        return " ".join(refused.reasons)
+    return None
+
+
+def first_volet_saved(definition: Definition, dossier: Dossier) -> bool:
+    """The manuals: once the first volet (Identification) is saved, the other tabs open."""
+    return definition.volets[0].key in (dossier.values or {})
+
+
+def refusal_reasons(
+    session: Session,
+    dossier: Dossier,
+    event: str,
+    actor: Actor,
+    payload: dict[str, Any] | None = None,
+    now: dt.datetime | None = None,
+) -> list[str]:
+    """Why `event` would be refused now, in the guards' own words, without firing it or
+    changing anything; empty when it would pass. Pages use it to say when a button opens."""
+    flow = workflow()
+    spec = flow.events.get(event)
+    if spec is None:
+        return [f"Action inconnue : {event}."]
+    try:
+        _check_can_fire(flow.state_labels, spec, dossier, actor)
+    except TransitionRefused as refused:
+        return refused.reasons
+    firing = Firing(
+        session=session,
+        dossier=dossier,
+        campaign=dossier.campaign,
+        definition=definition_of(session, dossier.campaign_version_id),
+        actor=actor,
+        payload=dict(payload or {}),
+        now=now or clock.now(),
+        spec=spec,
+    )
+    with session.no_autoflush:
+        firing.guards_hold(None)  # type: ignore[arg-type]
+    return firing.reasons
+
+
+# --- pieces ----------------------------------------------------------------------------------
+
+
+def _piece(definition: Definition, piece_key: str):  # type: ignore[no-untyped-def]
+    for piece in definition.pieces:
+        if piece.key == piece_key:
+            return piece
+    raise WorkflowError(f"Pièce inconnue : {piece_key}.")
+
+
+def _clean_filename(filename: str) -> str:
+    """The name shown and given back on download: no folders, no control characters."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if c.isprintable()).strip() or "document.pdf"
+    if not name.lower().endswith(".pdf"):
+        name += ".pdf"
+    return name[-200:]
+
+
+def attach_piece(
+    session: Session,
+    dossier: Dossier,
+    actor: Actor,
+    piece_key: str,
+    filename: str,
+    data: bytes,
+    storage: Storage,
+    *,
+    expected_version: int | None = None,
+    now: dt.datetime | None = None,
+) -> Attachment:
+    """« Joindre fichier »: attaches the PDF of one piece, or replaces the one attached.
+
+    Only a real PDF is kept (`storage.check_pdf`: content, not name). The new file is removed
+    again if the transaction rolls back; a replaced file is removed once it commits.
+    """
+    now = now or clock.now()
+    label = "Joindre le fichier"
+    if expected_version is not None and dossier.version != expected_version:
+        raise ConflictError()
+    _check_editable(session, dossier, actor, now, label)
+    definition = definition_of(session, dossier.campaign_version_id)
+    piece = _piece(definition, piece_key)
+    if not first_volet_saved(definition, dossier):
+        first = definition.volets[0].title
+        raise TransitionRefused(label, [f"Enregistrez d'abord le volet « {first} »."])
+    checked = check_pdf(data, filename)
+    name = storage.save_in(session, data)
+    attachment = next((a for a in dossier.attachments if a.piece_key == piece.key), None)
+    if attachment is None:
+        attachment = Attachment(piece_key=piece.key)
+        dossier.attachments.append(attachment)
+    else:
+        storage.delete_after_commit(session, attachment.storage_name)
+    attachment.filename = _clean_filename(filename)
+    attachment.storage_name = name
+    attachment.size = checked.size
+    attachment.sha256 = checked.sha256
+    attachment.uploaded_by_id = actor.user_id
+    attachment.uploaded_at = now
+    dossier.updated_at = now
+    session.flush()
+    payload = {"piece": piece.key, "filename": attachment.filename, "sha256": checked.sha256}
+    _audit(session, dossier, actor, "joindre", dossier.state, now, payload)
+    return attachment
+
+
+def remove_piece(
+    session: Session,
+    dossier: Dossier,
+    actor: Actor,
+    piece_key: str,
+    storage: Storage,
+    *,
+    expected_version: int | None = None,
+    now: dt.datetime | None = None,
+) -> None:
+    """« Supprimer fichier »: removes the PDF of one piece. A deposited dossier must stay
+    complete, so a required piece of one can be replaced but not removed."""
+    now = now or clock.now()
+    label = "Supprimer le fichier"
+    if expected_version is not None and dossier.version != expected_version:
+        raise ConflictError()
+    _check_editable(session, dossier, actor, now, label)
+    definition = definition_of(session, dossier.campaign_version_id)
+    piece = _piece(definition, piece_key)
+    attachment = next((a for a in dossier.attachments if a.piece_key == piece.key), None)
+    if attachment is None:
+        raise WorkflowError(f"Aucun fichier n'est joint pour « {piece.label} ».")
+    if dossier.state == "en_construction":
+        remaining = [a.piece_key for a in dossier.attachments if a is not attachment]
+        report = completeness(
+            definition,
+            dossier.values or {},
+            pieces=remaining,
+            attestations=dossier.attestations or [],
+            consent=dossier.consent,
+        )
+        if any(p.place == "pieces" and p.key == piece.key for p in report.problems):
+            raise TransitionRefused(
+                label,
+                [
+                    f"Un dossier déposé doit rester complet : « {piece.label} » est "
+                    "obligatoire. Remplacez le fichier plutôt que de le supprimer."
+                ],
+            )
+    storage.delete_after_commit(session, attachment.storage_name)
+    dossier.attachments.remove(attachment)
+    dossier.updated_at = now
+    session.flush()
+    _audit(session, dossier, actor, "retirer", dossier.state, now, {"piece": piece.key})
+
+
+# --- ordre de priorité -----------------------------------------------------------------------
+
+
+def move_in_priority(
+    session: Session,
+    dossier: Dossier,
+    actor: Actor,
+    offset: int,
+    now: dt.datetime | None = None,
+) -> list[Dossier]:
+    """Moves a dossier up (offset < 0) or down in its organisation's « ordre de priorité »
+    for the campaign, until the deadline; the ranks are renumbered 1..n. Returns the
+    dossiers in their new order."""
+    now = now or clock.now()
+    label = "Ordre de priorité"
+    if not actor.owns(dossier.organisation_id):
+        raise TransitionRefused(label, [NOT_YOURS])
+    reason = campaign_open_reason(dossier.campaign, now)
+    if reason:
+        raise TransitionRefused(label, [reason])
+    ordered = dossiers_of(session, dossier.campaign, dossier.organisation_id)
+    index = next(i for i, d in enumerate(ordered) if d.id == dossier.id)
+    target = max(0, min(len(ordered) - 1, index + offset))
+    ordered.insert(target, ordered.pop(index))
+    for rank, item in enumerate(ordered, start=1):
+        if item.priority != rank:
+            item.priority = rank
+    session.flush()
+    if target != index:
+        payload = {"from": index + 1, "to": target + 1}
+        _audit(session, dossier, actor, "prioriser", dossier.state, now, payload)
+    return ordered

@@ -1,0 +1,116 @@
+"""The workflow operations behind the déposant's pages: pieces, the order of priority, what a
+page may ask before offering an action, and the state a déposant is shown."""
+
+from __future__ import annotations
+
+import pytest
+import time_machine
+from sqlalchemy import func, select
+
+from tests.conftest import COMPLETE_VALUES, at_paris, pdf_bytes
+from workflow.db import transaction
+from workflow.errors import InvalidInput, TransitionRefused
+from workflow.models import Attachment, AuditEvent
+from workflow.operations import (
+    attach_piece,
+    move_in_priority,
+    refusal_reasons,
+    state_for_deposant,
+)
+from workflow.storage import Storage
+
+DURING = at_paris(2026, 2, 10)
+
+
+@pytest.fixture
+def hospital(world):
+    return world.organisation()
+
+
+@pytest.fixture
+def campaign(world):
+    return world.campaign()
+
+
+def test_asking_why_an_action_is_refused_changes_nothing(world, session, campaign, hospital):
+    dossier = world.dossier(campaign, hospital, "accepte", published=True)
+    deposant = world.actor("deposant", hospital)
+    version = dossier.version
+    with time_machine.travel(at_paris(2026, 9, 1), tick=False):
+        reasons = refusal_reasons(session, dossier, "confirmer_maintien", deposant)
+    assert reasons == [
+        "La confirmation du maintien du projet de recrutement est ouverte du 1er octobre "
+        "2026 au 31 octobre 2026."
+    ]
+    session.rollback()
+    assert (dossier.state, dossier.version) == ("accepte", version)
+    with time_machine.travel(at_paris(2026, 10, 2), tick=False):
+        assert refusal_reasons(session, dossier, "confirmer_maintien", deposant) == []
+
+
+def test_a_decision_held_back_leaves_the_dossier_en_instruction_for_its_deposant(
+    world, campaign, hospital
+):
+    held = world.dossier(campaign, hospital, "refuse", published=False)
+    published = world.dossier(campaign, hospital, "refuse", published=True)
+    assert state_for_deposant(held) == "en_instruction"
+    assert state_for_deposant(published) == "refuse"
+
+
+def test_a_piece_attached_in_a_change_that_fails_leaves_no_file(
+    world, session, campaign, hospital, tmp_path
+):
+    dossier = world.dossier(campaign, hospital, complete=False)
+    with transaction(session):
+        dossier.values = {"identification": COMPLETE_VALUES["identification"]}
+    storage = Storage(tmp_path / "uploads")
+    deposant = world.actor("deposant", hospital)
+    with (
+        time_machine.travel(DURING, tick=False),
+        pytest.raises(RuntimeError),
+        transaction(session),
+    ):
+        attach_piece(session, dossier, deposant, "cv", "cv.pdf", pdf_bytes(), storage)
+        raise RuntimeError("the request fails after the upload")
+    assert [p for p in (tmp_path / "uploads").rglob("*") if p.is_file()] == []
+    assert session.scalar(select(func.count()).select_from(Attachment)) == 0
+
+
+def test_a_piece_the_campaign_does_not_ask_for_is_refused(
+    world, session, campaign, hospital, tmp_path
+):
+    dossier = world.dossier(campaign, hospital, complete=True)
+    deposant = world.actor("deposant", hospital)
+    with time_machine.travel(DURING, tick=False), pytest.raises(InvalidInput), transaction(session):
+        attach_piece(session, dossier, deposant, "cv", "cv.pdf", b"not a pdf", Storage(tmp_path))
+    from workflow.errors import WorkflowError
+
+    with (
+        time_machine.travel(DURING, tick=False),
+        pytest.raises(WorkflowError, match="Pièce inconnue"),
+        transaction(session),
+    ):
+        attach_piece(session, dossier, deposant, "diplome", "d.pdf", pdf_bytes(), Storage(tmp_path))
+
+
+def test_only_the_organisation_orders_its_dossiers(world, session, campaign, hospital):
+    mine = world.dossier(campaign, hospital, "en_construction")
+    world.dossier(campaign, hospital, "en_construction")
+    stranger = world.actor("deposant", world.organisation())
+    with (
+        time_machine.travel(DURING, tick=False),
+        pytest.raises(TransitionRefused) as refused,
+        transaction(session),
+    ):
+        move_in_priority(session, mine, stranger, 1)
+    assert refused.value.reasons == ["Ce dossier n'appartient pas à votre organisation."]
+    deposant = world.actor("deposant", hospital)
+    with time_machine.travel(DURING, tick=False), transaction(session):
+        order = move_in_priority(session, mine, deposant, 1)
+    assert [d.priority for d in order] == [1, 2] and order[1].id == mine.id
+    event = session.scalars(select(AuditEvent).where(AuditEvent.event == "prioriser")).one()
+    assert (event.dossier_id, event.payload, event.actor_id) == (
+        mine.id,
+        {"from": 1, "to": 2},
+        deposant.user_id,
+    )

@@ -1,0 +1,283 @@
+"""End to end in a real browser (Debian's headless Chromium, driven by Playwright), against
+the real app on a loopback port, with mails delivered to a real SMTP server on loopback.
+
+A hospital's Bureau des Affaires Médicales creates its account (refused first for a FINESS
+with a wrong key), confirms its address from the mail it receives, signs in, fills every volet
+of the IdF ASP demo campaign, attaches real PDF pieces (refused first for a text file named
+.pdf), ticks the « Confirmer » boxes, deposits, receives the accusé de réception with its
+number, and finds the dossier in « Récap. candidatures »."""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pypdf import PdfWriter
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.serving import make_server
+
+from web import create_app
+from workflow import clock
+from workflow.campaigns.store import store_directory
+from workflow.dates import paris_date
+from workflow.db import ROOT, make_engine, make_session_factory, migrate, transaction
+from workflow.mailer import parse_smtp_url, send_pending
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's chromium is not installed (/usr/bin/chromium): .ci/run installs it "
+    "with `apt-get install -y chromium`; this test never downloads a browser.",
+)
+
+EMAIL = "bam@ch-gonesse.example.fr"
+PASSWORD = "Affaires-Medicales-2019"
+
+
+@dataclass
+class LiveApp:
+    url: str
+    sessions: sessionmaker[Session]
+    smtp_url: str
+
+    def flush_outbox(self) -> None:
+        """What the scheduler does in production: send the outbox over SMTP."""
+        send_pending(
+            self.sessions,
+            parse_smtp_url(self.smtp_url),
+            mail_from="ne-pas-repondre@ars.example.fr",
+            base_url=self.url,
+        )
+
+
+@pytest.fixture
+def live_app(tmp_path: Path, smtp_server) -> Iterator[LiveApp]:  # type: ignore[no-untyped-def]
+    database = f"sqlite:///{tmp_path / 'e2e.sqlite3'}"
+    migrate(database)
+    engine = make_engine(database)
+    sessions = make_session_factory(engine)
+    with sessions() as session, transaction(session):
+        store_directory(session, ROOT / "campaigns", paris_date(clock.now()))
+    app = create_app(
+        {
+            "DATABASE_URL": database,
+            "SECRET_KEY": "e2e-secret-key",
+            "SMTP_URL": smtp_server.url,
+            "UPLOAD_DIR": str(tmp_path / "uploads"),
+        }
+    )
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    app.config["BASE_URL"] = base
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield LiveApp(base, sessions, smtp_server.url)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        app.extensions["db_sessions"].kw["bind"].dispose()
+        engine.dispose()
+
+
+@pytest.fixture
+def page(live_app: LiveApp):  # type: ignore[no-untyped-def]
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            context = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris")
+            page = context.new_page()
+            page.set_default_timeout(20_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def a_pdf(path: Path, title: str) -> Path:
+    """A real one-page PDF, made here with pypdf."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    writer.add_metadata({"/Title": title})
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def fill(page, values: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    for key, value in values.items():
+        page.fill(f"#f-{key}", value)
+
+
+def tick(page, input_id: str) -> None:  # type: ignore[no-untyped-def]
+    """Ticks a radio or checkbox as a person does: by its label (the DSFR draws the box)."""
+    page.click(f"label[for='{input_id}']")
+    assert page.is_checked(f"#{input_id}")
+
+
+def save_volet(page, title: str) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_role("button", name="Enregistrer", exact=True).click()
+    page.wait_for_load_state()
+    assert f"Le volet « {title} » est enregistré." in page.inner_text(".flashes")
+
+
+def test_a_hospital_registers_fills_the_asp_demo_dossier_and_deposits_it(
+    live_app: LiveApp, page, smtp_server, tmp_path: Path
+):
+    # --- Création de compte: a FINESS with a wrong key is refused next to the field.
+    page.goto(f"{live_app.url}/")
+    page.get_by_role("link", name="Création de compte").first.click()
+    tick(page, "f-organisation_type-etablissement_sante")
+    fill(
+        page,
+        {
+            "organisation_name": "Centre Hospitalier de Gonesse",
+            "finess": "950001371",
+            "full_name": "Claire Martin",
+            "email": EMAIL,
+            "password": PASSWORD,
+            "password_confirmation": PASSWORD,
+        },
+    )
+    page.get_by_role("button", name="Valider la création du compte").click()
+    assert "clé de contrôle du n° FINESS est invalide" in page.inner_text("#error-finess")
+    assert page.get_attribute("#f-finess", "aria-describedby").endswith("error-finess")
+    fill(page, {"finess": "950001370", "password": PASSWORD, "password_confirmation": PASSWORD})
+    page.get_by_role("button", name="Valider la création du compte").click()
+    assert "Plus qu'une étape" in page.inner_text("main")
+
+    # --- The confirmation mail arrives over SMTP; its link confirms the address.
+    live_app.flush_outbox()
+    (mail,) = smtp_server.to(EMAIL)
+    text = mail.get_body(("plain",)).get_content()
+    link = re.search(r"(http://\S+/compte/confirmer/\S+)", text).group(1)
+    page.goto(link)
+    assert "Votre adresse électronique est confirmée" in page.inner_text(".flashes")
+
+    # --- Connexion.
+    page.fill("#f-email", EMAIL)
+    page.fill("#f-password", PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    assert page.url.endswith("/mes-dossiers")
+
+    # --- The campaign page, then a new dossier.
+    page.get_by_role("link", name=re.compile(r"Création Postes Assistants Spécialistes")).click()
+    assert "jusqu'au" in page.inner_text(".fr-callout") and "inclus" in page.inner_text(
+        ".fr-callout"
+    )
+    assert "hors-délai ne sera pas traité" in page.inner_text(".rules-text").lower()
+    page.get_by_role("button", name="Nouveau dossier de candidature").click()
+
+    # --- Identification first: the other tabs stay locked until it is saved.
+    assert page.locator(".dossier-tabs .locked", has_text="Candidat").count() == 1
+    fill(
+        page,
+        {
+            "recruteur_nom": "Centre Hospitalier de Gonesse",
+            "recruteur_finess": "950001370",
+            "recruteur_cp": "95500",
+            "recruteur_ville": "Gonesse",
+            "recruteur_directeur": "Mme Catherine Dupuis",
+            "recruteur_specialite": "Dermatologie",
+            "partenaire_nom": "CHU La Pitié",
+            "partenaire_finess": "750100018",
+            "partenaire_cp": "75013",
+            "partenaire_ville": "Paris",
+            "partenaire_directeur": "M. Paul Lambert",
+            "partenaire_specialite": "Dermatologie",
+            "partenaire_email": "direction@chu-pitie.example.fr",
+        },
+    )
+    save_volet(page, "Identification")
+
+    # --- Projet médical: leaving with unsaved changes warns; staying keeps the text.
+    page.get_by_role("link", name=re.compile("^Projet médical")).click()
+    page.fill(
+        "#f-nature_projet",
+        "Consultations avancées de dermatologie à Gonesse deux jours par semaine, avec "
+        "télé-expertise vers le service de dermatologie du CHU pour les cas complexes.",
+    )
+    warnings: list[str] = []
+
+    def stay(dialog) -> None:  # type: ignore[no-untyped-def]
+        warnings.append(dialog.type)
+        dialog.dismiss()
+
+    page.once("dialog", stay)
+    page.get_by_role("link", name=re.compile("^Profil poste")).click()
+    page.wait_for_timeout(500)
+    assert warnings == ["beforeunload"]
+    assert "/volets/projet_medical" in page.url
+    save_volet(page, "Projet médical")
+
+    page.get_by_role("link", name=re.compile("^Profil poste")).click()
+    page.fill(
+        "#f-teneur_poste",
+        "Assistant partagé : 60 % au CH de Gonesse (consultations, avis dans les services), "
+        "40 % au CHU (hôpital de jour, staff hebdomadaire, enseignement des internes).",
+    )
+    save_volet(page, "Profil poste")
+
+    page.get_by_role("link", name=re.compile("^Perspectives de carrière")).click()
+    page.fill(
+        "#f-poste_perenne",
+        "Poste de praticien hospitalier en dermatologie proposé au CH de Gonesse à l'issue "
+        "des deux années d'assistanat.",
+    )
+    save_volet(page, "Perspectives de carrière")
+
+    page.get_by_role("link", name=re.compile("^Candidat")).click()
+    fill(page, {"nom": "Lambourde", "prenom": "Peggy", "rpps": "10001234565"})
+    save_volet(page, "Candidat")
+
+    # --- Pieces: a text file named .pdf is refused by its content; real PDFs are kept.
+    page.get_by_role("link", name=re.compile("^Joindre fichier")).click()
+    fake = tmp_path / "cv.pdf"
+    fake.write_text("Curriculum vitae de Peggy Lambourde (texte, pas un PDF)")
+    page.set_input_files("#fichier-cv", str(fake))
+    page.locator("#piece-cv").get_by_role("button", name="Envoyer le fichier").click()
+    assert "n'est pas un PDF" in page.inner_text("#error-fichier-cv")
+    for key, title in (
+        ("cv", "CV de Peggy Lambourde"),
+        ("lettre_motivation", "Lettre de motivation"),
+        ("attestation_ordre", "Attestation d'inscription à l'Ordre"),
+    ):
+        pdf = a_pdf(tmp_path / f"{key}.pdf", title)
+        page.set_input_files(f"#fichier-{key}", str(pdf))
+        page.locator(f"#piece-{key}").get_by_role("button", name="Envoyer le fichier").click()
+        assert f"Le fichier « {key}.pdf » est joint au dossier." in page.inner_text(".flashes")
+
+    # --- Confirmer: every box ticked, then « Déposer le dossier ».
+    page.get_by_role("link", name=re.compile("^Dossier complet")).click()
+    assert "Ce qu'il manque encore" in page.inner_text("main")
+    for checkbox in page.locator("#f-attestations input[type=checkbox]").all():
+        tick(page, checkbox.get_attribute("id"))
+    page.get_by_role("button", name="Déposer le dossier").click()
+    notice = page.inner_text("#accuse-depot")
+    number = re.search(r"Dossier n° (\d+) déposé", notice).group(1)
+    assert page.text_content("#etat-dossier") == "En construction"
+
+    # --- The accusé de réception arrives with the number and the recap.
+    live_app.flush_outbox()
+    receipts = [m for m in smtp_server.to(EMAIL) if "a bien été déposé" in m["Subject"]]
+    assert len(receipts) == 1
+    assert f"n° {number}" in receipts[0]["Subject"]
+    body = receipts[0].get_body(("plain",)).get_content()
+    assert "CHU La Pitié" in body and "Dermatologie" in body and "Lambourde Peggy" in body
+
+    # --- Récap. candidatures.
+    page.goto(f"{live_app.url}/campagnes/demo-idf-asp-vague6/recapitulatif")
+    row = page.locator(".recap-table tbody tr").first
+    cells = row.text_content()
+    assert number in cells and "Lambourde Peggy" in cells and "CHU La Pitié" in cells
+    assert "En construction" in cells and "Complet" in cells

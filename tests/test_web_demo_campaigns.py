@@ -1,0 +1,154 @@
+"""Each seed campaign's demo copy can be filled in, volet by volet, and deposited through the
+déposant's pages: every field type of the five forms (tables, choices, identifiers,
+percentages under their rules, conditional fields) goes through the form and back."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import AuthActions, pdf_bytes
+from web import create_app
+from workflow import clock
+from workflow.campaigns.schema import BoundRule, FieldType, SumRule
+from workflow.campaigns.store import current_version, definition_of, store_directory
+from workflow.dates import paris_date
+from workflow.db import ROOT, make_engine, make_session_factory, transaction
+from workflow.models import Campaign, Dossier, Organisation, User
+
+DEMOS = sorted(p.stem for p in (ROOT / "campaigns").glob("demo-*.yaml"))
+
+TYPED = {
+    FieldType.TEXT: "Texte saisi pour la démonstration",
+    FieldType.LONG_TEXT: "Description détaillée du projet médical partagé.\nSur deux lignes.",
+    FieldType.EMAIL: "direction@partenaire.example.fr",
+    FieldType.PHONE: "01 44 55 66 77",
+    FieldType.DATE: "2026-09-01",
+    FieldType.INTEGER: "3",
+    FieldType.FINESS: "750100018",
+    FieldType.SIRET: "77220148900022",
+    FieldType.SIREN: "772201489",
+    FieldType.RPPS: "10001234565",
+    FieldType.POSTAL_CODE: "75013",
+    FieldType.YES_NO: "oui",
+}
+ORGANISATIONS = {
+    "etablissement_sante": {"finess": "950001370"},
+    "universite": {"siret": "77220148900022"},
+    "structure_soins": {"siret": "77220148900022"},
+    "candidat": {},
+}
+
+
+def percentages(definition) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Shares that satisfy the campaign's sum and bound rules (e.g. 40 % / 60 %)."""
+    bounds: dict[str, tuple[float, float]] = {}
+    for rule in definition.rules:
+        if isinstance(rule, BoundRule):
+            low, high = bounds.get(rule.field, (0, 100))
+            bounds[rule.field] = (rule.value, high) if rule.kind == "min" else (low, rule.value)
+    chosen: dict[str, str] = {}
+    for rule in definition.rules:
+        if isinstance(rule, SumRule) and len(rule.fields) == 2:
+            first, second = rule.fields
+            for share in (50, 40, 60, 30, 70, 20, 80):
+                rest = rule.total - share
+                (l1, h1), (l2, h2) = bounds.get(first, (0, 100)), bounds.get(second, (0, 100))
+                if l1 <= share <= h1 and l2 <= rest <= h2:
+                    chosen[first], chosen[second] = str(share), str(int(rest))
+                    break
+    return chosen
+
+
+def volet_form(definition, volet) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    shares = percentages(definition)
+    data: dict[str, object] = {}
+    for field in volet.fields:
+        if field.type is FieldType.TABLE:
+            data[f"{field.key}.rows"] = "1"
+            for column in field.columns:
+                value = column.choices[0].value if column.choices else TYPED[column.type]
+                data[f"{field.key}.0.{column.key}"] = value
+        elif field.type in (FieldType.CHOICE, FieldType.MULTI_CHOICE):
+            data[field.key] = field.choices[0].value
+        elif field.type is FieldType.PERCENTAGE:
+            data[field.key] = shares.get(f"{volet.key}.{field.key}", "50")
+        else:
+            data[field.key] = TYPED[field.type]
+    return data
+
+
+@pytest.mark.parametrize("slug", DEMOS)
+def test_the_demo_campaign_is_filled_and_deposited_through_its_pages(slug, sqlite_url, tmp_path):
+    engine = make_engine(sqlite_url)
+    sessions = make_session_factory(engine)
+    app = create_app(
+        {
+            "DATABASE_URL": sqlite_url,
+            "TESTING": True,
+            "WTF_CSRF_ENABLED": False,
+            "SECRET_KEY": "demo-test",
+            "UPLOAD_DIR": str(tmp_path / "uploads"),
+        }
+    )
+    client = app.test_client()
+    try:
+        with sessions() as session:
+            with transaction(session):
+                store_directory(session, ROOT / "campaigns", paris_date(clock.now()))
+            campaign = session.scalar(select(Campaign).where(Campaign.slug == slug))
+            definition = definition_of(session, current_version(session, campaign).id)
+            with transaction(session):
+                organisation = Organisation(
+                    type=definition.depositor,
+                    name="Organisation de démonstration",
+                    **ORGANISATIONS[definition.depositor],
+                )
+                session.add(organisation)
+                session.flush()
+                user = User(
+                    email="depot@example.fr",
+                    password_hash="x",
+                    role="deposant",
+                    organisation_id=organisation.id,
+                )
+                session.add(user)
+            AuthActions(client, session).login(user)
+
+            assert client.get(f"/campagnes/{slug}").status_code == 200
+            created = client.post(f"/campagnes/{slug}/dossiers")
+            dossier_id = int(created.location.split("/")[2])
+            for volet in definition.volets:
+                url = f"/dossiers/{dossier_id}/volets/{volet.key}"
+                assert client.get(url).status_code == 200, volet.key
+                if volet.fields:
+                    response = client.post(url, data=volet_form(definition, volet))
+                    assert response.status_code == 302, (volet.key, response.text[-3000:])
+            for piece in definition.pieces:
+                response = client.post(
+                    f"/dossiers/{dossier_id}/pieces/{piece.key}",
+                    data={"fichier": (io.BytesIO(pdf_bytes(title=piece.label)), "piece.pdf")},
+                    content_type="multipart/form-data",
+                )
+                assert response.status_code == 302, piece.key
+            deposit = client.post(
+                f"/dossiers/{dossier_id}/confirmer",
+                data={
+                    "action": "deposer",
+                    "attestations": [a.key for a in definition.attestations],
+                    "consent": "oui",
+                },
+            )
+            assert deposit.status_code == 302, deposit.text[-3000:]
+            session.rollback()
+            dossier = session.get(Dossier, dossier_id)
+            assert dossier.state == "en_construction" and dossier.number
+            page = client.get(f"/dossiers/{dossier_id}/confirmer").get_data(as_text=True)
+            assert f"Dossier n° {dossier.number} déposé" in page
+            recap = client.get(f"/campagnes/{slug}/recapitulatif").get_data(as_text=True)
+            assert f'id="dossier-{dossier_id}"' in recap
+    finally:
+        app.extensions["db_sessions"].kw["bind"].dispose()
+        engine.dispose()
