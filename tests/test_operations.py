@@ -209,3 +209,24 @@ def test_a_dossier_in_instruction_cannot_be_deleted(setup, world, session):
         transaction(session),
     ):
         delete_dossier(session, dossier, deposant)
+
+
+def test_corrections_reopen_editing_but_not_deletion_after_the_deadline(setup, world, session):
+    campaign, hospital, deposant = setup
+    dossier = world.dossier(campaign, hospital, "en_instruction")
+    instructeur = world.actor("instructeur")
+    with time_machine.travel(AFTER, tick=False):
+        with transaction(session):
+            fire(
+                session,
+                dossier,
+                "demander_corrections",
+                instructeur,
+                {"message": "Corriger le prénom.", "due_date": dt.date(2026, 3, 25)},
+            )
+        with (
+            pytest.raises(TransitionRefused, match="date limite de dépôt est passée"),
+            transaction(session),
+        ):
+            delete_dossier(session, dossier, deposant)
+    assert session.get(Dossier, dossier.id) is not None

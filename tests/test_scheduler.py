@@ -170,3 +170,37 @@ def test_the_leader_flushes_the_outbox_to_smtp(sessions, smtp_server):
     assert len(subjects) == 2
     assert all("va être examiné" in s for s in subjects)
     assert {m.status for m in mails(sessions)} == {"sent"}
+
+
+def test_a_corrected_dossier_goes_back_into_instruction_after_its_due_date(sessions):
+    from workflow.jobs import return_corrected_dossiers
+    from workflow.models import Dossier
+    from workflow.operations import fire
+
+    with sessions() as session:
+        world = World(session)
+        campaign = world.campaign()
+        hospital = world.organisation()
+        world.actor("deposant", hospital)
+        dossier = world.dossier(campaign, hospital, "en_instruction")
+        instructeur = world.actor("instructeur")
+        with transaction(session):
+            fire(
+                session,
+                dossier,
+                "demander_corrections",
+                instructeur,
+                {"message": "Joindre le CV signé.", "due_date": dt.date(2026, 4, 3)},
+                now=at_paris(2026, 3, 30),
+            )
+    assert return_corrected_dossiers(sessions, at_paris(2026, 4, 3, 23, 59)) == []
+    assert return_corrected_dossiers(sessions, at_paris(2026, 4, 4, 0, 0, 1)) == [
+        f"corrections:dossier={dossier.id}"
+    ]
+    with sessions() as session:
+        back = session.get(Dossier, dossier.id)
+        assert (back.state, back.corrections_due_at) == ("en_instruction", None)
+    assert [m.template for m in mails(sessions)] == [
+        "demande_corrections",
+        "passage_en_instruction",
+    ]

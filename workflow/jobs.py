@@ -184,12 +184,45 @@ def _confirmation_notices(
     return notices
 
 
+def return_corrected_dossiers(sessions: sessionmaker[Session], now: dt.datetime) -> list[str]:
+    """Once the due date of the corrections has passed, and the deposit period too, a
+    dossier sent back for corrections goes into instruction again, with its mail. (Before
+    the deadline it stays en construction: the déposant may still edit it.)"""
+    from workflow.actors import SCHEDULER
+    from workflow.errors import WorkflowError
+    from workflow.operations import fire, load_dossier
+
+    moved: list[str] = []
+    with sessions() as session:
+        with transaction(session, write=False):
+            due = session.scalars(
+                select(Dossier.id)
+                .join(Campaign, Campaign.id == Dossier.campaign_id)
+                .where(
+                    Dossier.state == "en_construction",
+                    Dossier.corrections_due_at <= now,
+                    Campaign.deadline_at <= now,
+                )
+            ).all()
+        for dossier_id in due:
+            try:
+                with transaction(session):
+                    dossier = load_dossier(session, dossier_id)
+                    if dossier is not None and dossier.state == "en_construction":
+                        fire(session, dossier, "passer_en_instruction", SCHEDULER, now=now)
+                        moved.append(f"corrections:dossier={dossier_id}")
+            except WorkflowError:
+                log.exception("dossier %s could not go back into instruction", dossier_id)
+    return moved
+
+
 def run_sweeps(sessions: sessionmaker[Session], now: dt.datetime | None = None) -> SweepReport:
     """Every sweep once, each isolated so that one failing does not stop the others."""
     now = now or clock.now()
     report = SweepReport()
     for name, sweep in (
         ("close", close_due_campaigns),
+        ("corrections", return_corrected_dossiers),
         ("brouillons", remind_brouillons),
         ("avis", remind_avis),
         ("confirmations", request_confirmations),

@@ -179,8 +179,16 @@ def create_dossier(
 
 
 def _check_editable(
-    session: Session, dossier: Dossier, actor: Actor, now: dt.datetime, label: str
+    session: Session,
+    dossier: Dossier,
+    actor: Actor,
+    now: dt.datetime,
+    label: str,
+    corrections_reopen: bool = True,
 ) -> None:
+    """Refuses a déposant's change outside its own, editable dossiers and outside the
+    deposit period; corrections asked by the ARS reopen editing (not deletion) until their
+    due date."""
     if not actor.owns(dossier.organisation_id):
         raise TransitionRefused(label, [NOT_YOURS])
     if dossier.state not in EDITABLE_STATES:
@@ -188,7 +196,8 @@ def _check_editable(
         raise TransitionRefused(label, [f"Le dossier est « {state} » : il n'est plus modifiable."])
     reason = campaign_open_reason(dossier.campaign, now)
     due = dossier.corrections_due_at
-    if reason and dossier.state == "en_construction" and due is not None and now < due:
+    under_corrections = dossier.state == "en_construction" and due is not None and now < due
+    if reason and corrections_reopen and under_corrections:
         reason = None  # corrections requested: editable until their due date
     if reason:
         raise TransitionRefused(label, [reason])
@@ -292,9 +301,13 @@ def save_confirmation(
     attestations: list[str],
     consent: bool,
     now: dt.datetime | None = None,
+    *,
+    expected_version: int | None = None,
 ) -> Report:
     """The "Confirmer" tab's boxes: the campaign's attestations and the data consent."""
     now = now or clock.now()
+    if expected_version is not None and dossier.version != expected_version:
+        raise ConflictError()
     _check_editable(session, dossier, actor, now, "Enregistrer")
     definition = definition_of(session, dossier.campaign_version_id)
     known = [a.key for a in definition.attestations]
@@ -319,7 +332,7 @@ def delete_dossier(
     """Deletes a brouillon or en construction dossier before the deadline; the audit trail
     keeps a line saying so. Its PDF files are removed from `storage` once this commits."""
     now = now or clock.now()
-    _check_editable(session, dossier, actor, now, "Supprimer le dossier")
+    _check_editable(session, dossier, actor, now, "Supprimer le dossier", corrections_reopen=False)
     _audit(session, dossier, actor, "supprimer", dossier.state, now, {"number": dossier.number})
     if storage is not None:
         for attachment in dossier.attachments:
