@@ -1,16 +1,18 @@
-"""The production shape on PostgreSQL: gunicorn with two workers serving, and two
-`run.py scheduler` processes of which one leads; a passed deadline closes the campaign once
-and its mails are delivered once; killing the leader hands the work to the standby."""
+"""The production shape on PostgreSQL: gunicorn with two workers serving a deposit over
+HTTP, and two `run.py scheduler` processes of which one leads; a passed deadline closes the
+campaign once and its mails are delivered once; killing the leader hands the work over."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +22,8 @@ from sqlalchemy import func, select, update
 
 from tests.conftest import World, _empty_postgres
 from workflow.db import make_engine, make_session_factory, transaction
-from workflow.models import AuditEvent, Campaign, OutboxMail
+from workflow.models import AuditEvent, Campaign, Dossier, OutboxMail, User
+from workflow.passwords import hash_password
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,22 +67,46 @@ def processes(tmp_path) -> Iterator[Callable[..., subprocess.Popen]]:
                 process.kill()
 
 
-def due_campaign(world: World, slug: str, dossiers: int) -> int:
-    """A campaign with deposited dossiers, then its deadline moved to a minute ago (as an
-    administrator shortening it would), so that the schedulers find it due."""
-    session = world.session
+def open_campaign(world: World, slug: str, dossiers: int):  # type: ignore[no-untyped-def]
+    """An open campaign with `dossiers` deposited dossiers of one hospital."""
     campaign = world.campaign(slug=slug, opens=dt.date(2020, 1, 6), deadline=dt.date(2099, 3, 20))
     hospital = world.organisation()
     world.actor("deposant", hospital)
     for _ in range(dossiers):
         world.dossier(campaign, hospital, "en_construction")
-    with transaction(session):
-        session.execute(
+    return campaign, hospital
+
+
+def shorten_deadline(world: World, campaign_id: int) -> None:
+    """The deadline moved to a minute ago, as an administrator shortening it would, so that
+    the schedulers find the campaign due."""
+    with transaction(world.session):
+        world.session.execute(
             update(Campaign)
-            .where(Campaign.id == campaign.id)
+            .where(Campaign.id == campaign_id)
             .values(deadline_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
         )
-    return campaign.id
+
+
+def deposit_over_http(base: str, email: str, password: str, dossier_id: int) -> None:
+    """Signs in and presses « Déposer le dossier », as a Bureau des Affaires Médicales would."""
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+
+    def csrf(path: str) -> str:
+        with browser.open(base + path, timeout=10) as response:
+            page = response.read().decode()
+        return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+    def post(path: str, fields: list[tuple[str, str]]) -> None:
+        data = urllib.parse.urlencode([("csrf_token", csrf(path)), *fields]).encode()
+        with browser.open(base + path, data=data, timeout=10) as response:
+            assert response.status == 200
+
+    post("/connexion", [("email", email), ("password", password)])
+    post(
+        f"/dossiers/{dossier_id}/confirmer",
+        [("attestations", "complet"), ("consent", "oui"), ("action", "deposer")],
+    )
 
 
 def closed(sessions, campaign_id: int) -> bool:
@@ -115,7 +142,19 @@ def test_gunicorn_and_two_schedulers_close_once_and_mail_once(postgres_url, proc
         ],
         env,
     )
-    first_id = due_campaign(world, "prod-1", dossiers=4)
+    first, hospital = open_campaign(world, "prod-1", dossiers=3)
+    password = "Mot-de-passe-2026!"
+    with transaction(world.session):
+        world.session.add(
+            User(
+                email="bam@ch-prod.fr",
+                password_hash=hash_password(password),
+                role="deposant",
+                organisation_id=hospital.id,
+                email_confirmed_at=dt.datetime.now(dt.UTC),
+            )
+        )
+    brouillon = world.dossier(first, hospital, "brouillon", complete=True)
 
     def serving() -> bool:
         try:
@@ -127,10 +166,15 @@ def test_gunicorn_and_two_schedulers_close_once_and_mail_once(postgres_url, proc
     wait_for(serving, what="gunicorn to serve")
     for _ in range(6):  # several requests, so that both workers answer
         assert serving()
+    deposit_over_http(f"http://127.0.0.1:{port}", "bam@ch-prod.fr", password, brouillon.id)
+    with sessions() as session:
+        deposited = session.get(Dossier, brouillon.id)
+        assert (deposited.state, deposited.number) == ("en_construction", 1)
     schedulers = [
         processes(f"scheduler-{i}", [sys.executable, "run.py", "scheduler"], env) for i in range(2)
     ]
-    wait_for(lambda: closed(sessions, first_id), what="the campaign to close")
+    shorten_deadline(world, first.id)
+    wait_for(lambda: closed(sessions, first.id), what="the campaign to close")
 
     def delivered(count: int) -> Callable[[], bool]:
         def check() -> bool:
@@ -142,7 +186,8 @@ def test_gunicorn_and_two_schedulers_close_once_and_mail_once(postgres_url, proc
 
         return check
 
-    wait_for(delivered(4), what="the mails of the first closing")
+    # The accusé de réception of the deposit, then one mail per dossier moved.
+    wait_for(delivered(5), what="the mails of the first closing")
     with sessions() as session:
         moved = session.scalar(
             select(func.count())
@@ -151,17 +196,18 @@ def test_gunicorn_and_two_schedulers_close_once_and_mail_once(postgres_url, proc
         )
     assert moved == 4
     ids = [m["Message-ID"] for m in smtp_server.messages]
-    assert len(ids) == len(set(ids)) == 4
+    assert len(ids) == len(set(ids)) == 5
 
     # The leader dies without releasing its lease: the standby takes over when it expires.
     leader = next(p for p in schedulers if "now the leader" in p.log_path.read_text())
     standby = next(p for p in schedulers if p is not leader)
     leader.send_signal(signal.SIGKILL)
     leader.wait(timeout=10)
-    second_id = due_campaign(world, "prod-2", dossiers=2)
-    wait_for(lambda: closed(sessions, second_id), what="the standby to close the campaign")
-    wait_for(delivered(6), what="the mails of the second closing")
+    second, _ = open_campaign(world, "prod-2", dossiers=2)
+    shorten_deadline(world, second.id)
+    wait_for(lambda: closed(sessions, second.id), what="the standby to close the campaign")
+    wait_for(delivered(7), what="the mails of the second closing")
     assert "now the leader" in standby.log_path.read_text()
     ids = [m["Message-ID"] for m in smtp_server.messages]
-    assert len(ids) == len(set(ids)) == 6
+    assert len(ids) == len(set(ids)) == 7
     assert web.poll() is None
