@@ -67,11 +67,13 @@ def processes(tmp_path) -> Iterator[Callable[..., subprocess.Popen]]:
                 process.kill()
 
 
-def open_campaign(world: World, slug: str, dossiers: int):  # type: ignore[no-untyped-def]
-    """An open campaign with `dossiers` deposited dossiers of one hospital."""
+def open_campaign(world: World, slug: str, dossiers: int, user: bool = True):  # type: ignore[no-untyped-def]
+    """An open campaign with `dossiers` deposited dossiers of one hospital, which has one
+    user (mails go to every user of the organisation) unless the test makes its own."""
     campaign = world.campaign(slug=slug, opens=dt.date(2020, 1, 6), deadline=dt.date(2099, 3, 20))
     hospital = world.organisation()
-    world.actor("deposant", hospital)
+    if user:
+        world.actor("deposant", hospital)
     for _ in range(dossiers):
         world.dossier(campaign, hospital, "en_construction")
     return campaign, hospital
@@ -142,7 +144,7 @@ def test_gunicorn_and_two_schedulers_close_once_and_mail_once(postgres_url, proc
         ],
         env,
     )
-    first, hospital = open_campaign(world, "prod-1", dossiers=3)
+    first, hospital = open_campaign(world, "prod-1", dossiers=3, user=False)
     password = "Mot-de-passe-2026!"
     with transaction(world.session):
         world.session.add(
@@ -182,7 +184,7 @@ def test_gunicorn_and_two_schedulers_close_once_and_mail_once(postgres_url, proc
                 sent = session.scalar(
                     select(func.count()).select_from(OutboxMail).where(OutboxMail.status == "sent")
                 )
-            return sent == count
+            return sent >= count
 
         return check
 
