@@ -309,6 +309,7 @@ DATE_AND_NAME_KEYS = {
     "slug",
     "title",
     "demo",
+    "description",
     "opens",
     "deadline",
     "confirmation_window",
@@ -341,6 +342,8 @@ def test_a_demo_file_keeps_everything_else_of_its_base(tmp_path):
     kept = demo.model_dump(exclude=DATE_AND_NAME_KEYS)
     assert kept == base.model_dump(exclude=DATE_AND_NAME_KEYS)
     assert kept["volets"][1]["fields"][2]["choices"][0]["value"] == "assistant"
+    # The description warns that the demo's dates are not those of the original text.
+    assert demo.description.startswith("Copie de démonstration")
 
 
 def test_a_demo_file_without_window_has_none(tmp_path):

@@ -94,9 +94,15 @@ def _demo_copy(base: Campaign, demo: DemoFile, today: dt.date) -> dict[str, Any]
     rel = demo.relative_dates
     window = rel.confirmation_window
     data = base.model_dump()
+    note = (
+        "Copie de démonstration, ouverte pour essayer le dépôt : ses dates sont celles "
+        "affichées ci-dessus, non celles du texte d'origine qui suit."
+    )
+    original = base.description
     data.update(
         slug=demo.slug,
         title=demo.title,
+        description=f"{note}\n\n{original}" if original else note,
         demo=True,
         opens=day(rel.opens),
         deadline=day(rel.deadline),
