@@ -20,7 +20,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from data import STATES, migrated_databases, populate  # noqa: E402
 
-from workflow.dashboard import Filters, counts_by_state, dossier_page  # noqa: E402
+from workflow.dashboard import (  # noqa: E402
+    Filters,
+    completeness_of,
+    counts_by_state,
+    dossier_page,
+    specialities,
+    unpublished_decisions,
+)
 from workflow.db import make_engine, make_session_factory  # noqa: E402
 
 
@@ -31,6 +38,17 @@ def measure(function: Callable[[], object], repeat: int) -> float:
         function()
         times.append(time.perf_counter() - start)
     return statistics.median(times) * 1000
+
+
+def instructor_page(session, campaign: int) -> None:  # type: ignore[no-untyped-def]
+    """Every query of the dashboard page of web/instruction.py: counts, specialities, the
+    first page without brouillons, its completeness column, the decisions to publish."""
+    counts_by_state(session, campaign)
+    specialities(session, campaign)
+    page = dossier_page(session, campaign, Filters(deposited_only=True))
+    completeness_of(session, [dossier for dossier, _ in page.rows])
+    unpublished_decisions(session, campaign)
+    session.expunge_all()
 
 
 def report(name: str, url: str, args: argparse.Namespace) -> None:
@@ -50,6 +68,7 @@ def report(name: str, url: str, args: argparse.Namespace) -> None:
             ),
             "search a number": lambda: dossier_page(session, campaign, Filters(search="777")),
             "last page": lambda: dossier_page(session, campaign, Filters(page=10_000)),
+            "the page as /instruction serves it": lambda: instructor_page(session, campaign),
         }
         for label, case in cases.items():
             print(f"{label:34} median {measure(case, args.repeat):8.2f} ms")

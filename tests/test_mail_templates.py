@@ -30,7 +30,12 @@ CONTEXTS = {
     "rappel_avis": {"avis_key": "coordonnateur"},
 }
 # Account mails have no dossier nor campaign: tests/test_accounts.py renders and sends them.
-ACCOUNT_TEMPLATES = {"confirmation_compte", "reinitialisation_mot_de_passe", "invitation_compte"}
+ACCOUNT_TEMPLATES = {
+    "confirmation_compte",
+    "reinitialisation_mot_de_passe",
+    "invitation_compte",
+    "invitation_instructeur",  # tests/test_instructors.py
+}
 
 
 @pytest.mark.parametrize("template", sorted(set(TEMPLATES) - ACCOUNT_TEMPLATES))

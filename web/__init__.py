@@ -37,11 +37,22 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         if session is not None:
             session.close()
 
-    from web import auth, deposant, dsfr, errors, formatting, public, security
+    from web import (
+        admin,
+        auth,
+        avis,
+        deposant,
+        dsfr,
+        errors,
+        formatting,
+        instruction,
+        public,
+        security,
+    )
 
     for module in (security, dsfr, errors, formatting):
         module.init_app(app)
-    for blueprint in (public.bp, dsfr.bp, auth.bp, deposant.bp):
+    for blueprint in (public.bp, dsfr.bp, auth.bp, deposant.bp, instruction.bp, admin.bp, avis.bp):
         app.register_blueprint(blueprint)
     if not app.config["SMTP_URL"]:
         from web import dev

@@ -52,7 +52,10 @@ def _secret() -> str:
 
 
 def _home() -> str:
-    return url_for("deposant.home") if current_user.is_deposant else url_for("public.index")
+    """Where a user lands after signing in: their dossiers, or the ARS's campaigns."""
+    if current_user.is_deposant:
+        return url_for("deposant.home")
+    return url_for("instruction.home")
 
 
 @bp.route("/compte/creation", methods=["GET", "POST"])

@@ -22,6 +22,7 @@ from workflow.campaigns.store import definition_of
 from workflow.dates import format_instant
 from workflow.errors import InvalidInput, InvalidLink, TransitionRefused
 from workflow.models import AuditEvent, Avis, Dossier
+from workflow.storage import Storage, check_pdf
 
 LINK_LIFETIME = dt.timedelta(days=30)
 VERDICTS = {"favorable": "Favorable", "defavorable": "Défavorable"}
@@ -141,8 +142,15 @@ def give_avis(
     return avis
 
 
-def delete_avis(session: Session, avis: Avis, actor: Actor, now: dt.datetime | None = None):  # type: ignore[no-untyped-def]
-    """Withdraws a request or removes a given avis; its link stops working."""
+def delete_avis(  # type: ignore[no-untyped-def]
+    session: Session,
+    avis: Avis,
+    actor: Actor,
+    now: dt.datetime | None = None,
+    storage: Storage | None = None,
+):
+    """Withdraws a request or removes a given avis; its link stops working. Its signed PDF,
+    if any, is removed from `storage` once this commits."""
     now = now or clock.now()
     if actor.role not in STAFF:
         raise TransitionRefused("Supprimer l'avis", ["Action réservée à l'ARS."])
@@ -157,8 +165,42 @@ def delete_avis(session: Session, avis: Avis, actor: Actor, now: dt.datetime | N
         now,
         {"avis": avis.avis_key, "email": avis.giver_email, "verdict": avis.verdict},
     )
+    if storage is not None and avis.storage_name:
+        storage.delete_after_commit(session, avis.storage_name)
     session.delete(avis)
     session.flush()
+
+
+def answer_avis(
+    session: Session,
+    avis: Avis,
+    verdict: str,
+    comment: str,
+    signed_pdf: tuple[str, bytes] | None,
+    storage: Storage,
+    now: dt.datetime | None = None,
+) -> Avis:
+    """The avis giver's form: favorable or défavorable, a comment, and optionally the signed
+    avis as a PDF (checked by its content, as the pieces are). Every problem is reported at
+    once, keyed by field ("verdict", "fichier"); nothing is kept unless all is right, and a
+    stored file is removed again if the transaction rolls back."""
+    errors: dict[str, str] = {}
+    if avis.given_at is None and verdict not in VERDICTS:
+        errors["verdict"] = "Indiquez un avis favorable ou défavorable."
+    checked_data = None
+    if signed_pdf is not None:
+        filename, data = signed_pdf
+        try:
+            check_pdf(data, filename)
+            checked_data = data
+        except InvalidInput as invalid:
+            errors["fichier"] = invalid.message
+    if errors:
+        raise InvalidInput("L'avis n'a pas été enregistré : corrigez les champs signalés.", errors)
+    if avis.given_at is not None:
+        give_avis(session, avis, verdict, comment, now=now)  # refused: says when it was given
+    name = storage.save_in(session, checked_data) if checked_data is not None else None
+    return give_avis(session, avis, verdict, comment, storage_name=name, now=now)
 
 
 def _audit(

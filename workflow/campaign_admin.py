@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 
 from workflow import clock
 from workflow.actors import Actor
+from workflow.campaigns.loader import CampaignFileError, LoadProblem, load_campaign_text
+from workflow.campaigns.store import Loaded, store_campaign
 from workflow.closing import Closed, close_campaign
 from workflow.dates import as_utc, deadline_text, end_instant, format_instant
 from workflow.errors import TransitionRefused
@@ -88,6 +90,48 @@ def close_now(
     campaign.deadline_whole_day = False
     session.flush()
     return close_campaign(session, campaign.id, now, actor=actor)
+
+
+def load_campaign_upload(
+    session: Session, data: bytes, filename: str, actor: Actor, now: dt.datetime | None = None
+) -> Loaded:
+    """Loads or updates a campaign from a YAML file an administrator uploads.
+
+    The file is validated first (CampaignFileError lists every problem with its file, line
+    and key); a changed form becomes a new version, and dossiers started on an older version
+    keep theirs. The load is written to the campaign's audit trail.
+    """
+    now = now or clock.now()
+    if actor.role != "administrateur":
+        raise TransitionRefused("Charger une campagne", ["Action réservée aux administrateurs."])
+    source = filename.replace("\\", "/").rsplit("/", 1)[-1] or "campagne.yaml"
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        message = "the file is not UTF-8 text (save it as UTF-8)"
+        raise CampaignFileError([LoadProblem(source, None, "", message)]) from exc
+    if not text.strip():
+        raise CampaignFileError([LoadProblem(source, None, "", "the file is empty")])
+    definition = load_campaign_text(text, source)
+    loaded = store_campaign(session, definition, source)
+    change = (
+        "créée" if loaded.created else ("nouvelle version" if loaded.new_version else "inchangée")
+    )
+    session.execute(
+        insert(AuditEvent.__table__),
+        {
+            "dossier_id": None,
+            "campaign_id": loaded.campaign.id,
+            "actor_id": actor.user_id,
+            "actor_label": actor.label,
+            "at": now,
+            "event": "charger_campagne",
+            "from_state": None,
+            "to_state": None,
+            "payload": {"fichier": source, "version": loaded.version.version, "changement": change},
+        },
+    )
+    return loaded
 
 
 def _refusals(actor: Actor, reason: str) -> list[str]:

@@ -7,9 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from workflow.models import Dossier, Organisation
+from workflow.campaigns.completeness import Report, completeness
+from workflow.campaigns.store import definition_of
+from workflow.models import Attachment, Decision, Dossier, Organisation
 
 SORTS = {
     "numero": Dossier.number,
@@ -32,6 +34,9 @@ class Filters:
     sort: str = "numero"
     descending: bool = False
     page: int = 1
+    # Brouillons are the déposants' own until deposited: the instructor's table leaves them
+    # out unless asked for them by state.
+    deposited_only: bool = False
 
 
 @dataclass
@@ -80,6 +85,7 @@ def dossier_page(session: Session, campaign_id: int, filters: Filters) -> Page:
         query.order_by(order.nulls_last(), Dossier.id)
         .limit(PAGE_SIZE)
         .offset((page - 1) * PAGE_SIZE)
+        .options(selectinload(Dossier.decision))
     ).all()
     return Page([(dossier, name) for dossier, name in rows], total, page, pages)
 
@@ -92,6 +98,8 @@ def _filtered(campaign_id: int, filters: Filters) -> Select:
     )
     if filters.state:
         query = query.where(Dossier.state == filters.state)
+    elif filters.deposited_only:
+        query = query.where(Dossier.state != "brouillon")
     if filters.speciality:
         query = query.where(Dossier.speciality == filters.speciality)
     text = (filters.search or "").strip()
@@ -109,3 +117,53 @@ def _filtered(campaign_id: int, filters: Filters) -> Select:
 
 def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def counts_by_campaign(session: Session, campaign_ids: list[int]) -> dict[int, dict[str, int]]:
+    """`counts_by_state` for several campaigns in one query (the instructor's home page)."""
+    counts: dict[int, dict[str, int]] = {campaign_id: {} for campaign_id in campaign_ids}
+    if campaign_ids:
+        rows = session.execute(
+            select(Dossier.campaign_id, Dossier.state, func.count())
+            .where(Dossier.campaign_id.in_(campaign_ids))
+            .group_by(Dossier.campaign_id, Dossier.state)
+        ).all()
+        for campaign_id, state, count in rows:
+            counts[campaign_id][state] = count
+    return counts
+
+
+def completeness_of(session: Session, dossiers: list[Dossier]) -> dict[int, Report]:
+    """The completeness of each dossier of a page, with one query for all their pieces."""
+    pieces: dict[int, list[str]] = {d.id: [] for d in dossiers}
+    if dossiers:
+        rows = session.execute(
+            select(Attachment.dossier_id, Attachment.piece_key).where(
+                Attachment.dossier_id.in_(list(pieces))
+            )
+        ).all()
+        for dossier_id, piece_key in rows:
+            pieces[dossier_id].append(piece_key)
+    return {
+        d.id: completeness(
+            definition_of(session, d.campaign_version_id),
+            d.values or {},
+            pieces=pieces[d.id],
+            attestations=d.attestations or [],
+            consent=d.consent,
+        )
+        for d in dossiers
+    }
+
+
+def unpublished_decisions(session: Session, campaign_id: int) -> int:
+    """How many recorded decisions of the campaign wait for « Publier les résultats »."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Decision)
+            .join(Dossier, Dossier.id == Decision.dossier_id)
+            .where(Dossier.campaign_id == campaign_id, Decision.published_at.is_(None))
+        )
+        or 0
+    )

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow import clock
-from workflow.models import Organisation, User
+from workflow.models import Campaign, Organisation, User
 from workflow.passwords import hash_password
 
 
@@ -62,7 +62,7 @@ ACCOUNTS = (
         "Demo-Instructeur-2026",
         "instructeur",
         None,
-        "instructeur ARS",
+        "instructeur ARS (suit les campagnes de démonstration)",
     ),
     DemoAccount(
         "admin@demo.postes-partages.fr",
@@ -75,7 +75,8 @@ ACCOUNTS = (
 
 
 def ensure_demo_accounts(session: Session) -> list[DemoAccount]:
-    """Creates the demo accounts that do not exist yet; existing ones are left as they are."""
+    """Creates the demo accounts that do not exist yet; existing ones are left as they are.
+    The demo instructeur follows every demo campaign loaded so far."""
     for account in ACCOUNTS:
         if session.scalar(select(User).where(User.email == account.email)):
             continue
@@ -94,4 +95,18 @@ def ensure_demo_accounts(session: Session) -> list[DemoAccount]:
             )
         )
     session.flush()
+    _follow_demo_campaigns(session)
     return list(ACCOUNTS)
+
+
+def _follow_demo_campaigns(session: Session) -> None:
+    from workflow.actors import Actor
+    from workflow.instructors import followed_ids, set_followed
+
+    instructors = [a.email for a in ACCOUNTS if a.role == "instructeur"]
+    demos = set(session.scalars(select(Campaign.id).where(Campaign.demo.is_(True))))
+    actor = Actor("administrateur", None, None, "démonstration")
+    for user in session.scalars(select(User).where(User.email.in_(instructors))):
+        current = followed_ids(session, user.id)
+        if demos - current:
+            set_followed(session, user, current | demos, actor)

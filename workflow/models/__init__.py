@@ -4,6 +4,7 @@ from workflow.models.accounts import ORGANISATION_TYPES, Organisation, Role, Use
 from workflow.models.base import Base
 from workflow.models.campaign import Campaign, CampaignVersion
 from workflow.models.dossier import STATES, Attachment, Avis, Decision, Dossier
+from workflow.models.instructors import CampaignInstructor
 from workflow.models.journal import AuditEvent, Counter, OutboxMail
 from workflow.models.scheduling import Notice, SchedulerLease
 
@@ -15,6 +16,7 @@ __all__ = [
     "Avis",
     "Base",
     "Campaign",
+    "CampaignInstructor",
     "CampaignVersion",
     "Counter",
     "Decision",

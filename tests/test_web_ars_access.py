@@ -1,0 +1,225 @@
+"""Who may open each page of the ARS (instruction, administration) and of the avis givers,
+tested for every route and every role: an instructeur sees only the campaigns it follows
+(the others are a 404), an administrateur sees everything, a déposant gets a 403 on every
+instruction and administration page, and an avis link opens only its own dossier."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import pdf_bytes
+from workflow.avis import avis_token, invite_avis
+from workflow.db import transaction
+from workflow.instructors import follow
+from workflow.models import Attachment, Campaign, Dossier, User
+from workflow.storage import Storage
+
+AVIS = [{"key": "coordonnateur", "label": "Avis du coordonnateur", "giver": "coordonnateur"}]
+
+# (method, path); {slug}, {dossier}, {avis}, {user} and {token} name the scene's objects.
+INSTRUCTION_ROUTES = [
+    ("get", "/instruction/"),
+    ("get", "/instruction/campagnes/{slug}"),
+    ("post", "/instruction/campagnes/{slug}/passer-en-instruction"),
+    ("post", "/instruction/campagnes/{slug}/publier"),
+    ("get", "/instruction/campagnes/{slug}/export.csv"),
+    ("get", "/instruction/campagnes/{slug}/export.xlsx"),
+    ("get", "/instruction/campagnes/{slug}/pieces.zip"),
+    ("get", "/instruction/dossiers/{dossier}"),
+    ("post", "/instruction/dossiers/{dossier}/actions"),
+    ("get", "/instruction/dossiers/{dossier}/pieces/cv"),
+    ("get", "/instruction/dossiers/{dossier}/pieces.zip"),
+    ("post", "/instruction/dossiers/{dossier}/avis"),
+    ("post", "/instruction/avis/{avis}/supprimer"),
+    ("get", "/instruction/avis/{avis}/fichier"),
+]
+# The routes of one campaign (all but the home page): a 404 for an instructeur who does not
+# follow it.
+CAMPAIGN_ROUTES = INSTRUCTION_ROUTES[1:]
+ADMIN_ROUTES = [
+    ("get", "/admin/"),
+    ("post", "/admin/campagnes/charger"),
+    ("get", "/admin/campagnes/{slug}"),
+    ("post", "/admin/campagnes/{slug}/ouvrir"),
+    ("post", "/admin/campagnes/{slug}/clore"),
+    ("post", "/admin/campagnes/{slug}/date-limite"),
+    ("get", "/admin/instructeurs"),
+    ("post", "/admin/instructeurs"),
+    ("get", "/admin/instructeurs/{user}"),
+    ("post", "/admin/instructeurs/{user}"),
+    ("post", "/admin/instructeurs/{user}/activation"),
+    ("post", "/admin/instructeurs/{user}/invitation"),
+    ("get", "/admin/machine"),
+    ("get", "/admin/machine/mermaid.min.js"),
+]
+AVIS_ROUTES = [
+    ("get", "/avis/{token}"),
+    ("post", "/avis/{token}"),
+    ("get", "/avis/{token}/pieces/cv"),
+]
+ROLES = ["anonyme", "deposant", "instructeur_autre", "instructeur", "administrateur"]
+
+
+@dataclass
+class Scene:
+    campaign: Campaign
+    dossier: Dossier
+    avis_id: int
+    token: str
+    instructor: User
+    users: dict[str, User]
+
+    def path(self, template: str) -> str:
+        return template.format(
+            slug=self.campaign.slug,
+            dossier=self.dossier.id,
+            avis=self.avis_id,
+            user=self.instructor.id,
+            token=self.token,
+        )
+
+
+@pytest.fixture
+def scene(world, session, app) -> Scene:
+    campaign = world.campaign(avis=AVIS)
+    hospital = world.organisation()
+    dossier = world.dossier(campaign, hospital, "en_instruction")
+    storage = Storage(app.config["UPLOAD_DIR"])
+    admin_actor = world.actor("administrateur")
+    users = {
+        "deposant": world.user("deposant", hospital),
+        "instructeur_autre": world.user("instructeur"),
+        "instructeur": world.user("instructeur"),
+        "administrateur": world.user("administrateur"),
+    }
+    with transaction(session):
+        session.scalars(select(Attachment)).one().storage_name = storage.save(pdf_bytes())
+        follow(session, users["instructeur"], campaign, admin_actor)
+        avis = invite_avis(
+            session,
+            dossier,
+            "coordonnateur",
+            "coordo@chu.fr",
+            "",
+            admin_actor,
+            secret_key=app.config["SECRET_KEY"],
+            base_url="http://localhost",
+        )
+        avis.storage_name = storage.save(pdf_bytes(title="Avis"))
+    # The other instructeur follows another campaign only.
+    elsewhere = world.campaign(slug="ailleurs")
+    with transaction(session):
+        follow(session, users["instructeur_autre"], elsewhere, admin_actor)
+    token = avis_token(avis.id, app.config["SECRET_KEY"])
+    return Scene(campaign, dossier, avis.id, token, users["instructeur"], users)
+
+
+def sign_in(auth, scene: Scene, role: str) -> None:
+    if role != "anonyme":
+        auth.login(scene.users[role])
+
+
+def request(client, method: str, path: str):  # type: ignore[no-untyped-def]
+    return getattr(client, method)(path)
+
+
+def test_every_route_of_the_ars_and_avis_pages_is_in_the_access_tests(app):
+    adapter = app.url_map.bind("localhost")
+    listed = INSTRUCTION_ROUTES + ADMIN_ROUTES + AVIS_ROUTES
+    covered = {
+        adapter.match(
+            path.format(slug="c", dossier=1, avis=1, user=1, token="t"), method=method.upper()
+        )[0]
+        for method, path in listed
+    }
+    routes = {
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.split(".")[0] in ("instruction", "admin", "avis")
+    }
+    assert routes == covered
+
+
+@pytest.mark.parametrize(("method", "path"), INSTRUCTION_ROUTES)
+@pytest.mark.parametrize("role", ROLES)
+def test_instruction_routes(role, method, path, client, auth, scene):
+    sign_in(auth, scene, role)
+    response = request(client, method, scene.path(path))
+    if role == "anonyme":
+        assert response.status_code == 302
+        assert "/connexion?next=" in response.location
+    elif role == "deposant":
+        assert response.status_code == 403
+    elif role == "instructeur_autre" and (method, path) in CAMPAIGN_ROUTES:
+        assert response.status_code == 404
+        assert "Page introuvable" in response.text
+    else:
+        assert response.status_code not in (401, 403, 404), response.status_code
+        if method == "get":
+            assert response.status_code == 200
+
+
+@pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES)
+@pytest.mark.parametrize("role", ROLES)
+def test_administration_routes(role, method, path, client, auth, scene, app, tmp_path):
+    script = tmp_path / "mermaid.min.js"
+    script.write_text("window.mermaid = {};")
+    app.config["MERMAID_JS"] = str(script)
+    sign_in(auth, scene, role)
+    response = request(client, method, scene.path(path))
+    if role == "anonyme":
+        assert response.status_code == 302
+        assert "/connexion?next=" in response.location
+    elif role == "administrateur":
+        assert response.status_code not in (401, 403, 404), response.status_code
+        if method == "get":
+            assert response.status_code == 200
+    else:
+        assert response.status_code == 403
+        assert "Accès refusé" in response.text
+
+
+@pytest.mark.parametrize(("method", "path"), AVIS_ROUTES)
+@pytest.mark.parametrize("role", ROLES)
+def test_an_avis_link_opens_its_dossier_for_whoever_holds_it(
+    role, method, path, client, auth, scene
+):
+    sign_in(auth, scene, role)
+    response = request(client, method, scene.path(path))
+    assert response.status_code in ((200,) if method == "get" else (422,))
+    forged = request(client, method, scene.path(path).replace(scene.token, scene.token[:-2]))
+    assert forged.status_code == 404
+
+
+def test_a_signed_in_instructeur_sees_the_links_of_its_pages(client, auth, scene):
+    sign_in(auth, scene, "instructeur")
+    page = client.get("/").text
+    assert 'href="/instruction/"' in page and 'href="/admin/"' not in page
+    sign_in(auth, scene, "administrateur")
+    page = client.get("/").text
+    assert 'href="/instruction/"' in page and 'href="/admin/"' in page
+    sign_in(auth, scene, "deposant")
+    page = client.get("/").text
+    assert 'href="/instruction/"' not in page
+
+
+def test_every_form_of_the_ars_and_avis_pages_carries_a_csrf_token(client, auth, scene):
+    sign_in(auth, scene, "administrateur")
+    pages = [
+        "/instruction/campagnes/{slug}",
+        "/instruction/dossiers/{dossier}",
+        "/admin/",
+        "/admin/campagnes/{slug}",
+        "/admin/instructeurs",
+        "/admin/instructeurs/{user}",
+        "/avis/{token}",
+    ]
+    for path in pages:
+        page = client.get(scene.path(path)).text
+        forms = re.findall(r'<form method="post".*?</form>', page, re.S)
+        assert forms, path
+        assert all('name="csrf_token"' in form for form in forms), path
