@@ -9,14 +9,10 @@ from sqlalchemy import func, select
 
 from tests.conftest import COMPLETE_VALUES, at_paris, pdf_bytes
 from workflow.db import transaction
+from workflow.editing import attach_piece, move_in_priority
 from workflow.errors import InvalidInput, TransitionRefused
 from workflow.models import Attachment, AuditEvent
-from workflow.operations import (
-    attach_piece,
-    move_in_priority,
-    refusal_reasons,
-    state_for_deposant,
-)
+from workflow.operations import refusal_reasons, state_for_deposant
 from workflow.storage import Storage
 
 DURING = at_paris(2026, 2, 10)

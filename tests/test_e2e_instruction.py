@@ -37,10 +37,11 @@ from workflow.campaigns.completeness import is_visible
 from workflow.campaigns.store import current_version, definition_of, store_directory
 from workflow.dates import paris_date
 from workflow.db import ROOT, make_engine, make_session_factory, migrate, transaction
+from workflow.editing import attach_piece, create_dossier, save_confirmation, save_volet
 from workflow.instructors import follow
 from workflow.mailer import parse_smtp_url, send_pending
 from workflow.models import Campaign, Dossier, Organisation, User
-from workflow.operations import attach_piece, create_dossier, fire, save_confirmation, save_volet
+from workflow.operations import fire
 from workflow.passwords import hash_password
 from workflow.storage import Storage
 

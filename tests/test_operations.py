@@ -10,15 +10,10 @@ from sqlalchemy import select
 
 from tests.conftest import COMPLETE_VALUES, at_paris
 from workflow.db import transaction
+from workflow.editing import create_dossier, delete_dossier, save_confirmation, save_volet
 from workflow.errors import InvalidInput, TransitionRefused
 from workflow.models import AuditEvent, Dossier, Organisation
-from workflow.operations import (
-    create_dossier,
-    delete_dossier,
-    fire,
-    save_confirmation,
-    save_volet,
-)
+from workflow.operations import fire
 
 DURING = at_paris(2026, 2, 10)
 AFTER = at_paris(2026, 3, 21, 9)

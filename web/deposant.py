@@ -28,24 +28,22 @@ from web.security import deposant_required
 from workflow import clock
 from workflow.campaigns.store import current_version, definition_of
 from workflow.db import transaction
-from workflow.errors import ConflictError, InvalidInput, TransitionRefused, WorkflowError
-from workflow.guards import campaign_open_reason
-from workflow.machine import workflow
-from workflow.models import Campaign, Dossier
-from workflow.operations import (
+from workflow.editing import (
     attach_piece,
     create_dossier,
     delete_dossier,
     dossiers_of,
-    fire,
-    load_dossier,
     move_in_priority,
     remove_piece,
     save_confirmation,
     save_volet,
-    state_for_deposant,
     volet_report,
 )
+from workflow.errors import ConflictError, InvalidInput, TransitionRefused, WorkflowError
+from workflow.guards import campaign_open_reason
+from workflow.machine import workflow
+from workflow.models import Campaign, Dossier
+from workflow.operations import fire, load_dossier, state_for_deposant
 from workflow.storage import Storage
 
 bp = Blueprint("deposant", __name__)

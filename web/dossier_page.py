@@ -18,17 +18,11 @@ from workflow.campaigns.schema import Campaign as Definition
 from workflow.campaigns.schema import Piece, Volet
 from workflow.campaigns.store import definition_of
 from workflow.dates import paris_date
+from workflow.editing import edit_refusal, first_volet_saved, volet_report
 from workflow.guards import campaign_open_reason
 from workflow.machine import EventSpec
 from workflow.models import Attachment, Campaign, Dossier
-from workflow.operations import (
-    allowed_events,
-    edit_refusal,
-    first_volet_saved,
-    refusal_reasons,
-    state_for_deposant,
-    volet_report,
-)
+from workflow.operations import allowed_events, refusal_reasons, state_for_deposant
 
 # The inputs an action's guards ask for: a guard that needs a value gets a field on the page.
 DECISION_INPUTS = {"reason_required": "reason", "start_date_reached": "start_date"}

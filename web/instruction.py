@@ -36,6 +36,7 @@ from workflow.batch import Selected, fire_each
 from workflow.campaigns.store import definition_of
 from workflow.dates import as_utc, paris_date
 from workflow.db import transaction
+from workflow.editing import volet_report
 from workflow.errors import ConflictError, InvalidInput, TransitionRefused, WorkflowError
 from workflow.exports import export_csv, export_xlsx
 from workflow.guards import campaign_open_reason
@@ -44,7 +45,7 @@ from workflow.machine import EventSpec, workflow
 from workflow.mailer import failed_mails
 from workflow.models import Avis, Campaign, Dossier
 from workflow.notifications import render
-from workflow.operations import allowed_events, fire, refusal_reasons, volet_report
+from workflow.operations import allowed_events, fire, refusal_reasons
 from workflow.publication import publish_results
 from workflow.readable import shown_volets
 from workflow.storage import Storage

@@ -13,7 +13,6 @@ import datetime as dt
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from workflow import clock, identifiers, notifications
@@ -21,7 +20,8 @@ from workflow.actors import Actor
 from workflow.campaigns.store import definition_of
 from workflow.dates import format_instant
 from workflow.errors import InvalidInput, InvalidLink, TransitionRefused
-from workflow.models import AuditEvent, Avis, Dossier
+from workflow.models import Avis, Dossier
+from workflow.operations import record_audit
 from workflow.storage import Storage, check_pdf
 
 LINK_LIFETIME = dt.timedelta(days=30)
@@ -80,12 +80,12 @@ def invite_avis(
         "expires_at": (now + LINK_LIFETIME).isoformat(),
     }
     notifications.queue(session, "demande_avis", [email], dossier=dossier, context=context, now=now)
-    _audit(
+    record_audit(
         session,
         dossier,
-        actor.user_id,
-        actor.label,
+        actor,
         "demander_avis",
+        dossier.state,
         now,
         {"avis": avis_key, "email": email},
     )
@@ -130,12 +130,13 @@ def give_avis(
     session.flush()
     dossier = session.get(Dossier, avis.dossier_id)
     assert dossier is not None
-    _audit(
+    giver = Actor("avis", None, None, avis.giver_email)
+    record_audit(
         session,
         dossier,
-        None,
-        avis.giver_email,
+        giver,
         "donner_avis",
+        dossier.state,
         now,
         {"avis": avis.avis_key, "verdict": verdict},
     )
@@ -156,12 +157,12 @@ def delete_avis(  # type: ignore[no-untyped-def]
         raise TransitionRefused("Supprimer l'avis", ["Action réservée à l'ARS."])
     dossier = session.get(Dossier, avis.dossier_id)
     assert dossier is not None
-    _audit(
+    record_audit(
         session,
         dossier,
-        actor.user_id,
-        actor.label,
+        actor,
         "supprimer_avis",
+        dossier.state,
         now,
         {"avis": avis.avis_key, "email": avis.giver_email, "verdict": avis.verdict},
     )
@@ -201,28 +202,3 @@ def answer_avis(
         give_avis(session, avis, verdict, comment, now=now)  # refused: says when it was given
     name = storage.save_in(session, checked_data) if checked_data is not None else None
     return give_avis(session, avis, verdict, comment, storage_name=name, now=now)
-
-
-def _audit(
-    session: Session,
-    dossier: Dossier,
-    actor_id: int | None,
-    label: str,
-    event: str,
-    now: dt.datetime,
-    payload: dict[str, Any],
-) -> None:
-    session.connection().execute(
-        insert(AuditEvent.__table__),
-        {
-            "dossier_id": dossier.id,
-            "campaign_id": dossier.campaign_id,
-            "actor_id": actor_id,
-            "actor_label": label,
-            "at": now,
-            "event": event,
-            "from_state": dossier.state,
-            "to_state": dossier.state,
-            "payload": payload,
-        },
-    )
