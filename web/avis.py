@@ -12,12 +12,12 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from werkzeug.wrappers import Response
 
 from web import db_session
+from web.files import send_piece, storage
 from workflow import clock
 from workflow.avis import VERDICTS, answer_avis, avis_from_token
 from workflow.campaigns.store import definition_of
@@ -25,16 +25,12 @@ from workflow.db import transaction
 from workflow.errors import InvalidInput, InvalidLink
 from workflow.models import Avis, Dossier
 from workflow.readable import shown_volets
-from workflow.storage import MAX_PDF_LABEL, Storage
+from workflow.storage import MAX_PDF_LABEL
 
 bp = Blueprint("avis", __name__, url_prefix="/avis")
 
 Page = str | Response | tuple[str, int]
 LABELS = {"verdict": "Votre avis", "comment": "Commentaire", "fichier": "Avis signé (PDF)"}
-
-
-def _storage() -> Storage:
-    return Storage(current_app.config["UPLOAD_DIR"])
 
 
 def _avis(token: str) -> tuple[Avis, Dossier] | InvalidLink:
@@ -92,7 +88,7 @@ def page(token: str) -> Page:
     try:
         with transaction(s):
             answer_avis(
-                s, avis, posted["verdict"], posted["comment"], signed, _storage(), clock.now()
+                s, avis, posted["verdict"], posted["comment"], signed, storage(), clock.now()
             )
     except InvalidInput as invalid:
         found = _avis(token)
@@ -113,18 +109,4 @@ def piece(token: str, piece_key: str) -> Response:
     if isinstance(found, InvalidLink):
         abort(404)
     _, dossier = found
-    attachment = next((a for a in dossier.attachments if a.piece_key == piece_key), None)
-    if attachment is None:
-        abort(404)
-    path = _storage().path(attachment.storage_name)
-    if not path.is_file():
-        abort(404)
-    response = send_file(
-        path,
-        mimetype="application/pdf",
-        as_attachment=True,
-        download_name=attachment.filename,
-        max_age=0,
-    )
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return send_piece(dossier, piece_key)

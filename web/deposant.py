@@ -24,6 +24,7 @@ from werkzeug.wrappers import Response
 
 from web import db_session, volet_form
 from web.dossier_page import DECISION_INPUTS, DossierPage, parse_date
+from web.files import send_piece, storage
 from web.security import deposant_required
 from workflow import clock
 from workflow.campaigns.store import current_version, definition_of
@@ -44,15 +45,10 @@ from workflow.guards import campaign_open_reason
 from workflow.machine import workflow
 from workflow.models import Campaign, Dossier
 from workflow.operations import fire, load_dossier, state_for_deposant
-from workflow.storage import Storage
 
 bp = Blueprint("deposant", __name__)
 
 Page = str | Response | tuple[str, int]
-
-
-def _storage() -> Storage:
-    return Storage(current_app.config["UPLOAD_DIR"])
 
 
 def _own_dossier(dossier_id: int) -> Dossier:
@@ -299,7 +295,7 @@ def upload(dossier_id: int, piece_key: str) -> Page:
                 piece_key,
                 upload.filename,
                 upload.read(),
-                _storage(),
+                storage(),
                 expected_version=_version(),
                 now=clock.now(),
             )
@@ -348,22 +344,7 @@ def _piece_page(found: Dossier, back: str, piece_errors: dict[str, str]) -> str:
 @bp.get("/dossiers/<int:dossier_id>/pieces/<piece_key>/fichier")
 @deposant_required
 def download(dossier_id: int, piece_key: str) -> Response:
-    found = _own_dossier(dossier_id)
-    attachment = next((a for a in found.attachments if a.piece_key == piece_key), None)
-    if attachment is None:
-        abort(404)
-    path = _storage().path(attachment.storage_name)
-    if not path.is_file():
-        abort(404)
-    response = send_file(
-        path,
-        mimetype="application/pdf",
-        as_attachment=True,
-        download_name=attachment.filename,
-        max_age=0,
-    )
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return send_piece(_own_dossier(dossier_id), piece_key)
 
 
 @bp.post("/dossiers/<int:dossier_id>/pieces/<piece_key>/supprimer")
@@ -379,7 +360,7 @@ def remove(dossier_id: int, piece_key: str) -> Page:
                 found,
                 current_user.actor,
                 piece_key,
-                _storage(),
+                storage(),
                 expected_version=_version(),
                 now=clock.now(),
             )
@@ -504,7 +485,7 @@ def delete(dossier_id: int) -> Page:
     if request.method == "POST":
         try:
             with transaction(s):
-                delete_dossier(s, found, current_user.actor, clock.now(), storage=_storage())
+                delete_dossier(s, found, current_user.actor, clock.now(), storage=storage())
         except TransitionRefused as refused:
             reasons = refused.reasons
         else:

@@ -28,6 +28,7 @@ from werkzeug.wrappers import Response
 from web import db_session
 from web.access import followed_campaign, followed_dossier, staff_required
 from web.dossier_page import parse_date
+from web.files import send_pdf, storage
 from web.security import safe_next
 from workflow import clock, dashboard
 from workflow.archives import campaign_entries, dossier_entries, dossier_label, write_zip
@@ -48,7 +49,6 @@ from workflow.notifications import render
 from workflow.operations import allowed_events, fire, refusal_reasons
 from workflow.publication import publish_results
 from workflow.readable import shown_volets
-from workflow.storage import Storage
 from workflow.timeline import dossier_timeline
 
 bp = Blueprint("instruction", __name__, url_prefix="/instruction")
@@ -80,10 +80,6 @@ SORT_LABELS = {
     "priorite": "Priorité",
     "modifie": "Dernière modification",
 }
-
-
-def _storage() -> Storage:
-    return Storage(current_app.config["UPLOAD_DIR"])
 
 
 def _version() -> int | None:
@@ -255,7 +251,7 @@ def export_campaign_xlsx(slug: str) -> Response:
 @staff_required
 def campaign_zip(slug: str) -> Response:
     found = followed_campaign(slug)
-    archive = write_zip(campaign_entries(db_session(), found.id), _storage())
+    archive = write_zip(campaign_entries(db_session(), found.id), storage())
     return _zip(archive, f"{found.slug}-pieces.zip")
 
 
@@ -397,25 +393,14 @@ def piece(dossier_id: int, piece_key: str) -> Response:
     attachment = next((a for a in found.attachments if a.piece_key == piece_key), None)
     if attachment is None:
         abort(404)
-    return _pdf(attachment.storage_name, attachment.filename)
-
-
-def _pdf(storage_name: str, name: str) -> Response:
-    path = _storage().path(storage_name)
-    if not path.is_file():
-        abort(404)
-    response = send_file(
-        path, mimetype="application/pdf", as_attachment=True, download_name=name, max_age=0
-    )
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return send_pdf(attachment.storage_name, attachment.filename)
 
 
 @bp.get("/dossiers/<int:dossier_id>/pieces.zip")
 @staff_required
 def dossier_zip(dossier_id: int) -> Response:
     found = followed_dossier(dossier_id)
-    archive = write_zip(dossier_entries(db_session(), found), _storage())
+    archive = write_zip(dossier_entries(db_session(), found), storage())
     return _zip(archive, f"dossier-{dossier_label(found)}.zip")
 
 
@@ -473,7 +458,7 @@ def remove_avis(avis_id: int) -> Response:
     avis, found = _followed_avis(avis_id)
     try:
         with transaction(s):
-            delete_avis(s, avis, current_user.actor, clock.now(), storage=_storage())
+            delete_avis(s, avis, current_user.actor, clock.now(), storage=storage())
     except (TransitionRefused, WorkflowError) as refused:
         flash(refused.message, "error")
     else:
@@ -488,4 +473,4 @@ def avis_file(avis_id: int) -> Response:
     avis, found = _followed_avis(avis_id)
     if not avis.storage_name:
         abort(404)
-    return _pdf(avis.storage_name, f"avis-{avis.avis_key}-dossier-{dossier_label(found)}.pdf")
+    return send_pdf(avis.storage_name, f"avis-{avis.avis_key}-dossier-{dossier_label(found)}.pdf")
