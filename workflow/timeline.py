@@ -110,13 +110,13 @@ def _details(payload: dict[str, Any], definition: Definition | None) -> list[str
     if payload.get("start_date"):
         out.append(f"Date effective de prise de poste : {_day(payload['start_date'])}.")
     if payload.get("volet"):
-        out.append(f"Volet : {_volet_title(definition, payload['volet'])}")
+        out.append(f"Volet : {_label(definition, 'volets', payload['volet'])}")
     if payload.get("piece"):
-        piece = _piece_label(definition, payload["piece"])
+        piece = _label(definition, "pieces", payload["piece"])
         name = f" (« {payload['filename']} »)" if payload.get("filename") else ""
         out.append(f"Pièce : {piece}{name}")
     if payload.get("avis"):
-        avis = _avis_label(definition, payload["avis"])
+        avis = _label(definition, "avis", payload["avis"])
         who = f", {payload['email']}" if payload.get("email") else ""
         verdict = VERDICTS.get(payload.get("verdict") or "")
         out.append(f"Avis : {avis}{who}" + (f" — {verdict}" if verdict else ""))
@@ -143,25 +143,10 @@ def _day(value: str) -> str:
             return value
 
 
-def _volet_title(definition: Definition | None, key: str) -> str:
-    if definition is not None:
-        for volet in definition.volets:
-            if volet.key == key:
-                return volet.title
-    return key
-
-
-def _piece_label(definition: Definition | None, key: str) -> str:
-    if definition is not None:
-        for piece in definition.pieces:
-            if piece.key == key:
-                return piece.label
-    return key
-
-
-def _avis_label(definition: Definition | None, key: str) -> str:
-    if definition is not None:
-        for avis in definition.avis:
-            if avis.key == key:
-                return avis.label
+def _label(definition: Definition | None, part: str, key: str) -> str:
+    """The title or label the campaign gives to a volet, piece or avis key (the key itself
+    if the version no longer has it)."""
+    for item in getattr(definition, part, ()) if definition is not None else ():
+        if item.key == key:
+            return getattr(item, "title", None) or item.label
     return key
