@@ -176,3 +176,26 @@ def test_definition_of_reads_the_database_it_is_given(tmp_path, sqlite_template,
                 labels[name] = definition_of(session, loaded.version.id).title
         engine.dispose()
     assert labels == {"a": "Appel A", "b": "Appel B"}
+
+
+def test_reloading_the_same_file_keeps_a_deadline_an_administrator_moved(session):
+    import datetime as dt
+
+    from tests.conftest import definition
+    from workflow.actors import Actor
+    from workflow.campaign_admin import change_deadline
+    from workflow.campaigns.store import store_campaign
+    from workflow.db import transaction
+
+    admin = Actor("administrateur", None, None, "admin@ars.example.fr")
+    with transaction(session):
+        campaign = store_campaign(session, definition()).campaign
+    with transaction(session):
+        change_deadline(session, campaign, dt.date(2026, 3, 27), admin, "Panne du site")
+    moved = campaign.deadline_at
+    with transaction(session):
+        store_campaign(session, definition())  # make run reloads every file
+    assert campaign.deadline_at == moved
+    with transaction(session):
+        store_campaign(session, definition(deadline=dt.date(2026, 4, 3)))  # the file changed
+    assert campaign.deadline_at == dt.datetime(2026, 4, 3, 22, tzinfo=dt.UTC)

@@ -55,6 +55,11 @@ def checksum(definition: Definition) -> str:
     return hashlib.sha256(encoded).hexdigest()
 
 
+def _dates_digest(definition: Definition) -> str:
+    data = definition.model_dump(mode="json", include=set(DATE_KEYS))
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
 def date_columns(definition: Definition) -> dict[str, Any]:
     """The campaign's date columns as the definition gives them."""
     window = definition.confirmation_window
@@ -72,18 +77,22 @@ def store_campaign(session: Session, definition: Definition, source: str | None 
     """Creates or updates a campaign from its definition, inside the caller's transaction.
 
     A changed form makes a new version (dossiers keep theirs); an unchanged file changes
-    nothing. The dates of a real campaign follow its file; a demo campaign keeps the dates of
-    its first load, so that "30 days from today" does not move every day.
+    nothing. The dates of a real campaign follow its file when the file changes them (a
+    deadline an administrator moved is not undone by reloading the same file); a demo
+    campaign keeps the dates of its first load, so that "30 days from today" does not move.
     """
     campaign = session.scalar(select(Campaign).where(Campaign.slug == definition.slug))
     digest = checksum(definition)
     created = campaign is None
+    dates_digest = _dates_digest(definition)
     if campaign is None:
         campaign = Campaign(slug=definition.slug, current_version=0, **date_columns(definition))
+        campaign.file_dates_digest = dates_digest
         session.add(campaign)
-    elif not definition.demo:
+    elif not definition.demo and campaign.file_dates_digest != dates_digest:
         for key, value in date_columns(definition).items():
             setattr(campaign, key, value)
+        campaign.file_dates_digest = dates_digest
     campaign.title = definition.title
     campaign.agency = definition.agency
     campaign.contact_email = definition.contacts[0].email

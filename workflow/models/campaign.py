@@ -41,6 +41,9 @@ class Campaign(Base):
     confirmation_end: Mapped[dt.date | None]
     start_dates: Mapped[list[str]] = mapped_column(JSONValue, default=list)
     demo: Mapped[bool] = mapped_column(default=False)
+    # A digest of the dates as the file last gave them: a reload applies the file's dates only
+    # when the file changed them, so a deadline an administrator moved stays moved.
+    file_dates_digest: Mapped[str | None] = mapped_column(String(64))
     closed_at: Mapped[dt.datetime | None]
     results_published_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
