@@ -9,108 +9,44 @@ number, and finds the dossier in « Récap. candidatures »."""
 
 from __future__ import annotations
 
-import io
 import re
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from pypdf import PdfWriter
-from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.serving import make_server
 
-from web import create_app
-from workflow import clock
-from workflow.campaigns.store import store_directory
-from workflow.dates import paris_date
-from workflow.db import ROOT, make_engine, make_session_factory, migrate, transaction
-from workflow.mailer import parse_smtp_url, send_pending
-
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="Debian's chromium is not installed (/usr/bin/chromium): .ci/run installs it "
-    "with `apt-get install -y chromium`; this test never downloads a browser.",
+from tests.e2e_support import (
+    LiveApp,
+    chromium,
+    database_with_campaigns,
+    needs_chromium,
+    new_page,
+    pdf_bytes,
+    served,
 )
+
+pytestmark = needs_chromium
 
 EMAIL = "bam@ch-gonesse.example.fr"
 PASSWORD = "Affaires-Medicales-2019"
 
 
-@dataclass
-class LiveApp:
-    url: str
-    sessions: sessionmaker[Session]
-    smtp_url: str
-
-    def flush_outbox(self) -> None:
-        """What the scheduler does in production: send the outbox over SMTP."""
-        send_pending(
-            self.sessions,
-            parse_smtp_url(self.smtp_url),
-            mail_from="ne-pas-repondre@ars.example.fr",
-            base_url=self.url,
-        )
-
-
 @pytest.fixture
 def live_app(tmp_path: Path, smtp_server) -> Iterator[LiveApp]:  # type: ignore[no-untyped-def]
-    database = f"sqlite:///{tmp_path / 'e2e.sqlite3'}"
-    migrate(database)
-    engine = make_engine(database)
-    sessions = make_session_factory(engine)
-    with sessions() as session, transaction(session):
-        store_directory(session, ROOT / "campaigns", paris_date(clock.now()))
-    app = create_app(
-        {
-            "DATABASE_URL": database,
-            "SECRET_KEY": "e2e-secret-key",
-            "SMTP_URL": smtp_server.url,
-            "UPLOAD_DIR": str(tmp_path / "uploads"),
-        }
-    )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
-    app.config["BASE_URL"] = base
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield LiveApp(base, sessions, smtp_server.url)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        app.extensions["db_sessions"].kw["bind"].dispose()
-        engine.dispose()
+    database, engine, sessions = database_with_campaigns(tmp_path)
+    with served(database, engine, sessions, smtp_server.url, tmp_path / "uploads") as live:
+        yield live
 
 
 @pytest.fixture
 def page(live_app: LiveApp):  # type: ignore[no-untyped-def]
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            context = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris")
-            page = context.new_page()
-            page.set_default_timeout(20_000)
-            yield page
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield new_page(browser)
 
 
 def a_pdf(path: Path, title: str) -> Path:
-    """A real one-page PDF, made here with pypdf."""
-    writer = PdfWriter()
-    writer.add_blank_page(width=595, height=842)
-    writer.add_metadata({"/Title": title})
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    path.write_bytes(buffer.getvalue())
+    """A real one-page PDF file."""
+    path.write_bytes(pdf_bytes(title))
     return path
 
 

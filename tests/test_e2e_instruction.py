@@ -13,44 +13,41 @@ publication sends nothing — and downloads the XLSX export, which holds every f
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import openpyxl
 import pytest
-from pypdf import PdfWriter
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
-from werkzeug.serving import make_server
 
+from tests.e2e_support import (
+    LiveApp,
+    chromium,
+    database_with_campaigns,
+    needs_chromium,
+    pdf_bytes,
+    served,
+)
+from tests.e2e_support import new_page as open_page
 from tests.test_web_demo_campaigns import volet_form
-from web import create_app
 from web.volet_form import parse
 from workflow import clock
 from workflow.actors import Actor
 from workflow.campaigns.completeness import is_visible
-from workflow.campaigns.store import current_version, definition_of, store_directory
+from workflow.campaigns.store import current_version, definition_of
 from workflow.dates import paris_date
-from workflow.db import ROOT, make_engine, make_session_factory, migrate, transaction
+from workflow.db import ROOT, transaction
 from workflow.editing import attach_piece, create_dossier, save_confirmation, save_volet
 from workflow.instructors import follow
-from workflow.mailer import parse_smtp_url, send_pending
 from workflow.models import Campaign, Dossier, Organisation, User
 from workflow.operations import fire
 from workflow.passwords import hash_password
 from workflow.storage import Storage
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="Debian's chromium is not installed (/usr/bin/chromium): .ci/run installs it "
-    "with `apt-get install -y chromium`; this test never downloads a browser.",
-)
+pytestmark = needs_chromium
 
 SLUG = "demo-idf-asp-vague6"
 INSTRUCTEUR = ("claire.martin@ars-idf.example.fr", "Instruction-ARS-2026!")
@@ -59,39 +56,6 @@ DEPOSANT = ("bam@ch-gonesse.example.fr", "Affaires-Medicales-2019")
 COORDONNATEUR = "pr.lefevre@chu-coordination.example.fr"
 PARTNER = "direction@partenaire.example.fr"  # the partner's address the demo values give
 CANDIDATES = ("Lambourde", "Martin", "Petit")
-
-
-def a_pdf(title: str) -> bytes:
-    writer = PdfWriter()
-    writer.add_blank_page(width=595, height=842)
-    writer.add_metadata({"/Title": title})
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    return buffer.getvalue()
-
-
-@dataclass
-class LiveApp:
-    url: str
-    sessions: sessionmaker[Session]
-    smtp_url: str
-    dossiers: dict[str, int] = field(default_factory=dict)  # candidate -> dossier id
-
-    def flush_outbox(self) -> None:
-        """What the scheduler does in production: send the outbox over SMTP."""
-        send_pending(
-            self.sessions,
-            parse_smtp_url(self.smtp_url),
-            mail_from="ne-pas-repondre@ars.example.fr",
-            base_url=self.url,
-        )
-
-    def dossier(self, candidate: str) -> Dossier:
-        with self.sessions() as session:
-            found = session.get(Dossier, self.dossiers[candidate])
-            assert found is not None
-            session.expunge(found)
-            return found
 
 
 def deposit_dossiers(session: Session, storage: Storage) -> dict[str, int]:
@@ -125,7 +89,7 @@ def deposit_dossiers(session: Session, storage: Storage) -> dict[str, int]:
                     data["nom"] = candidate
                 save_volet(session, dossier, deposant, volet.key, parse(volet, MultiDict(data)))
             for piece in definition.pieces:
-                pdf = a_pdf(f"{piece.label} — {candidate}")
+                pdf = pdf_bytes(f"{piece.label} — {candidate}")
                 attach_piece(
                     session, dossier, deposant, piece.key, f"{piece.key}.pdf", pdf, storage
                 )
@@ -138,14 +102,9 @@ def deposit_dossiers(session: Session, storage: Storage) -> dict[str, int]:
 
 @pytest.fixture
 def live_app(tmp_path: Path, smtp_server) -> Iterator[LiveApp]:  # type: ignore[no-untyped-def]
-    database = f"sqlite:///{tmp_path / 'e2e.sqlite3'}"
-    migrate(database)
-    engine = make_engine(database)
-    sessions = make_session_factory(engine)
+    database, engine, sessions = database_with_campaigns(tmp_path)
     uploads = tmp_path / "uploads"
     with sessions() as session:
-        with transaction(session):
-            store_directory(session, ROOT / "campaigns", paris_date(clock.now()))
         ids = deposit_dossiers(session, Storage(uploads))
         with transaction(session):
             instructeur = User(
@@ -168,51 +127,20 @@ def live_app(tmp_path: Path, smtp_server) -> Iterator[LiveApp]:  # type: ignore[
         admin = Actor("administrateur", None, None, "administrateur (test)")
         with transaction(session):
             follow(session, instructeur, campaign, admin)
-    app = create_app(
-        {
-            "DATABASE_URL": database,
-            "SECRET_KEY": "e2e-secret-key",
-            "SMTP_URL": smtp_server.url,
-            "UPLOAD_DIR": str(uploads),
-        }
-    )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
-    app.config["BASE_URL"] = base
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        live = LiveApp(base, sessions, smtp_server.url, ids)
+    with served(database, engine, sessions, smtp_server.url, uploads, ids) as live:
         live.flush_outbox()  # the accusés de réception
         yield live
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        app.extensions["db_sessions"].kw["bind"].dispose()
-        engine.dispose()
 
 
 @pytest.fixture
 def browser(live_app: LiveApp):  # type: ignore[no-untyped-def]
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser
 
 
 def new_page(browser):  # type: ignore[no-untyped-def]
     """A page in its own browser context: one person, one set of cookies."""
-    context = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris", accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    return page
+    return open_page(browser, accept_downloads=True)
 
 
 def sign_in(page, url: str, email: str, password: str) -> None:  # type: ignore[no-untyped-def]
@@ -314,7 +242,7 @@ def test_an_instructeur_instructs_the_demo_campaign_to_published_results(
     giver.click("label[for='f-verdict-favorable']")
     giver.fill("#f-comment", "Projet cohérent ; partenaire pertinent pour la spécialité.")
     signed = tmp_path / "avis-signe.pdf"
-    signed.write_bytes(a_pdf("Avis signé du coordonnateur"))
+    signed.write_bytes(pdf_bytes("Avis signé du coordonnateur"))
     giver.set_input_files("#f-fichier", str(signed))
     giver.get_by_role("button", name="Enregistrer mon avis").click()
     giver.wait_for_load_state()

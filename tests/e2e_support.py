@@ -1,0 +1,134 @@
+"""What the browser end-to-end tests share: Debian's Chromium, real PDFs, and the real app
+served on a free loopback port over a migrated SQLite database with the campaigns loaded."""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pypdf import PdfWriter
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.serving import make_server
+
+from web import create_app
+from workflow import clock
+from workflow.campaigns.store import store_directory
+from workflow.dates import paris_date
+from workflow.db import ROOT, make_engine, make_session_factory, migrate, transaction
+from workflow.mailer import parse_smtp_url, send_pending
+from workflow.models import Dossier
+
+CHROMIUM = Path("/usr/bin/chromium")
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's chromium is not installed (/usr/bin/chromium): .ci/run installs it "
+    "with `apt-get install -y chromium`; this test never downloads a browser.",
+)
+
+
+def pdf_bytes(title: str) -> bytes:
+    """A real one-page PDF, made here with pypdf."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    writer.add_metadata({"/Title": title})
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+@dataclass
+class LiveApp:
+    url: str
+    sessions: sessionmaker[Session]
+    smtp_url: str
+    dossiers: dict[str, int] = field(default_factory=dict)  # candidate -> dossier id
+
+    def flush_outbox(self) -> None:
+        """What the scheduler does in production: send the outbox over SMTP."""
+        send_pending(
+            self.sessions,
+            parse_smtp_url(self.smtp_url),
+            mail_from="ne-pas-repondre@ars.example.fr",
+            base_url=self.url,
+        )
+
+    def dossier(self, candidate: str) -> Dossier:
+        with self.sessions() as session:
+            found = session.get(Dossier, self.dossiers[candidate])
+            assert found is not None
+            session.expunge(found)
+            return found
+
+
+def database_with_campaigns(tmp_path: Path) -> tuple[str, Engine, sessionmaker[Session]]:
+    """A migrated SQLite database holding every campaign of campaigns/ (demo copies open)."""
+    database = f"sqlite:///{tmp_path / 'e2e.sqlite3'}"
+    migrate(database)
+    engine = make_engine(database)
+    sessions = make_session_factory(engine)
+    with sessions() as session, transaction(session):
+        store_directory(session, ROOT / "campaigns", paris_date(clock.now()))
+    return database, engine, sessions
+
+
+@contextmanager
+def served(
+    database: str,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    smtp_url: str,
+    uploads: Path,
+    dossiers: dict[str, int] | None = None,
+) -> Iterator[LiveApp]:
+    """The real app, in a thread, until the block ends."""
+    app = create_app(
+        {
+            "DATABASE_URL": database,
+            "SECRET_KEY": "e2e-secret-key",
+            "SMTP_URL": smtp_url,
+            "UPLOAD_DIR": str(uploads),
+        }
+    )
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    app.config["BASE_URL"] = base
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield LiveApp(base, sessions, smtp_url, dict(dossiers or {}))
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        app.extensions["db_sessions"].kw["bind"].dispose()
+        engine.dispose()
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Headless Debian Chromium driven by Playwright, with the flags this machine needs."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def new_page(browser: Any, **options: Any) -> Any:
+    """A page in its own browser context: one person, one set of cookies, French and Paris."""
+    context = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris", **options)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    return page
