@@ -69,10 +69,14 @@ def _check_editable(
     now: dt.datetime,
     label: str,
     corrections_reopen: bool = True,
+    expected_version: int | None = None,
 ) -> None:
     """Refuses a déposant's change outside its own, editable dossiers and outside the
     deposit period; corrections asked by the ARS reopen editing (not deletion) until their
-    due date."""
+    due date. `expected_version` is the version the page showed: another change since then
+    is a conflict."""
+    if expected_version is not None and dossier.version != expected_version:
+        raise ConflictError()
     if not actor.owns(dossier.organisation_id):
         raise TransitionRefused(label, [NOT_YOURS])
     if dossier.state not in EDITABLE_STATES:
@@ -105,17 +109,14 @@ def save_volet(
     """
     now = now or clock.now()
     label = "Enregistrer"
-    if expected_version is not None and dossier.version != expected_version:
-        raise ConflictError()
-    _check_editable(session, dossier, actor, now, label)
+    _check_editable(session, dossier, actor, now, label, expected_version=expected_version)
     definition = definition_of(session, dossier.campaign_version_id)
     try:
         volet = definition.volet(volet_key)
     except KeyError:
         raise WorkflowError(f"Volet inconnu : {volet_key}.") from None
-    first = definition.volets[0]
-    if volet_key != first.key and first.key not in (dossier.values or {}):
-        raise TransitionRefused(label, [f"Enregistrez d'abord le volet « {first.title} »."])
+    if volet_key != definition.volets[0].key:
+        _require_first_volet(definition, dossier, label)
     cleaned: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for field in volet.fields:
@@ -190,9 +191,7 @@ def save_confirmation(
 ) -> Report:
     """The "Confirmer" tab's boxes: the campaign's attestations and the data consent."""
     now = now or clock.now()
-    if expected_version is not None and dossier.version != expected_version:
-        raise ConflictError()
-    _check_editable(session, dossier, actor, now, "Enregistrer")
+    _check_editable(session, dossier, actor, now, "Enregistrer", expected_version=expected_version)
     definition = definition_of(session, dossier.campaign_version_id)
     known = [a.key for a in definition.attestations]
     dossier.attestations = [key for key in known if key in set(attestations)]
@@ -255,6 +254,12 @@ def first_volet_saved(definition: Definition, dossier: Dossier) -> bool:
     return definition.volets[0].key in (dossier.values or {})
 
 
+def _require_first_volet(definition: Definition, dossier: Dossier, label: str) -> None:
+    if not first_volet_saved(definition, dossier):
+        first = definition.volets[0].title
+        raise TransitionRefused(label, [f"Enregistrez d'abord le volet « {first} »."])
+
+
 def _piece(definition: Definition, piece_key: str):  # type: ignore[no-untyped-def]
     for piece in definition.pieces:
         if piece.key == piece_key:
@@ -290,14 +295,10 @@ def attach_piece(
     """
     now = now or clock.now()
     label = "Joindre le fichier"
-    if expected_version is not None and dossier.version != expected_version:
-        raise ConflictError()
-    _check_editable(session, dossier, actor, now, label)
+    _check_editable(session, dossier, actor, now, label, expected_version=expected_version)
     definition = definition_of(session, dossier.campaign_version_id)
     piece = _piece(definition, piece_key)
-    if not first_volet_saved(definition, dossier):
-        first = definition.volets[0].title
-        raise TransitionRefused(label, [f"Enregistrez d'abord le volet « {first} »."])
+    _require_first_volet(definition, dossier, label)
     checked = check_pdf(data, filename)
     name = storage.save_in(session, data)
     attachment = next((a for a in dossier.attachments if a.piece_key == piece.key), None)
@@ -333,9 +334,7 @@ def remove_piece(
     complete, so a required piece of one can be replaced but not removed."""
     now = now or clock.now()
     label = "Supprimer le fichier"
-    if expected_version is not None and dossier.version != expected_version:
-        raise ConflictError()
-    _check_editable(session, dossier, actor, now, label)
+    _check_editable(session, dossier, actor, now, label, expected_version=expected_version)
     definition = definition_of(session, dossier.campaign_version_id)
     piece = _piece(definition, piece_key)
     attachment = next((a for a in dossier.attachments if a.piece_key == piece.key), None)
