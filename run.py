@@ -9,11 +9,11 @@ import os
 import sys
 from pathlib import Path
 
-from workflow import clock
 from workflow.campaigns.loader import CampaignFileError, load_campaign_file
 from workflow.campaigns.store import store_directory
-from workflow.dates import paris_date
-from workflow.db import make_engine, make_session_factory, migrate, transaction
+from workflow.plumbing import clock
+from workflow.plumbing.dates import paris_date
+from workflow.plumbing.db import make_engine, make_session_factory, migrate, transaction
 
 ROOT = Path(__file__).resolve().parent
 
@@ -64,7 +64,7 @@ def cmd_load_campaigns(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from workflow.demo import ensure_demo_accounts
+    from workflow.administration.demo import ensure_demo_accounts
 
     session = _sessions()()
     with transaction(session):
@@ -76,7 +76,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_close_due(args: argparse.Namespace) -> int:
-    from workflow.jobs import close_due_campaigns
+    from workflow.scheduling.jobs import close_due_campaigns
 
     for campaign_id in close_due_campaigns(_sessions(), clock.now()):
         print(f"campaign {campaign_id} closed")
@@ -89,10 +89,10 @@ def cmd_set_deadline(args: argparse.Namespace) -> int:
 
     from sqlalchemy import select
 
-    from workflow.actors import Actor
-    from workflow.campaign_admin import change_deadline
-    from workflow.errors import TransitionRefused
+    from workflow.administration.campaigns import change_deadline
     from workflow.models import Campaign
+    from workflow.people.actors import Actor
+    from workflow.plumbing.errors import TransitionRefused
 
     value = args.deadline
     deadline = dt.datetime.fromisoformat(value) if "T" in value else dt.date.fromisoformat(value)
@@ -116,7 +116,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     """The production scheduler: one process; a second one waits as a standby."""
     import signal
 
-    from workflow.scheduler import from_environment, start
+    from workflow.scheduling.scheduler import from_environment, start
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     scheduler, interval = from_environment(_sessions())
@@ -135,7 +135,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
 
 def cmd_diagram(args: argparse.Namespace) -> int:
-    from workflow.machine import mermaid
+    from workflow.machine.states import mermaid
 
     print(mermaid(), end="")
     return 0
@@ -146,7 +146,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     app = create_app()
     if os.environ.get("SCHEDULER", "on") != "off":
-        from workflow.scheduler import from_environment, start
+        from workflow.scheduling.scheduler import from_environment, start
 
         scheduler, interval = from_environment(app.extensions["db_sessions"])
         start(scheduler, interval, blocking=False)

@@ -1,9 +1,9 @@
 """Alembic environment: the URL comes from the caller (workflow.db.migrate) or DATABASE_URL."""
 
 from alembic import context
-from workflow.db import database_url, make_engine
 from workflow.models import Base
 from workflow.models.base import UTCDateTime
+from workflow.plumbing.db import database_url, make_engine
 
 config = context.config
 target_metadata = Base.metadata

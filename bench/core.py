@@ -28,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data import NOW, migrated_databases, populate  # noqa: E402
 from sqlalchemy import select, text  # noqa: E402
 
-from workflow.actors import Actor  # noqa: E402
-from workflow.closing import close_campaign  # noqa: E402
-from workflow.db import make_engine, make_session_factory, transaction  # noqa: E402
+from workflow.machine.closing import close_campaign  # noqa: E402
+from workflow.machine.operations import fire, load_dossier  # noqa: E402
 from workflow.models import Dossier  # noqa: E402
-from workflow.operations import fire, load_dossier  # noqa: E402
+from workflow.people.actors import Actor  # noqa: E402
+from workflow.plumbing.db import make_engine, make_session_factory, transaction  # noqa: E402
 
 AFTER_DEADLINE = dt.datetime(2026, 3, 21, tzinfo=dt.UTC)
 

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from data import STATES, migrated_databases, populate  # noqa: E402
 
-from workflow.dashboard import (  # noqa: E402
+from workflow.instruction.dashboard import (  # noqa: E402
     Filters,
     completeness_of,
     counts_by_state,
@@ -28,7 +28,7 @@ from workflow.dashboard import (  # noqa: E402
     specialities,
     unpublished_decisions,
 )
-from workflow.db import make_engine, make_session_factory  # noqa: E402
+from workflow.plumbing.db import make_engine, make_session_factory  # noqa: E402
 
 
 def measure(function: Callable[[], object], repeat: int) -> float:

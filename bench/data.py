@@ -13,8 +13,8 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import COMPLETE_VALUES, definition
 from workflow.campaigns.store import store_campaign
-from workflow.db import make_engine, make_session_factory, migrate, transaction
 from workflow.models import Dossier, Organisation, User
+from workflow.plumbing.db import make_engine, make_session_factory, migrate, transaction
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 ORGANISATIONS = 500

@@ -17,11 +17,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from workflow.actors import Actor
 from workflow.campaigns.schema import Campaign as Definition
 from workflow.campaigns.store import store_campaign
-from workflow.db import make_engine, make_session_factory, migrate, transaction
 from workflow.models import Base, Campaign, Decision, Dossier, Organisation, User
+from workflow.people.actors import Actor
+from workflow.plumbing.db import make_engine, make_session_factory, migrate, transaction
 
 # --- databases ------------------------------------------------------------------------------
 
@@ -233,7 +233,7 @@ COMPLETE_VALUES = {
 
 def luhn_completed(digits: str) -> str:
     """`digits` followed by the key digit that makes the whole pass Luhn (a valid FINESS)."""
-    from workflow.identifiers import luhn_valid
+    from workflow.plumbing.identifiers import luhn_valid
 
     return next(digits + str(key) for key in range(10) if luhn_valid(digits + str(key)))
 
@@ -333,7 +333,7 @@ class World:
         its accusé de réception waits in the outbox."""
         import time_machine
 
-        from workflow.operations import fire
+        from workflow.machine.operations import fire
 
         hospital = self.organisation()
         deposant = self.actor("deposant", hospital)
@@ -461,7 +461,7 @@ class AuthActions:
     def refresh(self) -> None:
         """Signs the session cookie again, now: a cookie signed at a later instant than the
         one a test travels to is refused as coming from the future."""
-        from workflow.accounts import session_fingerprint
+        from workflow.people.accounts import session_fingerprint
 
         with self.client.session_transaction() as cookie:
             cookie.clear()

@@ -18,12 +18,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.serving import make_server
 
 from web import create_app
-from workflow import clock
 from workflow.campaigns.store import store_directory
-from workflow.dates import paris_date
-from workflow.db import ROOT, make_engine, make_session_factory, migrate, transaction
-from workflow.mailer import parse_smtp_url, send_pending
+from workflow.mail.sender import parse_smtp_url, send_pending
 from workflow.models import Dossier
+from workflow.plumbing import clock
+from workflow.plumbing.dates import paris_date
+from workflow.plumbing.db import ROOT, make_engine, make_session_factory, migrate, transaction
 
 CHROMIUM = Path("/usr/bin/chromium")
 needs_chromium = pytest.mark.skipif(

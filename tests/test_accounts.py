@@ -12,10 +12,10 @@ import time_machine
 from sqlalchemy import select
 
 from tests.conftest import at_paris
-from workflow import accounts
-from workflow.db import transaction
-from workflow.errors import EmailNotConfirmed, InvalidInput, InvalidLink
 from workflow.models import Organisation, OutboxMail, User
+from workflow.people import accounts
+from workflow.plumbing.db import transaction
+from workflow.plumbing.errors import EmailNotConfirmed, InvalidInput, InvalidLink
 
 SECRET = "test-secret-key"
 PASSWORD = "Affaires-Medicales-2026"
@@ -310,8 +310,8 @@ def test_a_colleague_invited_shares_the_organisation_and_chooses_a_password(sess
     ],
 )
 def test_the_account_mails_arrive_with_their_link(template, path, sqlite_url, smtp_server):
-    from workflow.db import make_engine, make_session_factory
-    from workflow.mailer import parse_smtp_url, send_pending
+    from workflow.mail.sender import parse_smtp_url, send_pending
+    from workflow.plumbing.db import make_engine, make_session_factory
 
     sessions = make_session_factory(make_engine(sqlite_url))
     with sessions() as session:

@@ -7,16 +7,16 @@ import zipfile
 from sqlalchemy import select
 
 from tests.conftest import pdf_bytes
-from workflow.archives import (
+from workflow.instruction.archives import (
     MISSING_NOTE,
     campaign_entries,
     dossier_entries,
     safe_name,
     write_zip,
 )
-from workflow.db import transaction
 from workflow.models import Attachment, Avis
-from workflow.storage import Storage
+from workflow.plumbing.db import transaction
+from workflow.plumbing.storage import Storage
 
 
 def stored(world, session, storage, campaign, state="en_instruction"):

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DatabaseError
 
-from workflow.db import transaction
 from workflow.models import AuditEvent
+from workflow.plumbing.db import transaction
 
 
 def one_event(world, session) -> AuditEvent:

@@ -9,11 +9,17 @@ import time_machine
 from sqlalchemy import select
 
 from tests.conftest import at_paris
-from workflow.avis import avis_from_token, avis_token, delete_avis, give_avis, invite_avis
-from workflow.db import transaction
-from workflow.errors import InvalidInput, InvalidLink, TransitionRefused
+from workflow.instruction.avis import (
+    avis_from_token,
+    avis_token,
+    delete_avis,
+    give_avis,
+    invite_avis,
+)
+from workflow.mail.templates import render
 from workflow.models import AuditEvent, Avis, OutboxMail
-from workflow.notifications import render
+from workflow.plumbing.db import transaction
+from workflow.plumbing.errors import InvalidInput, InvalidLink, TransitionRefused
 
 SECRET = "test-secret"
 AVIS = [

@@ -7,11 +7,11 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import pdf_bytes
-from workflow.avis import answer_avis, delete_avis, invite_avis
-from workflow.db import transaction
-from workflow.errors import InvalidInput
+from workflow.instruction.avis import answer_avis, delete_avis, invite_avis
 from workflow.models import Avis
-from workflow.storage import Storage
+from workflow.plumbing.db import transaction
+from workflow.plumbing.errors import InvalidInput
+from workflow.plumbing.storage import Storage
 
 AVIS = [{"key": "coordonnateur", "label": "Avis du coordonnateur", "giver": "coordonnateur"}]
 

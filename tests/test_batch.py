@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from workflow.batch import Selected, fire_each
-from workflow.db import transaction
+from workflow.machine.batch import Selected, fire_each
 from workflow.models import AuditEvent, Dossier, OutboxMail
+from workflow.plumbing.db import transaction
 
 
 def test_each_selected_dossier_moves_and_the_others_say_why_not(world, session):

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import at_paris
-from workflow.actors import Actor
-from workflow.campaign_admin import change_deadline
-from workflow.db import transaction
-from workflow.errors import TransitionRefused
+from workflow.administration.campaigns import change_deadline
 from workflow.models import AuditEvent, Campaign
+from workflow.people.actors import Actor
+from workflow.plumbing.db import transaction
+from workflow.plumbing.errors import TransitionRefused
 
 ADMIN = Actor("administrateur", None, None, "admin@ars.example.fr")
 
@@ -54,7 +54,7 @@ def test_a_deadline_change_needs_an_administrator_and_a_reason(world, session):
 def test_the_command_line_shortens_a_deadline_to_a_time(sqlite_url):
     from tests.conftest import definition
     from workflow.campaigns.store import store_campaign
-    from workflow.db import make_engine, make_session_factory
+    from workflow.plumbing.db import make_engine, make_session_factory
 
     sessions = make_session_factory(make_engine(sqlite_url))
     with sessions() as session, transaction(session):
@@ -83,7 +83,7 @@ def test_the_command_line_shortens_a_deadline_to_a_time(sqlite_url):
 
 
 def test_an_administrator_opens_a_campaign_early_and_closes_it_now(world, session):
-    from workflow.campaign_admin import close_now, open_now
+    from workflow.administration.campaigns import close_now, open_now
 
     campaign = world.campaign()
     hospital = world.organisation()

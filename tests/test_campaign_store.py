@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from tests.conftest import definition
 from workflow.campaigns import store
 from workflow.campaigns.store import definition_of, store_campaign
-from workflow.db import make_engine, make_session_factory, transaction
 from workflow.models import Campaign, CampaignVersion
+from workflow.plumbing.db import make_engine, make_session_factory, transaction
 
 
 def utc(*args: int) -> dt.datetime:
@@ -182,10 +182,10 @@ def test_reloading_the_same_file_keeps_a_deadline_an_administrator_moved(session
     import datetime as dt
 
     from tests.conftest import definition
-    from workflow.actors import Actor
-    from workflow.campaign_admin import change_deadline
+    from workflow.administration.campaigns import change_deadline
     from workflow.campaigns.store import store_campaign
-    from workflow.db import transaction
+    from workflow.people.actors import Actor
+    from workflow.plumbing.db import transaction
 
     admin = Actor("administrateur", None, None, "admin@ars.example.fr")
     with transaction(session):

@@ -9,12 +9,12 @@ import yaml
 from sqlalchemy import select
 
 from tests.conftest import definition
-from workflow.campaign_admin import load_campaign_upload
+from workflow.administration.campaigns import load_campaign_upload
 from workflow.campaigns.loader import CampaignFileError
 from workflow.campaigns.store import current_version
-from workflow.db import transaction
-from workflow.errors import TransitionRefused
 from workflow.models import AuditEvent, Campaign, Dossier
+from workflow.plumbing.db import transaction
+from workflow.plumbing.errors import TransitionRefused
 
 
 def campaign_yaml(**overrides) -> bytes:

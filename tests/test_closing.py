@@ -8,11 +8,11 @@ import threading
 from sqlalchemy import func, select
 
 from tests.conftest import World, at_paris
-from workflow.actors import SCHEDULER
-from workflow.closing import close_campaign, due_campaign_ids
-from workflow.db import transaction
+from workflow.machine.closing import close_campaign, due_campaign_ids
+from workflow.mail.templates import render
 from workflow.models import AuditEvent, Campaign, Dossier, OutboxMail
-from workflow.notifications import render
+from workflow.people.actors import SCHEDULER
+from workflow.plumbing.db import transaction
 
 AFTER_DEADLINE = at_paris(2026, 3, 21, 0, 0, 0)
 

@@ -7,10 +7,10 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from workflow.db import transaction
-from workflow.errors import ConflictError, TransitionRefused
+from workflow.machine.operations import fire
 from workflow.models import AuditEvent, Dossier
-from workflow.operations import fire
+from workflow.plumbing.db import transaction
+from workflow.plumbing.errors import ConflictError, TransitionRefused
 
 
 def test_a_stale_copy_of_the_dossier_loses_with_a_conflict(world, sessions):

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from workflow.dashboard import PAGE_SIZE, Filters, counts_by_state, dossier_page, specialities
-from workflow.db import transaction
+from workflow.instruction.dashboard import (
+    PAGE_SIZE,
+    Filters,
+    counts_by_state,
+    dossier_page,
+    specialities,
+)
+from workflow.plumbing.db import transaction
 
 
 def campaign_of(world, session, names):

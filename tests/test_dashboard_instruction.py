@@ -3,15 +3,15 @@ completeness of a whole page at once, counts of several campaigns, decisions to 
 
 from __future__ import annotations
 
-from workflow.dashboard import (
+from workflow.instruction.dashboard import (
     Filters,
     completeness_of,
     counts_by_campaign,
     dossier_page,
     unpublished_decisions,
 )
-from workflow.db import transaction
-from workflow.operations import fire
+from workflow.machine.operations import fire
+from workflow.plumbing.db import transaction
 
 
 def test_brouillons_are_left_out_of_the_instructors_table_unless_asked_for(world, session):

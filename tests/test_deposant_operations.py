@@ -8,12 +8,12 @@ import time_machine
 from sqlalchemy import func, select
 
 from tests.conftest import COMPLETE_VALUES, at_paris, pdf_bytes
-from workflow.db import transaction
-from workflow.editing import attach_piece, move_in_priority
-from workflow.errors import InvalidInput, TransitionRefused
+from workflow.machine.editing import attach_piece, move_in_priority
+from workflow.machine.operations import refusal_reasons, state_for_deposant
 from workflow.models import Attachment, AuditEvent
-from workflow.operations import refusal_reasons, state_for_deposant
-from workflow.storage import Storage
+from workflow.plumbing.db import transaction
+from workflow.plumbing.errors import InvalidInput, TransitionRefused
+from workflow.plumbing.storage import Storage
 
 DURING = at_paris(2026, 2, 10)
 
@@ -79,7 +79,7 @@ def test_a_piece_the_campaign_does_not_ask_for_is_refused(
     deposant = world.actor("deposant", hospital)
     with time_machine.travel(DURING, tick=False), pytest.raises(InvalidInput), transaction(session):
         attach_piece(session, dossier, deposant, "cv", "cv.pdf", b"not a pdf", Storage(tmp_path))
-    from workflow.errors import WorkflowError
+    from workflow.plumbing.errors import WorkflowError
 
     with (
         time_machine.travel(DURING, tick=False),

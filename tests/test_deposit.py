@@ -7,11 +7,11 @@ import time_machine
 from sqlalchemy import select
 
 from tests.conftest import at_paris
-from workflow.db import transaction
-from workflow.errors import TransitionRefused
+from workflow.machine.operations import fire
+from workflow.mail.templates import render
 from workflow.models import AuditEvent, OutboxMail
-from workflow.notifications import render
-from workflow.operations import fire
+from workflow.plumbing.db import transaction
+from workflow.plumbing.errors import TransitionRefused
 
 
 def test_a_complete_dossier_deposited_in_time_gets_its_number_and_its_mail(world, session):

@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from tests.conftest import World
 from web import create_app
-from workflow.db import make_engine, make_session_factory
 from workflow.models import OutboxMail
+from workflow.plumbing.db import make_engine, make_session_factory
 
 
 def deposit(url: str) -> OutboxMail:

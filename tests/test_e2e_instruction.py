@@ -33,19 +33,19 @@ from tests.e2e_support import (
 )
 from tests.e2e_support import new_page as open_page
 from tests.test_web_demo_campaigns import volet_form
-from web.volet_form import parse
-from workflow import clock
-from workflow.actors import Actor
+from web.deposant.volet_form import parse
+from workflow.administration.instructors import follow
 from workflow.campaigns.completeness import is_visible
 from workflow.campaigns.store import current_version, definition_of
-from workflow.dates import paris_date
-from workflow.db import ROOT, transaction
-from workflow.editing import attach_piece, create_dossier, save_confirmation, save_volet
-from workflow.instructors import follow
+from workflow.machine.editing import attach_piece, create_dossier, save_confirmation, save_volet
+from workflow.machine.operations import fire
 from workflow.models import Campaign, Dossier, Organisation, User
-from workflow.operations import fire
-from workflow.passwords import hash_password
-from workflow.storage import Storage
+from workflow.people.actors import Actor
+from workflow.people.passwords import hash_password
+from workflow.plumbing import clock
+from workflow.plumbing.dates import paris_date
+from workflow.plumbing.db import ROOT, transaction
+from workflow.plumbing.storage import Storage
 
 pytestmark = needs_chromium
 

@@ -9,8 +9,8 @@ import io
 import openpyxl
 
 from tests.conftest import COMPLETE_VALUES
-from workflow.db import transaction
-from workflow.exports import FIXED, export_csv, export_rows, export_xlsx
+from workflow.instruction.exports import FIXED, export_csv, export_rows, export_xlsx
+from workflow.plumbing.db import transaction
 
 
 def exported(world, session):

@@ -10,10 +10,10 @@ import time_machine
 from sqlalchemy import select
 
 from tests.conftest import at_paris
-from workflow.db import transaction
-from workflow.errors import TransitionRefused
+from workflow.machine.operations import fire
 from workflow.models import OutboxMail
-from workflow.operations import fire
+from workflow.plumbing.db import transaction
+from workflow.plumbing.errors import TransitionRefused
 
 
 def deposit_at(world, session, instant: dt.datetime, **campaign):
@@ -65,7 +65,7 @@ def test_the_deadline_day_ends_at_paris_midnight_across_daylight_saving(
 
 
 def test_a_deadline_with_a_time_ends_at_that_time():
-    from workflow.dates import end_instant
+    from workflow.plumbing.dates import end_instant
 
     assert end_instant(dt.datetime(2025, 2, 14, 12, 0)) == dt.datetime(
         2025, 2, 14, 11, 0, tzinfo=dt.UTC

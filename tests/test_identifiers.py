@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 import pytest
 
-from workflow.identifiers import (
+from workflow.plumbing.identifiers import (
     Checked,
     IdentifierError,
     check_email,

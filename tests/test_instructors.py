@@ -7,11 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import at_paris
-from workflow.accounts import INVITATION, user_for_token
-from workflow.db import transaction
-from workflow.demo import ensure_demo_accounts
-from workflow.errors import InvalidInput, TransitionRefused
-from workflow.instructors import (
+from workflow.administration.demo import ensure_demo_accounts
+from workflow.administration.instructors import (
     create_instructor,
     follow,
     followers,
@@ -23,9 +20,12 @@ from workflow.instructors import (
     set_followed,
     visible_campaigns,
 )
-from workflow.mailer import parse_smtp_url, send_pending
+from workflow.mail.sender import parse_smtp_url, send_pending
+from workflow.mail.templates import render
 from workflow.models import AuditEvent, CampaignInstructor, OutboxMail, User
-from workflow.notifications import render
+from workflow.people.accounts import INVITATION, user_for_token
+from workflow.plumbing.db import transaction
+from workflow.plumbing.errors import InvalidInput, TransitionRefused
 
 SECRET = "test-secret"
 
@@ -140,7 +140,7 @@ def test_a_new_instructeur_receives_a_link_to_choose_its_password(world, session
     token = mail.context["token"]
     assert user_for_token(session, token, INVITATION, secret_key=SECRET).id == user.id
 
-    from workflow.db import make_session_factory
+    from workflow.plumbing.db import make_session_factory
 
     report = send_pending(
         make_session_factory(session.get_bind()),

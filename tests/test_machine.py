@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 from transitions import Machine
 
 from tests.conftest import at_paris
-from workflow.db import transaction
-from workflow.errors import TransitionRefused
-from workflow.machine import load_workflow, mermaid, workflow
+from workflow.machine.operations import allowed_events, fire
+from workflow.machine.states import load_workflow, mermaid, workflow
 from workflow.models import STATES, AuditEvent, OutboxMail
-from workflow.operations import allowed_events, fire
+from workflow.plumbing.db import transaction
+from workflow.plumbing.errors import TransitionRefused
 
 FLOW = workflow()
 
@@ -143,7 +143,7 @@ def test_allowed_events_follow_the_state_and_the_role(world, session):
 
 
 def test_a_states_file_naming_an_unknown_guard_is_refused(tmp_path):
-    from workflow.machine import STATES_FILE, StatesFileError
+    from workflow.machine.states import STATES_FILE, StatesFileError
 
     broken = STATES_FILE.read_text(encoding="utf-8").replace(
         "guards: [motivation_required]", "guards: [motivation_requise]", 1

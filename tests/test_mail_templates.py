@@ -10,11 +10,11 @@ import time_machine
 from sqlalchemy import select
 
 from tests.conftest import World, at_paris
-from workflow.db import transaction
-from workflow.mailer import parse_smtp_url, send_pending
+from workflow.journal.outbox import TEMPLATES_DIR, queue
+from workflow.machine.operations import fire
+from workflow.mail.sender import parse_smtp_url, send_pending
 from workflow.models import OutboxMail
-from workflow.notifications import TEMPLATES_DIR, queue
-from workflow.operations import fire
+from workflow.plumbing.db import transaction
 
 TEMPLATES = sorted(p.stem for p in TEMPLATES_DIR.glob("*.txt") if not p.stem.startswith("_"))
 # What each template finds in its context besides the dossier and the campaign.
@@ -40,7 +40,7 @@ ACCOUNT_TEMPLATES = {
 
 @pytest.mark.parametrize("template", sorted(set(TEMPLATES) - ACCOUNT_TEMPLATES))
 def test_each_dossier_template_renders_and_arrives(template, sqlite_url, smtp_server):
-    from workflow.db import make_engine, make_session_factory
+    from workflow.plumbing.db import make_engine, make_session_factory
 
     sessions = make_session_factory(make_engine(sqlite_url))
     with sessions() as session:

@@ -10,10 +10,10 @@ import time_machine
 from sqlalchemy import select
 
 from tests.conftest import World, at_paris
-from workflow.db import transaction
-from workflow.mailer import failed_mails, parse_smtp_url, send_pending
+from workflow.machine.operations import fire
+from workflow.mail.sender import failed_mails, parse_smtp_url, send_pending
 from workflow.models import OutboxMail
-from workflow.operations import fire
+from workflow.plumbing.db import transaction
 
 DEPOSIT_DAY = at_paris(2026, 3, 10)
 

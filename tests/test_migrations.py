@@ -12,18 +12,18 @@ from sqlalchemy import inspect, select
 
 from tests.conftest import definition
 from web import create_app
-from workflow import clock
 from workflow.campaigns.store import store_campaign
-from workflow.dates import paris_date
-from workflow.db import (
+from workflow.models import Base, Campaign
+from workflow.plumbing import clock
+from workflow.plumbing.dates import paris_date
+from workflow.plumbing.db import (
     check_schema_current,
     make_engine,
     make_session_factory,
     migrate,
     transaction,
 )
-from workflow.errors import SchemaBehind
-from workflow.models import Base, Campaign
+from workflow.plumbing.errors import SchemaBehind
 
 
 def home_page(url: str):  # type: ignore[no-untyped-def]

@@ -9,11 +9,11 @@ import time_machine
 from sqlalchemy import select
 
 from tests.conftest import COMPLETE_VALUES, at_paris
-from workflow.db import transaction
-from workflow.editing import create_dossier, delete_dossier, save_confirmation, save_volet
-from workflow.errors import InvalidInput, TransitionRefused
+from workflow.machine.editing import create_dossier, delete_dossier, save_confirmation, save_volet
+from workflow.machine.operations import fire
 from workflow.models import AuditEvent, Dossier, Organisation
-from workflow.operations import fire
+from workflow.plumbing.db import transaction
+from workflow.plumbing.errors import InvalidInput, TransitionRefused
 
 DURING = at_paris(2026, 2, 10)
 AFTER = at_paris(2026, 3, 21, 9)
@@ -42,7 +42,7 @@ def test_a_university_cannot_open_a_dossier_in_a_hospital_campaign(setup, sessio
     with transaction(session):
         university = Organisation(type="universite", name="Université", siret="77220148900022")
         session.add(university)
-    from workflow.actors import Actor
+    from workflow.people.actors import Actor
 
     actor = Actor("deposant", None, university.id, "dumg@example.fr")
     with (

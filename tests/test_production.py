@@ -21,9 +21,9 @@ import pytest
 from sqlalchemy import func, select, update
 
 from tests.conftest import World, _empty_postgres
-from workflow.db import make_engine, make_session_factory, transaction
 from workflow.models import AuditEvent, Campaign, Dossier, OutboxMail, User
-from workflow.passwords import hash_password
+from workflow.people.passwords import hash_password
+from workflow.plumbing.db import make_engine, make_session_factory, transaction
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,12 +7,12 @@ import time_machine
 from sqlalchemy import select
 
 from tests.conftest import at_paris
-from workflow.db import transaction
-from workflow.errors import ConflictError, TransitionRefused
+from workflow.machine.operations import fire
+from workflow.machine.publication import publish_results
+from workflow.mail.templates import render
 from workflow.models import AuditEvent, Dossier, OutboxMail
-from workflow.notifications import render
-from workflow.operations import fire
-from workflow.publication import publish_results
+from workflow.plumbing.db import transaction
+from workflow.plumbing.errors import ConflictError, TransitionRefused
 
 JURY = at_paris(2026, 5, 20, 15)
 

@@ -8,11 +8,11 @@ import datetime as dt
 from sqlalchemy import func, select
 
 from tests.conftest import World, at_paris
-from workflow.db import transaction
-from workflow.jobs import remind_avis, remind_brouillons, request_confirmations
-from workflow.mailer import parse_smtp_url
+from workflow.mail.sender import parse_smtp_url
 from workflow.models import AuditEvent, Avis, Campaign, OutboxMail
-from workflow.scheduler import Leadership, Scheduler
+from workflow.plumbing.db import transaction
+from workflow.scheduling.jobs import remind_avis, remind_brouillons, request_confirmations
+from workflow.scheduling.scheduler import Leadership, Scheduler
 
 LAST_SECOND = at_paris(2026, 3, 20, 23, 59, 59)
 MIDNIGHT = at_paris(2026, 3, 21, 0, 0, 0)
@@ -100,7 +100,7 @@ def test_brouillon_reminders_go_once_at_j7_and_once_at_j1(sessions):
     assert remind_brouillons(sessions, at_paris(2026, 3, 20, 23)) == []
     sent = mails(sessions, "rappel_brouillon")
     assert [m.recipient for m in sent] == [address, address]
-    from workflow.notifications import render
+    from workflow.mail.templates import render
 
     with sessions() as session:
         subject = render(session, session.get(OutboxMail, sent[1].id)).subject
@@ -173,9 +173,9 @@ def test_the_leader_flushes_the_outbox_to_smtp(sessions, smtp_server):
 
 
 def test_a_corrected_dossier_goes_back_into_instruction_after_its_due_date(sessions):
-    from workflow.jobs import return_corrected_dossiers
+    from workflow.machine.operations import fire
     from workflow.models import Dossier
-    from workflow.operations import fire
+    from workflow.scheduling.jobs import return_corrected_dossiers
 
     with sessions() as session:
         world = World(session)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import pdf_bytes
-from workflow.db import transaction
-from workflow.errors import InvalidInput
-from workflow.storage import MAX_PDF_BYTES, Storage, check_pdf
+from workflow.plumbing.db import transaction
+from workflow.plumbing.errors import InvalidInput
+from workflow.plumbing.storage import MAX_PDF_BYTES, Storage, check_pdf
 
 
 def test_a_real_pdf_is_accepted_with_its_size_digest_and_pages():

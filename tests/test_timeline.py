@@ -8,11 +8,11 @@ import datetime as dt
 import time_machine
 
 from tests.conftest import COMPLETE_VALUES, at_paris, definition
-from workflow.campaign_admin import change_deadline
-from workflow.db import transaction
-from workflow.operations import fire
-from workflow.readable import shown_volets
-from workflow.timeline import campaign_timeline, dossier_timeline
+from workflow.administration.campaigns import change_deadline
+from workflow.instruction.readable import shown_volets
+from workflow.instruction.timeline import campaign_timeline, dossier_timeline
+from workflow.machine.operations import fire
+from workflow.plumbing.db import transaction
 
 
 def test_the_timeline_says_who_did_what_when_and_why(world, session):

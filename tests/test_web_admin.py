@@ -13,8 +13,8 @@ import yaml
 from sqlalchemy import select
 
 from tests.conftest import at_paris, definition
-from workflow.db import transaction
 from workflow.models import AuditEvent, Campaign, CampaignInstructor, OutboxMail, User
+from workflow.plumbing.db import transaction
 
 
 def text_of(response) -> str:  # type: ignore[no-untyped-def]
@@ -211,7 +211,7 @@ def test_only_instructeur_accounts_are_managed_here(world, client, admin):
 
 
 def test_the_state_machine_page_is_generated_from_states_yaml(client, admin):
-    from workflow.machine import mermaid
+    from workflow.machine.states import mermaid
 
     response = client.get("/admin/machine")
     assert response.status_code == 200

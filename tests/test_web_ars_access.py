@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import pdf_bytes
-from workflow.avis import avis_token, invite_avis
-from workflow.db import transaction
-from workflow.instructors import follow
+from workflow.administration.instructors import follow
+from workflow.instruction.avis import avis_token, invite_avis
 from workflow.models import Attachment, Campaign, Dossier, User
-from workflow.storage import Storage
+from workflow.plumbing.db import transaction
+from workflow.plumbing.storage import Storage
 
 AVIS = [{"key": "coordonnateur", "label": "Avis du coordonnateur", "giver": "coordonnateur"}]
 

@@ -13,10 +13,10 @@ import time_machine
 from sqlalchemy import select
 
 from tests.conftest import pdf_bytes
-from workflow.avis import avis_token, invite_avis
-from workflow.db import transaction
+from workflow.instruction.avis import avis_token, invite_avis
 from workflow.models import Attachment, AuditEvent, Avis
-from workflow.storage import Storage
+from workflow.plumbing.db import transaction
+from workflow.plumbing.storage import Storage
 
 AVIS = [
     {

@@ -11,12 +11,12 @@ from sqlalchemy import select
 
 from tests.conftest import AuthActions, pdf_bytes
 from web import create_app
-from workflow import clock
 from workflow.campaigns.schema import BoundRule, FieldType, SumRule
 from workflow.campaigns.store import current_version, definition_of, store_directory
-from workflow.dates import paris_date
-from workflow.db import ROOT, make_engine, make_session_factory, transaction
 from workflow.models import Campaign, Dossier, Organisation, User
+from workflow.plumbing import clock
+from workflow.plumbing.dates import paris_date
+from workflow.plumbing.db import ROOT, make_engine, make_session_factory, transaction
 
 DEMOS = sorted(p.stem for p in (ROOT / "campaigns").glob("demo-*.yaml"))
 

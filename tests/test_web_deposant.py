@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import COMPLETE_VALUES, at_paris, pdf_bytes
-from workflow.db import transaction
 from workflow.models import Attachment, AuditEvent, Dossier, OutboxMail
+from workflow.plumbing.db import transaction
 
 DURING = at_paris(2026, 2, 10)
 AFTER = at_paris(2026, 3, 21, 9)
@@ -489,7 +489,7 @@ def test_the_size_limit_is_stated_and_a_larger_file_gets_a_french_page(
 def test_a_piece_is_replaced_then_deleted_and_its_files_go_with_it(
     at, app, client, signed_in, fresh, session
 ):
-    from workflow.storage import Storage
+    from workflow.plumbing.storage import Storage
 
     storage = Storage(app.config["UPLOAD_DIR"])
     with at(DURING):

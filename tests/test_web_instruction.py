@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import at_paris, pdf_bytes
-from workflow.db import transaction
-from workflow.instructors import follow
+from workflow.administration.instructors import follow
+from workflow.machine.operations import fire
 from workflow.models import Attachment, AuditEvent, Avis, Dossier, OutboxMail, User
-from workflow.operations import fire
-from workflow.storage import Storage
+from workflow.plumbing.db import transaction
+from workflow.plumbing.storage import Storage
 
 AVIS = [{"key": "coordonnateur", "label": "Avis du coordonnateur", "giver": "coordonnateur"}]
 JURY = at_paris(2026, 5, 20, 15)

@@ -7,14 +7,19 @@ from typing import Any
 
 from flask import Flask, g
 
-from workflow.db import ROOT, check_schema_current, make_engine, make_session_factory
-from workflow.storage import MAX_PDF_BYTES
+from workflow.plumbing.db import ROOT, check_schema_current, make_engine, make_session_factory
+from workflow.plumbing.storage import MAX_PDF_BYTES
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Builds the app from the environment (or `test_config`); refuses a database whose
     schema is behind the code's migrations."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder="shared/templates",
+        static_folder="shared/static",
+    )
     app.config.from_mapping(
         SECRET_KEY=os.environ.get("SECRET_KEY", "dev-only-secret-change-me"),
         DATABASE_URL=os.environ.get("DATABASE_URL"),
@@ -37,34 +42,28 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         if session is not None:
             session.close()
 
-    from web import (
-        admin,
-        auth,
-        avis,
-        deposant,
-        dsfr,
-        errors,
-        formatting,
-        instruction,
-        public,
-        security,
-    )
+    from web.administration import views as administration
+    from web.auth import views as auth
+    from web.avis import views as avis
+    from web.deposant import views as deposant
+    from web.instruction import views as instruction
+    from web.public import views as public
+    from web.shared import dsfr, errors, formatting, security
 
     for module in (security, dsfr, errors, formatting):
         module.init_app(app)
-    for blueprint in (public.bp, dsfr.bp, auth.bp, deposant.bp, instruction.bp, admin.bp, avis.bp):
+    for blueprint in (
+        public.bp,
+        dsfr.bp,
+        auth.bp,
+        deposant.bp,
+        instruction.bp,
+        administration.bp,
+        avis.bp,
+    ):
         app.register_blueprint(blueprint)
     if not app.config["SMTP_URL"]:
-        from web import dev
+        from web.dev import views as dev
 
         app.register_blueprint(dev.bp)
     return app
-
-
-def db_session():  # type: ignore[no-untyped-def]
-    """The request's database session, opened on first use."""
-    from flask import current_app
-
-    if "db_session" not in g:
-        g.db_session = current_app.extensions["db_sessions"]()
-    return g.db_session

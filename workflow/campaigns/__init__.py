@@ -1,1 +1,5 @@
-"""Campaign definitions: the YAML schema, its loader and the completeness of a dossier."""
+"""Campaign definitions: the YAML schema, its loader, field types and their values, the
+completeness of a dossier, and the stored versions of each campaign.
+
+May import: `plumbing`, `models`.
+"""

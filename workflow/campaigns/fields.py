@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from workflow import identifiers
 from workflow.campaigns.schema import Column, FieldDef, FieldType
+from workflow.plumbing import identifiers
 
 Value = Any
 

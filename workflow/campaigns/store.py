@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from workflow.campaigns.loader import load_directory
 from workflow.campaigns.schema import Campaign as Definition
-from workflow.dates import end_instant, start_instant
 from workflow.models import Campaign, CampaignVersion
+from workflow.plumbing.dates import end_instant, start_instant
 
 # Dates live in columns (an administrator may extend a deadline); they do not make a new
 # version of the form a dossier was started on.

@@ -1,4 +1,8 @@
-"""The typed models, one module per aggregate."""
+"""The typed models, one module per aggregate, with the invariants the database keeps
+(named CHECK constraints).
+
+May import: `plumbing`.
+"""
 
 from workflow.models.accounts import ORGANISATION_TYPES, Organisation, Role, User
 from workflow.models.base import Base

@@ -1,0 +1,1 @@
+"""Accounts: creation, confirmation, sign-in and out, passwords, colleagues' invitations."""

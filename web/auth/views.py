@@ -1,0 +1,298 @@
+"""Accounts: création de compte, confirmation of the address, connexion and déconnexion,
+mot de passe oublié, changing one's password, and inviting a colleague of the organisation.
+The rules live in workflow.accounts; these views only read forms and show the answers."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from web.shared.db import db_session
+from web.shared.security import SignedIn, safe_next
+from workflow.models import Organisation
+from workflow.people import accounts
+from workflow.plumbing import clock
+from workflow.plumbing.db import transaction
+from workflow.plumbing.errors import EmailNotConfirmed, InvalidInput, InvalidLink
+
+bp = Blueprint("auth", __name__, template_folder="templates")
+
+REGISTRATION_LABELS = {
+    "organisation_type": "Type d'organisation",
+    "organisation_name": "Nom de l'organisation",
+    "finess": "N° FINESS",
+    "siret": "N° SIRET",
+    "full_name": "Vos nom et prénom",
+    "email": "Adresse électronique",
+    "password": "Mot de passe",
+    "password_confirmation": "Confirmation du mot de passe",
+}
+PASSWORD_LABELS = {
+    "current_password": "Mot de passe actuel",
+    "password": "Nouveau mot de passe",
+    "password_confirmation": "Confirmation du nouveau mot de passe",
+}
+SAME_ANSWER = (
+    "Si un compte existe pour l'adresse {email}, un mail vient de lui être envoyé avec un lien "
+    "valable {valid_for}. Pensez à vérifier vos courriers indésirables."
+)
+
+
+def _secret() -> str:
+    return current_app.config["SECRET_KEY"]
+
+
+def _home() -> str:
+    """Where a user lands after signing in: their dossiers, or the ARS's campaigns."""
+    if current_user.is_deposant:
+        return url_for("deposant.home")
+    return url_for("instruction.home")
+
+
+@bp.route("/compte/creation", methods=["GET", "POST"])
+def register() -> str | Response | tuple[str, int]:
+    form = request.form
+    if request.method == "GET":
+        return render_template("auth/register.html", form={}, errors={}, **_register_context())
+    registration = accounts.Registration(
+        organisation_type=form.get("organisation_type", ""),
+        organisation_name=form.get("organisation_name", ""),
+        finess=form.get("finess", ""),
+        siret=form.get("siret", ""),
+        full_name=form.get("full_name", ""),
+        email=form.get("email", ""),
+        password=form.get("password", ""),
+        password_confirmation=form.get("password_confirmation", ""),
+    )
+    s = db_session()
+    try:
+        with transaction(s):
+            user = accounts.register(s, registration, secret_key=_secret(), now=clock.now())
+    except InvalidInput as invalid:
+        page = render_template(
+            "auth/register.html",
+            form=form,
+            errors=invalid.errors,
+            message=invalid.message,
+            **_register_context(),
+        )
+        return page, 422
+    session["registered_email"] = user.email
+    return redirect(url_for("auth.registered"))
+
+
+def _register_context() -> dict[str, object]:
+    return {
+        "kinds": accounts.ORGANISATION_KINDS,
+        "rules": accounts.PASSWORD_RULES,
+        "labels": REGISTRATION_LABELS,
+        "valid_for": accounts.MAX_AGES[accounts.CONFIRMATION][1],
+    }
+
+
+@bp.get("/compte/creation/envoye")
+def registered() -> str:
+    return render_template(
+        "auth/registered.html",
+        email=session.get("registered_email"),
+        valid_for=accounts.MAX_AGES[accounts.CONFIRMATION][1],
+    )
+
+
+@bp.get("/compte/confirmer/<token>")
+def confirm(token: str) -> str | Response | tuple[str, int]:
+    s = db_session()
+    try:
+        with transaction(s):
+            accounts.confirm_email(s, token, secret_key=_secret(), now=clock.now())
+    except InvalidLink as invalid:
+        return render_template("auth/invalid_link.html", message=invalid.message), 400
+    flash("Votre adresse électronique est confirmée : vous pouvez vous connecter.", "success")
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/compte/confirmation/renvoyer")
+def resend_confirmation() -> Response:
+    email = request.form.get("email", "")
+    s = db_session()
+    with transaction(s):
+        accounts.resend_confirmation(s, email, secret_key=_secret(), now=clock.now())
+    flash(
+        "Si cette adresse a un compte à confirmer, un nouveau lien de confirmation vient de lui "
+        "être envoyé.",
+        "info",
+    )
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/connexion", methods=["GET", "POST"])
+def login() -> str | Response | tuple[str, int]:
+    if current_user.is_authenticated:
+        return redirect(_home())
+    next_page = safe_next(request.values.get("next"))
+    if request.method == "GET":
+        return render_template("auth/login.html", email="", next=next_page)
+    email = request.form.get("email", "")
+    s = db_session()
+    try:
+        user = accounts.authenticate(s, email, request.form.get("password", ""))
+    except EmailNotConfirmed as unconfirmed:
+        page = render_template(
+            "auth/login.html", email=email, next=next_page, unconfirmed=unconfirmed.message
+        )
+        return page, 403
+    except InvalidInput as invalid:
+        page = render_template(
+            "auth/login.html", email=email, next=next_page, error=invalid.message
+        )
+        return page, 401
+    session.clear()
+    login_user(SignedIn(user))
+    return redirect(next_page or _home())
+
+
+@bp.post("/deconnexion")
+def logout() -> Response:
+    logout_user()
+    session.clear()
+    flash("Vous êtes déconnecté.", "info")
+    return redirect(url_for("public.index"))
+
+
+@bp.route("/compte/mot-de-passe-oublie", methods=["GET", "POST"])
+def forgot() -> str:
+    if request.method == "GET":
+        return render_template("auth/forgot.html", sent_to=None)
+    email = request.form.get("email", "").strip()
+    s = db_session()
+    with transaction(s):
+        accounts.request_password_reset(s, email, secret_key=_secret(), now=clock.now())
+    answer = SAME_ANSWER.format(email=email, valid_for=accounts.MAX_AGES[accounts.RESET][1])
+    return render_template("auth/forgot.html", sent_to=answer)
+
+
+@bp.route("/compte/mot-de-passe/<token>", methods=["GET", "POST"])
+def reset(token: str) -> str | Response | tuple[str, int]:
+    return _password_from_link(token, accounts.RESET)
+
+
+@bp.route("/compte/invitation/<token>", methods=["GET", "POST"])
+def invitation(token: str) -> str | Response | tuple[str, int]:
+    return _password_from_link(token, accounts.INVITATION)
+
+
+def _password_from_link(token: str, purpose: str) -> str | Response | tuple[str, int]:
+    s = db_session()
+    try:
+        user = accounts.user_for_token(s, token, purpose, secret_key=_secret())
+    except InvalidLink as invalid:
+        return render_template("auth/invalid_link.html", message=invalid.message), 400
+    context = {"email": user.email, "purpose": purpose, "rules": accounts.PASSWORD_RULES}
+    if request.method == "GET":
+        return render_template("auth/set_password.html", errors={}, **context)
+    try:
+        with transaction(s):
+            accounts.set_password_from_link(
+                s,
+                token,
+                purpose,
+                request.form.get("password", ""),
+                request.form.get("password_confirmation", ""),
+                secret_key=_secret(),
+                now=clock.now(),
+            )
+    except InvalidLink as invalid:
+        return render_template("auth/invalid_link.html", message=invalid.message), 400
+    except InvalidInput as invalid:
+        page = render_template(
+            "auth/set_password.html", errors=invalid.errors, message=invalid.message, **context
+        )
+        return page, 422
+    flash("Votre mot de passe est enregistré : connectez-vous avec lui.", "success")
+    logout_user()
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/compte")
+@login_required
+def account() -> str:
+    return _account_page()
+
+
+def _account_page(**extra: object) -> str:
+    user = current_user.user
+    s = db_session()
+    organisation = s.get(Organisation, user.organisation_id) if user.organisation_id else None
+    return render_template(
+        "auth/account.html",
+        user=user,
+        organisation=organisation,
+        kinds=accounts.ORGANISATION_KINDS,
+        members=accounts.members(s, organisation.id) if organisation else [],
+        rules=accounts.PASSWORD_RULES,
+        labels=PASSWORD_LABELS,
+        password_errors=extra.pop("password_errors", {}),
+        invite_errors=extra.pop("invite_errors", {}),
+        invite_form=extra.pop("invite_form", {}),
+        **extra,
+    )
+
+
+@bp.post("/compte/mot-de-passe")
+@login_required
+def change_password() -> str | Response | tuple[str, int]:
+    s = db_session()
+    user = current_user.user
+    try:
+        with transaction(s):
+            accounts.change_password(
+                s,
+                user,
+                request.form.get("current_password", ""),
+                request.form.get("password", ""),
+                request.form.get("password_confirmation", ""),
+            )
+    except InvalidInput as invalid:
+        page = _account_page(password_errors=invalid.errors, password_message=invalid.message)
+        return page, 422
+    # The session names the password it was opened with: open it again with the new one.
+    login_user(SignedIn(user))
+    flash("Votre mot de passe est changé.", "success")
+    return redirect(url_for("auth.account"))
+
+
+@bp.post("/compte/invitations")
+@login_required
+def invite() -> str | Response | tuple[str, int]:
+    s = db_session()
+    try:
+        with transaction(s):
+            invited = accounts.invite_member(
+                s,
+                current_user.user,
+                request.form.get("email", ""),
+                full_name=request.form.get("full_name", ""),
+                secret_key=_secret(),
+                now=clock.now(),
+            )
+    except InvalidInput as invalid:
+        page = _account_page(
+            invite_errors=invalid.errors, invite_message=invalid.message, invite_form=request.form
+        )
+        return page, 422
+    flash(
+        f"Invitation envoyée à {invited.email} : le lien reçu lui permet de choisir son mot de "
+        "passe et de partager les dossiers de l'organisation.",
+        "success",
+    )
+    return redirect(url_for("auth.account"))

@@ -1,0 +1,1 @@
+"""The page an avis giver reaches through a signed personal link, without an account."""

@@ -1,0 +1,199 @@
+"""A volet as an HTML form: reading the posted fields (repeated rows included) into the raw
+values `save_volet` cleans, and turning stored values back into what the inputs show."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+
+from workflow.campaigns.schema import Campaign as Definition
+from workflow.campaigns.schema import Column, Condition, FieldDef, FieldType, Volet
+from workflow.plumbing.identifiers import format_phone_fr
+
+MAX_ROWS = 100
+ROW_ACTION = "ligne"
+
+# How each type is typed in: the input's type and the keyboard a phone shows.
+INPUTS: dict[FieldType, tuple[str, str | None]] = {
+    FieldType.TEXT: ("text", None),
+    FieldType.EMAIL: ("email", "email"),
+    FieldType.PHONE: ("tel", "tel"),
+    FieldType.DATE: ("date", None),
+    FieldType.INTEGER: ("text", "numeric"),
+    FieldType.PERCENTAGE: ("text", "decimal"),
+    FieldType.FINESS: ("text", None),
+    FieldType.SIRET: ("text", "numeric"),
+    FieldType.SIREN: ("text", "numeric"),
+    FieldType.RPPS: ("text", "numeric"),
+    FieldType.POSTAL_CODE: ("text", "numeric"),
+}
+AUTOCOMPLETE = {FieldType.EMAIL: "email", FieldType.PHONE: "tel", FieldType.POSTAL_CODE: "off"}
+
+
+# --- reading the form ------------------------------------------------------------------------
+
+
+def parse(volet: Volet, form: MultiDict[str, str]) -> dict[str, Any]:
+    """The raw values of the volet's fields as posted (absent fields are None)."""
+    raw: dict[str, Any] = {}
+    for definition in volet.fields:
+        if definition.type is FieldType.TABLE:
+            raw[definition.key] = _rows(definition, form)
+        elif definition.type is FieldType.MULTI_CHOICE:
+            raw[definition.key] = form.getlist(definition.key)
+        else:
+            raw[definition.key] = form.get(definition.key)
+    return raw
+
+
+def _rows(definition: FieldDef, form: MultiDict[str, str]) -> list[dict[str, str]]:
+    try:
+        count = min(int(form.get(f"{definition.key}.rows", "0")), MAX_ROWS)
+    except ValueError:
+        count = 0
+    return [
+        {c.key: form.get(f"{definition.key}.{i}.{c.key}", "") for c in definition.columns}
+        for i in range(max(count, 0))
+    ]
+
+
+def row_action(volet: Volet, form: MultiDict[str, str], raw: dict[str, Any]) -> str | None:
+    """Applies "Ajouter une ligne" / "Supprimer la ligne" (the no-JavaScript path) to `raw`;
+    returns what was done, or None when the form was sent with "Enregistrer"."""
+    action = form.get(ROW_ACTION)
+    if not action:
+        return None
+    verb, _, rest = action.partition(":")
+    key, _, index = rest.partition(":")
+    tables = {f.key: f for f in volet.fields if f.type is FieldType.TABLE}
+    if key not in tables:
+        return None
+    rows = raw[key]
+    if verb == "ajouter" and len(rows) < MAX_ROWS:
+        rows.append({c.key: "" for c in tables[key].columns})
+        return "Ligne ajoutée : elle ne sera gardée qu'après « Enregistrer »."
+    if verb == "supprimer" and index.isdigit() and int(index) < len(rows):
+        rows.pop(int(index))
+        return "Ligne retirée : le changement ne sera gardé qu'après « Enregistrer »."
+    return None
+
+
+# --- showing values --------------------------------------------------------------------------
+
+
+def shown(definition: FieldDef | Column, value: Any) -> Any:
+    """A stored value as its input shows it (raw text from a refused form stays as typed)."""
+    if value is None:
+        return [] if definition.type is FieldType.MULTI_CHOICE else ""
+    if definition.type is FieldType.TABLE and isinstance(value, list):
+        columns = definition.columns  # type: ignore[union-attr]
+        return [
+            {c.key: shown(c, row.get(c.key)) for c in columns}
+            for row in value
+            if isinstance(row, dict)
+        ]
+    if definition.type is FieldType.MULTI_CHOICE:
+        return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+    if isinstance(value, bool):
+        return "oui" if value else "non"
+    if isinstance(value, float):
+        return f"{value:g}".replace(".", ",")
+    if definition.type is FieldType.PHONE and isinstance(value, str) and value.startswith("+"):
+        return format_phone_fr(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _form_repr(value: Any) -> list[str]:
+    """A value as the inputs of its field post it, for the conditions' script."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, bool):
+        return ["oui" if value else "non"]
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+@dataclass(frozen=True)
+class ConditionView:
+    """A `visible_if` as the page needs it: the controlling input (when on this page), the
+    values that show the field, the saved value, and the note shown without JavaScript."""
+
+    field_key: str | None
+    expected: list[str]
+    filled: bool | None
+    saved: list[str]
+    note: str
+
+
+@dataclass
+class FieldView:
+    field: FieldDef
+    value: Any
+    error: str | None = None
+    condition: ConditionView | None = None
+    input_type: str = "text"
+    inputmode: str | None = None
+    autocomplete: str | None = None
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def field_views(
+    definition: Definition,
+    volet: Volet,
+    values: dict[str, Any],
+    saved: dict[str, Any],
+    errors: dict[str, str],
+) -> list[FieldView]:
+    """One view per field of the volet; `values` are this volet's (stored or as posted),
+    `saved` the dossier's stored values (for conditions on other volets)."""
+    views = []
+    for item in volet.fields:
+        value = shown(item, values.get(item.key))
+        input_type, inputmode = INPUTS.get(item.type, ("text", None))
+        views.append(
+            FieldView(
+                field=item,
+                value=value,
+                error=errors.get(item.key),
+                condition=_condition(definition, volet, item.visible_if, saved),
+                input_type=input_type,
+                inputmode=inputmode,
+                autocomplete=AUTOCOMPLETE.get(item.type),
+                rows=value if item.type is FieldType.TABLE and isinstance(value, list) else [],
+            )
+        )
+    return views
+
+
+def condition_text(definition: Definition, condition: Condition) -> str:
+    """ "« THESE » : Oui" or "« Spécialité de DESC » est renseigné", for notes."""
+    controlling = definition.field(condition.field)
+    if condition.filled is not None:
+        state = "est renseigné" if condition.filled else "n'est pas renseigné"
+        return f"« {controlling.label} » {state}"
+    labels = {c.value: c.label for c in controlling.choices}
+    expected = _form_repr(condition.equals)
+    wanted = ", ".join(labels.get(v, {"oui": "Oui", "non": "Non"}.get(v, v)) for v in expected)
+    return f"« {controlling.label} » : {wanted}"
+
+
+def _condition(
+    definition: Definition, volet: Volet, condition: Condition | None, saved: dict[str, Any]
+) -> ConditionView | None:
+    if condition is None:
+        return None
+    volet_key, field_key = condition.field.split(".", 1)
+    stored = (saved.get(volet_key) or {}).get(field_key)
+    return ConditionView(
+        field_key=field_key if volet_key == volet.key else None,
+        expected=_form_repr(condition.equals) if condition.filled is None else [],
+        filled=condition.filled,
+        saved=_form_repr(stored),
+        note=f"À renseigner seulement si {condition_text(definition, condition)}.",
+    )

@@ -1,0 +1,58 @@
+"""Who may open the ARS pages: instructeurs and administrateurs for instruction (an
+instructeur only on the campaigns it follows: the others are a 404, as if they did not
+exist), administrateurs alone for administration. A déposant gets a 403 on every one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import abort
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from web.shared.db import db_session
+from workflow.administration.instructors import STAFF, may_instruct
+from workflow.machine.operations import load_dossier
+from workflow.models import Campaign, Dossier, Role
+
+
+def _role_required(roles: tuple[str, ...]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        @login_required
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if current_user.user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+staff_required = _role_required(STAFF)
+admin_required = _role_required((Role.ADMINISTRATEUR.value,))
+
+
+def is_admin() -> bool:
+    return current_user.is_authenticated and current_user.user.role == Role.ADMINISTRATEUR.value
+
+
+def followed_campaign(slug: str) -> Campaign:
+    """The campaign if the signed-in user may instruct it; a 404 otherwise."""
+    session = db_session()
+    campaign = session.scalar(select(Campaign).where(Campaign.slug == slug))
+    if campaign is None or not may_instruct(session, current_user.user, campaign.id):
+        abort(404)
+    return campaign
+
+
+def followed_dossier(dossier_id: int) -> Dossier:
+    """The dossier if the signed-in user may instruct its campaign; a 404 otherwise."""
+    session = db_session()
+    dossier = load_dossier(session, dossier_id)
+    if dossier is None or not may_instruct(session, current_user.user, dossier.campaign_id):
+        abort(404)
+    return dossier

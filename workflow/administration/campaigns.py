@@ -1,0 +1,169 @@
+"""What an administrator changes on a campaign itself, audited like a dossier's changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from workflow.campaigns.loader import CampaignFileError, LoadProblem, load_campaign_text
+from workflow.campaigns.store import Loaded, store_campaign
+from workflow.machine.closing import Closed, close_campaign
+from workflow.models import AuditEvent, Campaign
+from workflow.people.actors import Actor
+from workflow.plumbing import clock
+from workflow.plumbing.dates import as_utc, deadline_text, end_instant, format_instant
+from workflow.plumbing.errors import TransitionRefused
+
+
+def change_deadline(
+    session: Session,
+    campaign: Campaign,
+    deadline: dt.date | dt.datetime,
+    actor: Actor,
+    reason: str,
+    now: dt.datetime | None = None,
+) -> None:
+    """Extends or shortens a campaign's deadline, with a reason kept in the audit trail.
+
+    A day means "that day inclus" (until midnight in Paris), a date and time is Paris time.
+    A deadline moved into the future reopens a closed campaign for deposits; dossiers
+    already moved into instruction stay there.
+    """
+    now = now or clock.now()
+    new_at = end_instant(deadline)
+    problems = _refusals(actor, reason)
+    if new_at <= as_utc(campaign.opens_at):
+        problems.append("La date limite doit suivre l'ouverture de la campagne.")
+    if problems:
+        raise TransitionRefused("Modifier la date limite", problems)
+    whole_day = not isinstance(deadline, dt.datetime)
+    before = deadline_text(campaign.deadline_at, campaign.deadline_whole_day)
+    after = deadline_text(new_at, whole_day)
+    _audit(session, campaign, actor, "modifier_date_limite", now, before, after, reason)
+    campaign.deadline_at = new_at
+    campaign.deadline_whole_day = whole_day
+    if new_at > now:
+        campaign.closed_at = None
+    session.flush()
+
+
+def open_now(
+    session: Session, campaign: Campaign, actor: Actor, reason: str, now: dt.datetime | None = None
+) -> None:
+    """Opens a campaign for deposits at once, before its planned opening date."""
+    now = now or clock.now()
+    problems = _refusals(actor, reason)
+    if as_utc(campaign.opens_at) <= now:
+        problems.append("La campagne est déjà ouverte.")
+    if problems:
+        raise TransitionRefused("Ouvrir la campagne", problems)
+    _audit(
+        session,
+        campaign,
+        actor,
+        "ouvrir_campagne",
+        now,
+        format_instant(campaign.opens_at),
+        format_instant(now),
+        reason,
+    )
+    campaign.opens_at = now
+    session.flush()
+
+
+def close_now(
+    session: Session, campaign: Campaign, actor: Actor, reason: str, now: dt.datetime | None = None
+) -> Closed:
+    """Closes a campaign at once, as its deadline would: the deadline becomes now and the
+    deposited dossiers go into instruction if the campaign says so."""
+    now = now or clock.now()
+    problems = _refusals(actor, reason)
+    if campaign.closed_at is not None or as_utc(campaign.deadline_at) <= now:
+        problems.append("La campagne est déjà close.")
+    if problems:
+        raise TransitionRefused("Clore la campagne", problems)
+    before = deadline_text(campaign.deadline_at, campaign.deadline_whole_day)
+    _audit(session, campaign, actor, "clore_campagne", now, before, format_instant(now), reason)
+    campaign.deadline_at = now
+    campaign.deadline_whole_day = False
+    session.flush()
+    return close_campaign(session, campaign.id, now, actor=actor)
+
+
+def load_campaign_upload(
+    session: Session, data: bytes, filename: str, actor: Actor, now: dt.datetime | None = None
+) -> Loaded:
+    """Loads or updates a campaign from a YAML file an administrator uploads.
+
+    The file is validated first (CampaignFileError lists every problem with its file, line
+    and key); a changed form becomes a new version, and dossiers started on an older version
+    keep theirs. The load is written to the campaign's audit trail.
+    """
+    now = now or clock.now()
+    if actor.role != "administrateur":
+        raise TransitionRefused("Charger une campagne", ["Action réservée aux administrateurs."])
+    source = filename.replace("\\", "/").rsplit("/", 1)[-1] or "campagne.yaml"
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        message = "the file is not UTF-8 text (save it as UTF-8)"
+        raise CampaignFileError([LoadProblem(source, None, "", message)]) from exc
+    if not text.strip():
+        raise CampaignFileError([LoadProblem(source, None, "", "the file is empty")])
+    definition = load_campaign_text(text, source)
+    loaded = store_campaign(session, definition, source)
+    change = (
+        "créée" if loaded.created else ("nouvelle version" if loaded.new_version else "inchangée")
+    )
+    session.execute(
+        insert(AuditEvent.__table__),
+        {
+            "dossier_id": None,
+            "campaign_id": loaded.campaign.id,
+            "actor_id": actor.user_id,
+            "actor_label": actor.label,
+            "at": now,
+            "event": "charger_campagne",
+            "from_state": None,
+            "to_state": None,
+            "payload": {"fichier": source, "version": loaded.version.version, "changement": change},
+        },
+    )
+    return loaded
+
+
+def _refusals(actor: Actor, reason: str) -> list[str]:
+    problems = []
+    if actor.role != "administrateur":
+        problems.append("Action réservée aux administrateurs de l'ARS.")
+    if not reason.strip():
+        problems.append("Le motif est obligatoire.")
+    return problems
+
+
+def _audit(
+    session: Session,
+    campaign: Campaign,
+    actor: Actor,
+    event: str,
+    now: dt.datetime,
+    before: str,
+    after: str,
+    reason: str,
+) -> None:
+    session.execute(
+        insert(AuditEvent.__table__),
+        {
+            "dossier_id": None,
+            "campaign_id": campaign.id,
+            "actor_id": actor.user_id,
+            "actor_label": actor.label,
+            "at": now,
+            "event": event,
+            "from_state": None,
+            "to_state": None,
+            "payload": {"avant": before, "apres": after, "motif": reason.strip()},
+        },
+    )

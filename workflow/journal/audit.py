@@ -1,0 +1,97 @@
+"""The audit trail: one append-only row per change of a dossier, written in the change's
+transaction (database triggers refuse any UPDATE or DELETE of it).
+
+Rows are plain INSERTs, never ORM objects: they are never read back in the transaction, and
+the unit of work would double the cost of a transition.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Protocol
+
+from sqlalchemy import Select, String, insert, literal, null, select
+from sqlalchemy.orm import Session
+
+from workflow.models import AuditEvent, Dossier
+from workflow.models.base import JSONValue, UTCDateTime
+
+
+class Author(Protocol):
+    """Who made a change, as the trail records it (a person, the scheduler, a token)."""
+
+    @property
+    def user_id(self) -> int | None: ...
+
+    @property
+    def label(self) -> str: ...
+
+
+def record_audit(
+    session: Session,
+    dossier: Dossier,
+    actor: Author,
+    event: str,
+    from_state: str | None,
+    now: dt.datetime,
+    payload: dict[str, Any],
+) -> None:
+    """Appends the audit event. A plain INSERT, not an ORM object: audit rows are never read
+    back in the transaction, and the unit of work would double the cost of a transition."""
+    session.connection().execute(
+        insert(AuditEvent.__table__),
+        {
+            "dossier_id": dossier.id,
+            "campaign_id": dossier.campaign_id,
+            "actor_id": actor.user_id,
+            "actor_label": actor.label,
+            "at": now,
+            "event": event,
+            "from_state": from_state,
+            "to_state": dossier.state,
+            "payload": _jsonable(payload),
+        },
+    )
+
+
+def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: value.isoformat() if isinstance(value, dt.date) else value
+        for key, value in payload.items()
+    }
+
+
+def audit_rows(
+    dossiers: Any, actor: Author, now: dt.datetime, event: str, from_state: Any, to_state: Any
+) -> Select:
+    """The audit events of a set-based change, one per row of `dossiers` (a subquery or
+    CTE with id and campaign_id), to insert with INSERT ... SELECT into AUDIT_COLUMNS.
+    `from_state` and `to_state` are state names or columns of `dossiers`."""
+
+    def state(value: Any) -> Any:
+        return literal(value, String) if isinstance(value, str) else value
+
+    return select(
+        dossiers.c.id,
+        dossiers.c.campaign_id,
+        literal(actor.user_id) if actor.user_id is not None else null(),
+        literal(actor.label, String),
+        literal(now, UTCDateTime()),
+        literal(event, String),
+        state(from_state),
+        state(to_state),
+        literal({"bulk": True}, JSONValue),
+    )
+
+
+AUDIT_COLUMNS = [
+    "dossier_id",
+    "campaign_id",
+    "actor_id",
+    "actor_label",
+    "at",
+    "event",
+    "from_state",
+    "to_state",
+    "payload",
+]

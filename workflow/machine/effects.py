@@ -1,0 +1,70 @@
+"""Effects named in states.yaml: what a transition changes besides the state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from workflow.machine.firing import Firing
+from workflow.machine.numbering import next_dossier_number
+from workflow.models import Decision
+from workflow.plumbing.dates import end_instant
+
+Effect = Callable[[Firing], None]
+REGISTRY: dict[str, Effect] = {}
+
+
+def effect(name: str) -> Callable[[Effect], Effect]:
+    """Registers an effect under the name states.yaml uses."""
+
+    def register(function: Effect) -> Effect:
+        REGISTRY[name] = function
+        return function
+
+    return register
+
+
+@effect("assign_number")
+def assign_number(f: Firing) -> None:
+    """The number the manuals' accusé de réception quotes ("Votre dossier n° 57707")."""
+    if f.dossier.number is None:
+        f.dossier.number = next_dossier_number(f.session)
+    f.dossier.deposited_at = f.now
+
+
+@effect("clear_corrections")
+def clear_corrections(f: Firing) -> None:
+    """Back in instruction, the corrections asked are settled."""
+    f.dossier.corrections_message = None
+    f.dossier.corrections_due_at = None
+
+
+@effect("open_corrections")
+def open_corrections(f: Firing) -> None:
+    """The déposant may edit again until the end of the due day, even past the deadline."""
+    f.dossier.corrections_message = f.payload["message"].strip()
+    f.dossier.corrections_due_at = end_instant(f.payload["due_date"])
+
+
+@effect("record_decision")
+def record_decision(f: Firing) -> None:
+    """Stores the decision; published at once unless the campaign groups results."""
+    immediate = f.campaign.publication == "immediate"
+    f.dossier.decision = Decision(
+        kind=f.spec.dest,
+        motivation=f.payload["motivation"].strip(),
+        author_id=f.actor.user_id,
+        decided_at=f.now,
+        published_at=f.now if immediate else None,
+    )
+
+
+@effect("withdraw_decision")
+def withdraw_decision(f: Firing) -> None:
+    """The audit trail keeps the withdrawn decision; the dossier no longer has one."""
+    f.dossier.decision = None
+
+
+@effect("record_start_date")
+def record_start_date(f: Firing) -> None:
+    """Keeps the actual start date the déposant gives."""
+    f.dossier.actual_start_date = f.payload["start_date"]

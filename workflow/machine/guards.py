@@ -1,0 +1,158 @@
+"""Guards named in states.yaml. A guard returns the French reasons it refuses, or nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+
+from workflow.campaigns.completeness import completeness
+from workflow.machine.firing import Firing
+from workflow.models import Campaign
+from workflow.plumbing.dates import as_utc, deadline_text, format_date, format_instant
+
+Guard = Callable[[Firing], str | Iterable[str] | None]
+REGISTRY: dict[str, Guard] = {}
+
+
+def guard(name: str) -> Callable[[Guard], Guard]:
+    """Registers a guard under the name states.yaml uses."""
+
+    def register(function: Guard) -> Guard:
+        REGISTRY[name] = function
+        return function
+
+    return register
+
+
+def campaign_open_reason(campaign: Campaign, now: dt.datetime) -> str | None:
+    """Why a campaign takes no deposit or change now, or None while it is open."""
+    if now < as_utc(campaign.opens_at):
+        return f"La campagne n'ouvre que le {format_instant(campaign.opens_at)}."
+    if now >= as_utc(campaign.deadline_at) or campaign.closed_at is not None:
+        return (
+            "La date limite de dépôt est passée : les dossiers étaient acceptés "
+            f"{deadline_text(campaign.deadline_at, campaign.deadline_whole_day)}."
+        )
+    return None
+
+
+NOT_YOURS = "Ce dossier n'appartient pas à votre organisation."
+
+
+@guard("owner")
+def owner(f: Firing) -> str | None:
+    """The déposant acts on a dossier of its own organisation."""
+    return None if f.actor.owns(f.dossier.organisation_id) else NOT_YOURS
+
+
+@guard("campaign_open")
+def campaign_open(f: Firing) -> str | None:
+    """The campaign is open: after its opening, before its deadline, not closed."""
+    return campaign_open_reason(f.campaign, f.now)
+
+
+@guard("dossier_complete")
+def dossier_complete(f: Firing) -> list[str]:
+    """Every required field valid, every rule held, every piece and box there."""
+    report = completeness(
+        f.definition,
+        f.dossier.values or {},
+        pieces=[a.piece_key for a in f.dossier.attachments],
+        attestations=f.dossier.attestations or [],
+        consent=f.dossier.consent,
+    )
+    if report.complete:
+        return []
+    return ["Le dossier est incomplet :", *report.messages()]
+
+
+def _text(f: Firing, key: str) -> str:
+    value = f.payload.get(key)
+    return value.strip() if isinstance(value, str) else ""
+
+
+@guard("message_required")
+def message_required(f: Firing) -> str | None:
+    """Corrections come with a message saying what to correct."""
+    if not _text(f, "message"):
+        return "Un message précisant les corrections attendues est obligatoire."
+    return None
+
+
+@guard("due_date_in_future")
+def due_date_in_future(f: Firing) -> str | None:
+    """Corrections come with a due date that is not past."""
+    due = f.payload.get("due_date")
+    if not isinstance(due, dt.date):
+        return "La date limite des corrections est obligatoire."
+    if due < f.today:
+        return f"La date limite des corrections ({format_date(due)}) est déjà passée."
+    return None
+
+
+@guard("motivation_required")
+def motivation_required(f: Firing) -> str | None:
+    """A decision is motivated."""
+    if not _text(f, "motivation"):
+        return "La motivation de la décision est obligatoire."
+    return None
+
+
+@guard("reason_required")
+def reason_required(f: Firing) -> str | None:
+    """Taking a decision back, or giving up a post, comes with a reason."""
+    if not _text(f, "reason"):
+        return "Le motif est obligatoire."
+    return None
+
+
+@guard("results_not_published")
+def results_not_published(f: Firing) -> str | None:
+    """A decision can be taken back only before the results are published."""
+    decision = f.dossier.decision
+    if decision is not None and decision.published_at is not None:
+        when = format_instant(decision.published_at)
+        return f"Les résultats ont été publiés le {when} : la décision ne peut plus être reprise."
+    return None
+
+
+@guard("results_published")
+def results_published(f: Firing) -> str | None:
+    """The déposant acts on a decision only once it is published."""
+    decision = f.dossier.decision
+    if decision is None or decision.published_at is None:
+        return "La décision n'est pas encore publiée."
+    return None
+
+
+@guard("confirmation_window")
+def confirmation_window(f: Firing) -> str | None:
+    """The maintien is confirmed inside the campaign's window (e.g. October)."""
+    start, end = f.campaign.confirmation_start, f.campaign.confirmation_end
+    if start is None or end is None:
+        return None
+    if not start <= f.today <= end:
+        return (
+            "La confirmation du maintien du projet de recrutement est ouverte "
+            f"du {format_date(start)} au {format_date(end)}."
+        )
+    return None
+
+
+@guard("start_date_reached")
+def start_date_reached(f: Firing) -> list[str]:
+    """The prise de poste is confirmed from the start date, with its actual date."""
+    reasons: list[str] = []
+    first = min((dt.date.fromisoformat(d) for d in f.campaign.start_dates or ()), default=None)
+    if first is not None and f.today < first:
+        reasons.append(f"La prise de poste se confirme à partir du {format_date(first)}.")
+    actual = f.payload.get("start_date")
+    if not isinstance(actual, dt.date):
+        reasons.append("La date effective de prise de poste est obligatoire.")
+    elif actual > f.today:
+        reasons.append("La date effective de prise de poste ne peut pas être dans le futur.")
+    elif first is not None and actual < first:
+        reasons.append(
+            f"La date effective de prise de poste ne peut précéder le {format_date(first)}."
+        )
+    return reasons

@@ -1,0 +1,6 @@
+"""Mails leave here: rendered from mail_templates/ (`templates`) and sent over SMTP with
+retries and bounces (`sender`). What to send was decided by the change that queued it in
+`journal.outbox`.
+
+May import: `plumbing`, `models`, `journal`.
+"""

@@ -1,0 +1,71 @@
+"""Mails rendered from their templates in mail_templates/, when sent or previewed, from the
+dossier and the context stored with the outbox row.
+
+`<name>.txt` holds the subject and plain-text body blocks, `<name>.html` the HTML body
+(autoescaped).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import jinja2
+from sqlalchemy.orm import Session
+
+from workflow.journal.outbox import TEMPLATES_DIR
+from workflow.models import Campaign, Dossier, OutboxMail
+from workflow.plumbing.dates import deadline_text, format_date, format_instant, format_iso_date
+
+
+@dataclass(frozen=True)
+class RenderedMail:
+    subject: str
+    text: str
+    html: str
+
+
+@cache
+def _environments() -> tuple[jinja2.Environment, jinja2.Environment]:
+    loader = jinja2.FileSystemLoader(TEMPLATES_DIR)
+    filters = {"date_fr": format_date, "instant_fr": format_instant, "iso_date_fr": format_iso_date}
+    text = jinja2.Environment(
+        loader=loader,
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    html = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+    for env in (text, html):
+        env.filters.update(filters)
+    return text, html
+
+
+def render_template(name: str, context: dict[str, Any]) -> RenderedMail:
+    """Renders the subject, text and HTML of a notification with `context`."""
+    text_env, html_env = _environments()
+    text_template = text_env.get_template(f"{name}.txt")
+    blocks = text_template.new_context(context)
+    subject = "".join(text_template.blocks["subject"](blocks)).strip()
+    body = "".join(text_template.blocks["body"](text_template.new_context(context))).strip()
+    html = html_env.get_template(f"{name}.html").render(context)
+    return RenderedMail(" ".join(subject.split()), body + "\n", html)
+
+
+def render(session: Session, mail: OutboxMail, base_url: str = "") -> RenderedMail:
+    """Renders an outbox row from its dossier, campaign and stored context."""
+    dossier = session.get(Dossier, mail.dossier_id) if mail.dossier_id else None
+    campaign = session.get(Campaign, mail.campaign_id) if mail.campaign_id else None
+    context: dict[str, Any] = {
+        "dossier": dossier,
+        "campaign": campaign,
+        "decision": dossier.decision if dossier else None,
+        "recipient": mail.recipient,
+        "deadline": deadline_text(campaign.deadline_at, campaign.deadline_whole_day)
+        if campaign
+        else "",
+        "base_url": base_url.rstrip("/"),
+        **mail.context,
+    }
+    return render_template(mail.template, context)

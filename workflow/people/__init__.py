@@ -1,0 +1,5 @@
+"""Who acts: the actor of a change (a person with a role, or the scheduler), applicants'
+accounts and organisations (registration, confirmation links, invitations, passwords).
+
+May import: `plumbing`, `models`, `journal` (account mails are queued in the outbox).
+"""

@@ -1,0 +1,240 @@
+"""The scheduler's sweeps. Each one selects what is due and not done yet, does it, and marks
+it done in the same transaction: running a sweep twice, late, or from two hosts changes
+nothing more than running it once on time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from workflow.journal import outbox
+from workflow.machine.closing import close_campaign, due_campaign_ids
+from workflow.models import Avis, Campaign, Decision, Dossier, Notice
+from workflow.plumbing import clock
+from workflow.plumbing.dates import as_utc, paris_date
+from workflow.plumbing.db import transaction
+
+log = logging.getLogger(__name__)
+
+BROUILLON_REMINDER_DAYS = (7, 1)
+AVIS_REMINDER_EVERY = dt.timedelta(days=7)
+MAINTIEN_REMINDER_DAYS_BEFORE_END = 7
+
+
+@dataclass(frozen=True)
+class _Mail:
+    template: str
+    to: str
+
+
+@dataclass
+class SweepReport:
+    closed: list[int] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+
+def claim_notice(session: Session, key: str, now: dt.datetime) -> bool:
+    """Records that the notice `key` is sent; False if it already was (by anyone, ever)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = Notice.__table__
+    statement = (
+        insert(table).values(key=key, sent_at=now).on_conflict_do_nothing().returning(table.c.key)
+    )
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT here.
+    return session.connection().execute(statement).first() is not None
+
+
+def close_due_campaigns(sessions: sessionmaker[Session], now: dt.datetime) -> list[int]:
+    """Closes every campaign whose deadline has passed, each in its own transaction."""
+    closed = []
+    with sessions() as session:
+        with transaction(session, write=False):
+            due = due_campaign_ids(session, now)
+        for campaign_id in due:
+            with transaction(session):
+                result = close_campaign(session, campaign_id, now)
+            if result.closed_now:
+                log.info(
+                    "campaign %s closed, %s dossiers into instruction", campaign_id, result.moved
+                )
+                closed.append(campaign_id)
+    return closed
+
+
+def last_deposit_day(campaign: Campaign) -> dt.date:
+    """The last day (in Paris) on which a dossier can still be deposited."""
+    return paris_date(as_utc(campaign.deadline_at) - dt.timedelta(seconds=1))
+
+
+def remind_brouillons(sessions: sessionmaker[Session], now: dt.datetime) -> list[str]:
+    """J-7 and J-1 reminders to organisations that still have brouillons in an open campaign.
+
+    A reminder missed while the service was down goes out late, but only while it still
+    makes sense: the J-7 one until J-2, the J-1 one until the deadline.
+    """
+    today = paris_date(now)
+    sent: list[str] = []
+    with sessions() as session, transaction(session):
+        open_campaigns = session.scalars(
+            select(Campaign).where(
+                Campaign.closed_at.is_(None),
+                Campaign.opens_at <= now,
+                Campaign.deadline_at > now,
+            )
+        ).all()
+        for campaign in open_campaigns:
+            left = (last_deposit_day(campaign) - today).days
+            due = [days for days in BROUILLON_REMINDER_DAYS if left <= days]
+            if not due:
+                continue
+            days = min(due)
+            organisations = session.execute(
+                select(Dossier.organisation_id, Dossier.id)
+                .where(Dossier.campaign_id == campaign.id, Dossier.state == "brouillon")
+                .order_by(Dossier.organisation_id, Dossier.id)
+            ).all()
+            first_of: dict[int, int] = {}
+            for organisation_id, dossier_id in organisations:
+                first_of.setdefault(organisation_id, dossier_id)
+            for organisation_id, dossier_id in first_of.items():
+                key = f"rappel-brouillon-j{days}:campaign={campaign.id}:org={organisation_id}"
+                if not claim_notice(session, key, now):
+                    continue
+                count = sum(1 for org, _ in organisations if org == organisation_id)
+                context = {"days_left": days, "brouillons": count}
+                outbox.queue_for_dossier(
+                    session, [_Mail("rappel_brouillon", "deposant")], dossier_id, now, context
+                )
+                sent.append(key)
+    return sent
+
+
+def remind_avis(sessions: sessionmaker[Session], now: dt.datetime) -> list[str]:
+    """A reminder every week to the people whose avis is still awaited."""
+    sent: list[str] = []
+    with sessions() as session, transaction(session):
+        waiting = session.scalars(
+            select(Avis).where(
+                Avis.given_at.is_(None),
+                Avis.invited_at <= now - AVIS_REMINDER_EVERY,
+                (Avis.reminded_at.is_(None)) | (Avis.reminded_at <= now - AVIS_REMINDER_EVERY),
+            )
+        ).all()
+        for avis in waiting:
+            dossier = session.get(Dossier, avis.dossier_id)
+            if dossier is None or dossier.state not in ("en_construction", "en_instruction"):
+                continue
+            avis.reminded_at = now
+            outbox.queue(
+                session,
+                "rappel_avis",
+                [avis.giver_email],
+                dossier=dossier,
+                context={"avis_key": avis.avis_key},
+                now=now,
+            )
+            sent.append(f"rappel-avis:{avis.id}")
+    return sent
+
+
+def request_confirmations(sessions: sessionmaker[Session], now: dt.datetime) -> list[str]:
+    """When the confirmation window opens, ask each accepted (and published) dossier's
+    organisation to confirm the recruitment; remind it a week before the window closes.
+    From the start date, ask each confirmed dossier for its prise de poste."""
+    today = paris_date(now)
+    sent: list[str] = []
+    with sessions() as session, transaction(session):
+        published = and_(Decision.dossier_id == Dossier.id, Decision.published_at.is_not(None))
+        rows = session.execute(
+            select(Dossier.id, Dossier.state, Campaign)
+            .join(Campaign, Campaign.id == Dossier.campaign_id)
+            .join(Decision, published)
+            .where(Dossier.state.in_(("accepte", "confirme")))
+            .order_by(Dossier.id)
+        ).all()
+        for dossier_id, state, campaign in rows:
+            for key, template in _confirmation_notices(dossier_id, state, campaign, today):
+                if claim_notice(session, key, now):
+                    outbox.queue_for_dossier(
+                        session, [_Mail(template, "deposant")], dossier_id, now
+                    )
+                    sent.append(key)
+    return sent
+
+
+def _confirmation_notices(
+    dossier_id: int, state: str, campaign: Campaign, today: dt.date
+) -> list[tuple[str, str]]:
+    notices = []
+    start, end = campaign.confirmation_start, campaign.confirmation_end
+    if state == "accepte" and start and end and start <= today <= end:
+        notices.append((f"maintien:dossier={dossier_id}", "demande_confirmation_maintien"))
+        if (end - today).days <= MAINTIEN_REMINDER_DAYS_BEFORE_END:
+            notices.append(
+                (f"maintien-rappel:dossier={dossier_id}", "rappel_confirmation_maintien")
+            )
+    first_start = min((dt.date.fromisoformat(d) for d in campaign.start_dates or ()), default=None)
+    if state == "confirme" and first_start and today >= first_start:
+        notices.append((f"prise-de-poste:dossier={dossier_id}", "demande_prise_de_poste"))
+    return notices
+
+
+def return_corrected_dossiers(sessions: sessionmaker[Session], now: dt.datetime) -> list[str]:
+    """Once the due date of the corrections has passed, and the deposit period too, a
+    dossier sent back for corrections goes into instruction again, with its mail. (Before
+    the deadline it stays en construction: the déposant may still edit it.)"""
+    from workflow.machine.operations import fire, load_dossier
+    from workflow.people.actors import SCHEDULER
+    from workflow.plumbing.errors import WorkflowError
+
+    moved: list[str] = []
+    with sessions() as session:
+        with transaction(session, write=False):
+            due = session.scalars(
+                select(Dossier.id)
+                .join(Campaign, Campaign.id == Dossier.campaign_id)
+                .where(
+                    Dossier.state == "en_construction",
+                    Dossier.corrections_due_at <= now,
+                    Campaign.deadline_at <= now,
+                )
+            ).all()
+        for dossier_id in due:
+            try:
+                with transaction(session):
+                    dossier = load_dossier(session, dossier_id)
+                    if dossier is not None and dossier.state == "en_construction":
+                        fire(session, dossier, "passer_en_instruction", SCHEDULER, now=now)
+                        moved.append(f"corrections:dossier={dossier_id}")
+            except WorkflowError:
+                log.exception("dossier %s could not go back into instruction", dossier_id)
+    return moved
+
+
+def run_sweeps(sessions: sessionmaker[Session], now: dt.datetime | None = None) -> SweepReport:
+    """Every sweep once, each isolated so that one failing does not stop the others."""
+    now = now or clock.now()
+    report = SweepReport()
+    for name, sweep in (
+        ("close", close_due_campaigns),
+        ("corrections", return_corrected_dossiers),
+        ("brouillons", remind_brouillons),
+        ("avis", remind_avis),
+        ("confirmations", request_confirmations),
+    ):
+        try:
+            done = sweep(sessions, now)
+        except Exception:
+            log.exception("sweep %s failed; the next tick retries it", name)
+            continue
+        if name == "close":
+            report.closed += done
+        else:
+            report.notices += done
+    return report
