@@ -8,6 +8,7 @@ against facts read in the documents, and run the completeness check on a few dos
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 from workflow.campaigns.completeness import completeness
 from workflow.campaigns.loader import load_campaign_file
 from workflow.campaigns.schema import BoundRule, Campaign, OneOfRule, SumRule
-from workflow.identifiers import luhn_valid
+from workflow.plumbing.identifiers import luhn_valid
 
 CAMPAIGNS = Path(__file__).resolve().parent.parent / "campaigns"
 # shared/ lies beside the repository (CI clones main into another folder with a copy of it).
@@ -478,3 +479,13 @@ def test_normandie_asp_asks_for_the_diplomas_only_once_the_thesis_is_passed():
 
     assert "copie_diplomes" in missing(True)
     assert "copie_diplomes" not in missing(False)
+
+
+def test_each_campaign_file_cites_its_seed_by_file_name():
+    for path in sorted(CAMPAIGNS.glob("*.yaml")):
+        if path.name.startswith("demo-"):
+            continue
+        first = path.read_text(encoding="utf-8").splitlines()[0]
+        cited = re.match(r"# Source: ([\w.-]+\.txt) ", first)
+        assert cited, f"{path.name} does not cite its seed by file name: {first}"
+        assert (SEEDS / cited.group(1)).is_file(), cited.group(1)
