@@ -111,6 +111,22 @@ def test_wrong_password_and_unknown_address_read_the_same(client, session):
     assert "Adresse électronique ou mot de passe incorrect." in text_of(unknown)
 
 
+def test_after_a_failed_sign_in_the_address_field_points_at_the_error(client, session):
+    register_and_confirm(client, session)
+    wrong = sign_in(client, "Pas-Le-Bon-Mot-2026")
+    field = re.search(r'<input[^>]*id="f-email"[^>]*>', wrong.text).group(0)
+    assert 'aria-describedby="error-login"' in field and 'aria-invalid="true"' in field
+    assert 'id="error-login"' in wrong.text
+    assert "&#34;" not in field
+
+
+def test_the_registration_form_asks_for_digits_on_phones_keyboards(client):
+    page = client.get("/compte/creation").text
+    finess = re.search(r'<input[^>]*id="f-finess"[^>]*>', page).group(0)
+    assert 'inputmode="numeric"' in finess and 'maxlength="11"' in finess
+    assert "&#34;" not in page
+
+
 def test_sign_in_returns_to_the_page_asked_but_never_to_another_site(client, session):
     register_and_confirm(client, session)
     back = client.post(

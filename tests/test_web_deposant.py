@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -370,6 +371,53 @@ def table_dossier(world, hospital):
     with transaction(world.session):
         dossier.values = {"identification": {"nom": "Dupont"}}
     return dossier
+
+
+class _SubmitButtons(HTMLParser):
+    """The submit buttons of the page's forms, in document order (HTML's implicit submission
+    — Enter in a text field — presses the first one of the form)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[list[dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "form":
+            self.forms.append([])
+        elif tag == "button" and found.get("type", "submit") == "submit" and self.forms:
+            self.forms[-1].append(found)
+
+
+def test_enter_in_a_text_field_saves_the_volet_and_never_adds_or_removes_a_row(
+    at, client, signed_in, table_dossier, session
+):
+    url = f"/dossiers/{table_dossier.id}/volets/formation"
+    with at(DURING):
+        page = client.get(url)
+    buttons = _SubmitButtons()
+    buttons.feed(page.text)
+    volet_form = next(form for form in buttons.forms if any("data-add-row" in b for b in form))
+    default = volet_form[0]
+    assert (default.get("name"), default.get("value")) == ("enregistrer", "1")
+    assert default.get("tabindex") == "-1" and default.get("aria-hidden") == "true"
+    # What the browser posts on Enter: the fields and the default button, no « ligne ».
+    with at(DURING):
+        pressed = client.post(
+            url,
+            data={
+                "stages.rows": "1",
+                "stages.0.etablissement": "CHU de Rouen",
+                "stages.0.valide": "oui",
+                "these": "non",
+                "enregistrer": "1",
+                "version": str(table_dossier.version),
+            },
+        )
+    assert pressed.status_code == 302
+    reread(session)
+    stored = session.get(Dossier, table_dossier.id).values["formation"]["stages"]
+    assert stored == [{"etablissement": "CHU de Rouen", "valide": True}]
 
 
 def test_repeated_rows_are_added_and_removed_without_javascript(
