@@ -8,11 +8,12 @@ from __future__ import annotations
 import datetime as dt
 
 import time_machine
+from sqlalchemy import select
 
 from tests.conftest import START, World, at_paris
 from workflow.administration.campaigns import change_deadline
 from workflow.mail.sender import parse_smtp_url, send_pending
-from workflow.models import Campaign
+from workflow.models import Campaign, Dossier
 from workflow.people.actors import Actor
 from workflow.plumbing.dates import PARIS, time_left
 from workflow.plumbing.db import transaction
@@ -207,3 +208,23 @@ def test_time_left_is_said_as_the_manuals_say_it():
     assert time_left(paris(2025, 2, 10, 8), noon, False) == "dans 4 jours, le 14 février 2025 à 12h"
     half_past = paris(2025, 2, 14, 18, 30)
     assert time_left(paris(2025, 2, 14, 8), half_past, False) == "aujourd'hui à 18h30"
+
+
+def test_a_tier_sent_under_the_old_notice_key_is_not_sent_again(sessions):
+    """Notices written before reminders named their deadline still count for it."""
+    from workflow.models import Notice
+
+    campaign_id, _ = one_brouillon(sessions)
+    with sessions() as session, transaction(session):
+        org = session.scalar(select(Dossier.organisation_id))
+        key = f"rappel-brouillon-j7:campaign={campaign_id}:org={org}"
+        session.add(Notice(key=key, sent_at=at_paris(2026, 3, 13, 9)))
+    assert remind_brouillons(sessions, at_paris(2026, 3, 14, 9)) == []
+    assert len(remind_brouillons(sessions, at_paris(2026, 3, 19, 9))) == 1  # J-1 is new
+    with sessions() as session, transaction(session):
+        campaign = session.get(Campaign, campaign_id)
+        change_deadline(
+            session, campaign, dt.date(2026, 4, 3), ADMIN, "Panne", now=at_paris(2026, 3, 19, 10)
+        )
+    # The moved deadline's J-7 is its own, whatever the old key said.
+    assert len(remind_brouillons(sessions, at_paris(2026, 3, 27, 9))) == 1

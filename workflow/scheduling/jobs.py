@@ -119,6 +119,8 @@ def remind_brouillons(sessions: sessionmaker[Session], now: dt.datetime) -> list
                 key = f"rappel-brouillon-j{days}:{about}:org={organisation_id}"
                 if not claim_notice(session, key, now):
                     continue
+                if _sent_before_keys_named_the_deadline(session, campaign, days, organisation_id):
+                    continue
                 count = sum(1 for org, _ in organisations if org == organisation_id)
                 context = {"days_left": days, "brouillons": count}
                 outbox.queue_for_dossier(
@@ -126,6 +128,22 @@ def remind_brouillons(sessions: sessionmaker[Session], now: dt.datetime) -> list
                 )
                 sent.append(key)
     return sent
+
+
+def _sent_before_keys_named_the_deadline(
+    session: Session, campaign: Campaign, days: int, organisation_id: int
+) -> bool:
+    """Whether this tier already left under the key used before reminders named their
+    deadline ("rappel-brouillon-j7:campaign=3:org=5"), for this deadline: sent no earlier
+    than the tier's first day. Spares a second J-7 to campaigns in their last week when
+    this version is deployed."""
+    legacy = session.get(
+        Notice, f"rappel-brouillon-j{days}:campaign={campaign.id}:org={organisation_id}"
+    )
+    if legacy is None:
+        return False
+    first_day = last_deposit_day(campaign) - dt.timedelta(days=days)
+    return paris_date(legacy.sent_at) >= first_day
 
 
 def remind_avis(sessions: sessionmaker[Session], now: dt.datetime) -> list[str]:
