@@ -133,6 +133,7 @@ def test_a_backup_taken_under_write_load_restores_whole_and_checks_clean(
     assert manifest["missing"] == [] and manifest["corrupt"] == []
     assert manifest["schema_revision"] == code_head()
     assert manifest["tables"]["dossiers"] >= len(before)
+    assert (tmp_path / "backup").stat().st_mode & 0o077 == 0
 
     restored = Storage(tmp_path / "restored-uploads")
     assert restore(tmp_path / "backup", empty_url, restored) == manifest

@@ -76,6 +76,8 @@ def backup(url: str, storage: Storage, directory: str | Path) -> dict[str, Any]:
     if target.exists() and any(target.iterdir()):
         raise BackupError(f"{target} is not empty: back up into a new directory")
     target.mkdir(parents=True, exist_ok=True)
+    # Personal data: only the service's own user reads a backup.
+    target.chmod(0o700)
     copies = Storage(target / FILES)
     files: dict[str, dict[str, Any]] = {}
     snapshots = 0
