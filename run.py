@@ -112,6 +112,82 @@ def cmd_set_deadline(args: argparse.Namespace) -> int:
     return 0
 
 
+def upload_storage():  # type: ignore[no-untyped-def]
+    from workflow.plumbing.storage import Storage
+
+    return Storage(os.environ.get("UPLOAD_DIR") or ROOT / "instance" / "uploads")
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """A consistent copy of the database and the uploaded files, while the service runs."""
+    from workflow.plumbing.backup import BackupError, backup
+    from workflow.plumbing.db import database_url
+
+    try:
+        manifest = backup(database_url(), upload_storage(), args.directory)
+    except BackupError as exc:
+        print(f"backup failed: {exc}", file=sys.stderr)
+        return 1
+    rows = sum(manifest["tables"].values())
+    print(
+        f"Backup in {args.directory}: schema {manifest['schema_revision']}, {rows} rows in "
+        f"{len(manifest['tables'])} tables, {len(manifest['files'])} files"
+    )
+    for problem in ("missing", "corrupt"):
+        for name in manifest[problem]:
+            print(f"  {problem} in the upload store: {name}", file=sys.stderr)
+    return 1 if manifest["missing"] or manifest["corrupt"] else 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Restores a backup into an empty database (DATABASE_URL) and upload store (UPLOAD_DIR)."""
+    from workflow.plumbing.backup import BackupError, check, restore
+    from workflow.plumbing.db import database_url
+
+    storage = upload_storage()
+    try:
+        manifest = restore(args.directory, database_url(), storage)
+    except BackupError as exc:
+        print(f"restore refused: {exc}", file=sys.stderr)
+        return 1
+    report = check(database_url(), storage, manifest)
+    print(
+        f"Restored {args.directory} (schema {manifest['schema_revision']}, taken "
+        f"{manifest['created_at']}): {report.checked} pieces checked"
+    )
+    print("Run `python run.py migrate` if the code's schema is newer than the backup's.")
+    return 0 if report.clean else _report_problems(report)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Every piece the database names is in the upload store with its hash."""
+    from workflow.plumbing.backup import BackupError, check, read_manifest
+    from workflow.plumbing.db import database_url
+
+    try:
+        manifest = read_manifest(args.directory) if args.directory else None
+    except BackupError as exc:
+        print(f"check failed: {exc}", file=sys.stderr)
+        return 1
+    report = check(database_url(), upload_storage(), manifest)
+    if report.clean:
+        print(f"All {report.checked} pieces are present with their hash.")
+        return 0
+    return _report_problems(report)
+
+
+def _report_problems(report) -> int:  # type: ignore[no-untyped-def]
+    for name in report.missing:
+        print(f"missing: {name}", file=sys.stderr)
+    for name in report.corrupt:
+        print(f"corrupt (hash differs): {name}", file=sys.stderr)
+    print(
+        f"{len(report.missing)} missing, {len(report.corrupt)} corrupt of {report.checked} pieces",
+        file=sys.stderr,
+    )
+    return 1
+
+
 def cmd_scheduler(args: argparse.Namespace) -> int:
     """The production scheduler: one process; a second one waits as a standby."""
     import signal
@@ -175,6 +251,15 @@ def main(argv: list[str] | None = None) -> int:
     deadline.add_argument("deadline", help="2026-12-01 (that day inclus) or 2026-12-01T18:00")
     deadline.add_argument("--reason", required=True)
     deadline.set_defaults(func=cmd_set_deadline)
+    saving = sub.add_parser("backup", help="back up the database and the uploaded files")
+    saving.add_argument("directory")
+    saving.set_defaults(func=cmd_backup)
+    restoring = sub.add_parser("restore", help="restore a backup into an empty database")
+    restoring.add_argument("directory")
+    restoring.set_defaults(func=cmd_restore)
+    checking = sub.add_parser("check", help="check that every piece is stored with its hash")
+    checking.add_argument("directory", nargs="?", help="a backup whose manifest gives hashes")
+    checking.set_defaults(func=cmd_check)
     sub.add_parser("scheduler", help="run the scheduler alone (production)").set_defaults(
         func=cmd_scheduler
     )

@@ -28,6 +28,11 @@ CONTEXTS = {
         "expires_at": "2026-06-01T10:00:00+00:00",
     },
     "rappel_avis": {"avis_key": "coordonnateur"},
+    "changement_date_limite": {
+        "before": "jusqu'au 20 mars 2026 inclus",
+        "after": "jusqu'au 27 mars 2026 inclus",
+        "dossiers": 2,
+    },
 }
 # Account mails have no dossier nor campaign: tests/test_accounts.py renders and sends them.
 ACCOUNT_TEMPLATES = {

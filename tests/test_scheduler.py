@@ -96,14 +96,15 @@ def test_brouillon_reminders_go_once_at_j7_and_once_at_j1(sessions):
     assert len(j7) == 1
     assert remind_brouillons(sessions, at_paris(2026, 3, 13, 18)) == []
     assert remind_brouillons(sessions, at_paris(2026, 3, 16, 9)) == []
-    assert len(remind_brouillons(sessions, at_paris(2026, 3, 19, 9))) == 1  # J-1
+    j1 = at_paris(2026, 3, 19, 9)
+    assert len(remind_brouillons(sessions, j1)) == 1
     assert remind_brouillons(sessions, at_paris(2026, 3, 20, 23)) == []
     sent = mails(sessions, "rappel_brouillon")
     assert [m.recipient for m in sent] == [address, address]
     from workflow.mail.templates import render
 
     with sessions() as session:
-        subject = render(session, session.get(OutboxMail, sent[1].id)).subject
+        subject = render(session, session.get(OutboxMail, sent[1].id), now=j1).subject
     assert subject.startswith("Rappel : 1 dossier non déposé — clôture demain")
 
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from workflow.campaigns.loader import CampaignFileError, LoadProblem, load_campaign_text
 from workflow.campaigns.store import Loaded, store_campaign
+from workflow.journal import outbox
 from workflow.machine.closing import Closed, close_campaign
-from workflow.models import AuditEvent, Campaign
+from workflow.models import AuditEvent, Campaign, Dossier
 from workflow.people.actors import Actor
 from workflow.plumbing import clock
 from workflow.plumbing.dates import as_utc, deadline_text, end_instant, format_instant
@@ -29,7 +31,9 @@ def change_deadline(
 
     A day means "that day inclus" (until midnight in Paris), a date and time is Paris time.
     A deadline moved into the future reopens a closed campaign for deposits; dossiers
-    already moved into instruction stay there.
+    already moved into instruction stay there. Each organisation with dossiers still
+    editable (brouillons, or corrections asked) is told of the change once, in this
+    transaction; the scheduler's J-7 and J-1 reminders follow the new deadline.
     """
     now = now or clock.now()
     new_at = end_instant(deadline)
@@ -42,11 +46,44 @@ def change_deadline(
     before = deadline_text(campaign.deadline_at, campaign.deadline_whole_day)
     after = deadline_text(new_at, whole_day)
     _audit(session, campaign, actor, "modifier_date_limite", now, before, after, reason)
+    moved = new_at != as_utc(campaign.deadline_at)
     campaign.deadline_at = new_at
     campaign.deadline_whole_day = whole_day
     if new_at > now:
         campaign.closed_at = None
     session.flush()
+    if moved:
+        _tell_editable_dossiers(session, campaign, before, after, now)
+
+
+def _tell_editable_dossiers(
+    session: Session, campaign: Campaign, before: str, after: str, now: dt.datetime
+) -> None:
+    """One « changement_date_limite » mail per organisation whose dossiers the new deadline
+    concerns: brouillons, and dossiers sent back for corrections (they go into instruction
+    once both their due date and the deadline have passed)."""
+    editable = (Dossier.state == "brouillon") | (
+        (Dossier.state == "en_construction") & Dossier.corrections_due_at.is_not(None)
+    )
+    rows = session.execute(
+        select(Dossier.organisation_id, Dossier.id)
+        .where(Dossier.campaign_id == campaign.id, editable)
+        .order_by(Dossier.organisation_id, Dossier.id)
+    ).all()
+    dossiers_of: dict[int, list[int]] = {}
+    for organisation_id, dossier_id in rows:
+        dossiers_of.setdefault(organisation_id, []).append(dossier_id)
+    for ids in dossiers_of.values():
+        context = {"before": before, "after": after, "dossiers": len(ids)}
+        outbox.queue_for_dossier(
+            session, [_Mail("changement_date_limite", "deposant")], ids[0], now, context
+        )
+
+
+@dataclass(frozen=True)
+class _Mail:
+    template: str
+    to: str
 
 
 def open_now(

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 
 from workflow.campaigns.completeness import completeness
 from workflow.machine.firing import Firing
-from workflow.models import Campaign
+from workflow.models import Campaign, start_date
 from workflow.plumbing.dates import as_utc, deadline_text, format_date, format_instant
 
 Guard = Callable[[Firing], str | Iterable[str] | None]
@@ -143,7 +143,7 @@ def confirmation_window(f: Firing) -> str | None:
 def start_date_reached(f: Firing) -> list[str]:
     """The prise de poste is confirmed from the start date, with its actual date."""
     reasons: list[str] = []
-    first = min((dt.date.fromisoformat(d) for d in f.campaign.start_dates or ()), default=None)
+    first = start_date(f.dossier)
     if first is not None and f.today < first:
         reasons.append(f"La prise de poste se confirme à partir du {format_date(first)}.")
     actual = f.payload.get("start_date")

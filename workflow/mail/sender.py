@@ -138,7 +138,7 @@ def _send_one(
     with transaction(session, write=False):
         mail = session.get(OutboxMail, mail_id)
         assert mail is not None
-        rendered = render(session, mail, base_url)
+        rendered = render(session, mail, base_url, now)
         recipient, message_id, attempts = mail.recipient, mail.message_id, mail.attempts
     message = emails.Message(
         subject=rendered.subject,

@@ -1,12 +1,18 @@
 """Mails rendered from their templates in mail_templates/, when sent or previewed, from the
 dossier and the context stored with the outbox row.
 
+What depends on time is computed when the mail is rendered for sending, from the campaign's
+current dates and the sending instant, never stored when it was queued: a reminder queued
+at J-4 and sent after an SMTP outage at J-1 says « demain », and one queued before an
+administrator moved the deadline names the new deadline.
+
 `<name>.txt` holds the subject and plain-text body blocks, `<name>.html` the HTML body
 (autoescaped).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -15,8 +21,17 @@ import jinja2
 from sqlalchemy.orm import Session
 
 from workflow.journal.outbox import TEMPLATES_DIR
-from workflow.models import Campaign, Dossier, OutboxMail
-from workflow.plumbing.dates import deadline_text, format_date, format_instant, format_iso_date
+from workflow.models import Campaign, Dossier, OutboxMail, start_date
+from workflow.plumbing import clock
+from workflow.plumbing.dates import (
+    deadline_text,
+    end_instant,
+    format_date,
+    format_instant,
+    format_iso_date,
+    latest_day_text,
+    time_left,
+)
 
 
 @dataclass(frozen=True)
@@ -53,8 +68,12 @@ def render_template(name: str, context: dict[str, Any]) -> RenderedMail:
     return RenderedMail(" ".join(subject.split()), body + "\n", html)
 
 
-def render(session: Session, mail: OutboxMail, base_url: str = "") -> RenderedMail:
-    """Renders an outbox row from its dossier, campaign and stored context."""
+def render(
+    session: Session, mail: OutboxMail, base_url: str = "", now: dt.datetime | None = None
+) -> RenderedMail:
+    """Renders an outbox row from its dossier, campaign and stored context, as true at `now`
+    (the sending instant)."""
+    now = now or clock.now()
     dossier = session.get(Dossier, mail.dossier_id) if mail.dossier_id else None
     campaign = session.get(Campaign, mail.campaign_id) if mail.campaign_id else None
     context: dict[str, Any] = {
@@ -62,10 +81,22 @@ def render(session: Session, mail: OutboxMail, base_url: str = "") -> RenderedMa
         "campaign": campaign,
         "decision": dossier.decision if dossier else None,
         "recipient": mail.recipient,
-        "deadline": deadline_text(campaign.deadline_at, campaign.deadline_whole_day)
-        if campaign
-        else "",
         "base_url": base_url.rstrip("/"),
         **mail.context,
+        **_timely(campaign, dossier, now),
     }
     return render_template(mail.template, context)
+
+
+def _timely(campaign: Campaign | None, dossier: Dossier | None, now: dt.datetime) -> dict:
+    """The dates a mail names and the time left to them, as true at `now`."""
+    if campaign is None:
+        return {"deadline": ""}
+    window_end = campaign.confirmation_end
+    return {
+        "deadline": deadline_text(campaign.deadline_at, campaign.deadline_whole_day),
+        "time_left": time_left(now, campaign.deadline_at, campaign.deadline_whole_day),
+        "window_end": latest_day_text(window_end) if window_end else "",
+        "window_left": time_left(now, end_instant(window_end), True) if window_end else "",
+        "start_date": start_date(dossier) if dossier else None,
+    }

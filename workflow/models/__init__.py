@@ -7,7 +7,7 @@ May import: `plumbing`.
 from workflow.models.accounts import ORGANISATION_TYPES, Organisation, Role, User
 from workflow.models.base import Base
 from workflow.models.campaign import Campaign, CampaignVersion
-from workflow.models.dossier import STATES, Attachment, Avis, Decision, Dossier
+from workflow.models.dossier import STATES, Attachment, Avis, Decision, Dossier, start_date
 from workflow.models.instructors import CampaignInstructor
 from workflow.models.journal import AuditEvent, Counter, OutboxMail
 from workflow.models.scheduling import Notice, SchedulerLease
@@ -31,4 +31,5 @@ __all__ = [
     "Role",
     "SchedulerLease",
     "User",
+    "start_date",
 ]

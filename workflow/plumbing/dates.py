@@ -82,3 +82,40 @@ def deadline_text(deadline_at: dt.datetime, whole_day: bool) -> str:
 def format_iso_date(value: str) -> str:
     """An ISO date such as "2019-11-02" as "2 novembre 2019"."""
     return format_date(dt.date.fromisoformat(value))
+
+
+def format_hour(value: dt.datetime) -> str:
+    """The Paris hour of an instant as the manuals write it: "12h", "18h30"."""
+    local = as_utc(value).astimezone(PARIS)
+    return f"{local:%H}h" if local.minute == 0 else f"{local:%H}h{local:%M}"
+
+
+def time_left(now: dt.datetime, deadline_at: dt.datetime, whole_day: bool) -> str:
+    """The time left from `now` to a stored deadline, as a reminder says it after "clôture":
+    "aujourd'hui à 23h59", "demain", "dans 4 jours" for a whole day (stored as the next
+    midnight); "aujourd'hui à 12h", "demain à 12h", "dans 4 jours, le 14 février 2025 à 12h"
+    for a deadline with its own hour. Counted in Paris calendar days, so a reminder sent
+    late (or retried after an SMTP outage) says what is true when it leaves. Empty once the
+    deadline has passed.
+    """
+    end = as_utc(deadline_at)
+    if end <= as_utc(now):
+        return ""
+    last = paris_date(end - dt.timedelta(seconds=1)) if whole_day else paris_date(end)
+    days = (last - paris_date(now)).days
+    if whole_day:
+        if days == 0:
+            return "aujourd'hui à 23h59"
+        return "demain" if days == 1 else f"dans {days} jours"
+    hour = format_hour(end)
+    if days == 0:
+        return f"aujourd'hui à {hour}"
+    if days == 1:
+        return f"demain à {hour}"
+    return f"dans {days} jours, le {format_date(last)} à {hour}"
+
+
+def latest_day_text(last_day: dt.date) -> str:
+    """An inclusive last day, as "au plus tard le 31 octobre 2026" (never "avant le", which
+    would exclude it)."""
+    return f"au plus tard le {format_date(last_day)}"

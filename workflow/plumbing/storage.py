@@ -9,6 +9,7 @@ import io
 import logging
 import os
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +102,27 @@ class Storage:
     def save(self, data: bytes) -> str:
         """Writes `data` under a new random name (written whole, then renamed into place)."""
         name = secrets.token_hex(32)
+        self.put(name, data)
+        return name
+
+    def read(self, name: str) -> bytes:
+        return self.path(name).read_bytes()
+
+    def exists(self, name: str) -> bool:
+        return self.path(name).is_file()
+
+    def names(self) -> Iterator[str]:
+        """Every stored name, in no particular order (files being written are skipped)."""
+        if not self.root.is_dir():
+            return
+        for folder in sorted(self.root.iterdir()):
+            if folder.is_dir() and len(folder.name) == 2:
+                for file in sorted(folder.iterdir()):
+                    if file.suffix != ".partial" and file.name.startswith(folder.name):
+                        yield file.name
+
+    def put(self, name: str, data: bytes) -> None:
+        """Writes `data` under a name given (a restore puts each file back under its own)."""
         target = self.path(name)
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".partial")
@@ -110,10 +132,6 @@ class Storage:
             os.fsync(handle.fileno())
         os.chmod(partial, 0o600)
         partial.replace(target)
-        return name
-
-    def read(self, name: str) -> bytes:
-        return self.path(name).read_bytes()
 
     def delete(self, name: str) -> None:
         """Removes a file; one already gone is not an error."""

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from workflow.journal import outbox
 from workflow.machine.closing import close_campaign, due_campaign_ids
-from workflow.models import Avis, Campaign, Decision, Dossier, Notice
+from workflow.models import Avis, Campaign, Decision, Dossier, Notice, start_date
 from workflow.plumbing import clock
 from workflow.plumbing.dates import as_utc, paris_date
 from workflow.plumbing.db import transaction
@@ -72,11 +72,19 @@ def last_deposit_day(campaign: Campaign) -> dt.date:
     return paris_date(as_utc(campaign.deadline_at) - dt.timedelta(seconds=1))
 
 
+def deadline_key(campaign: Campaign) -> str:
+    """The deadline a reminder announces, as it appears in its notice key: a moved deadline
+    is a new one (its tiers are due again), moving back to an old one finds its notices."""
+    return f"{as_utc(campaign.deadline_at):%Y%m%dT%H%M}"
+
+
 def remind_brouillons(sessions: sessionmaker[Session], now: dt.datetime) -> list[str]:
     """J-7 and J-1 reminders to organisations that still have brouillons in an open campaign.
 
-    A reminder missed while the service was down goes out late, but only while it still
-    makes sense: the J-7 one until J-2, the J-1 one until the deadline.
+    Reminders key on the deadline they announce. A reminder missed while the service was
+    down goes out late while it still makes sense, saying the time really left (the mail
+    computes it when sent); a tier whose later tier is already due is recorded as skipped
+    and never goes out (after a stop until J-1, only the J-1 one leaves).
     """
     today = paris_date(now)
     sent: list[str] = []
@@ -90,10 +98,10 @@ def remind_brouillons(sessions: sessionmaker[Session], now: dt.datetime) -> list
         ).all()
         for campaign in open_campaigns:
             left = (last_deposit_day(campaign) - today).days
-            due = [days for days in BROUILLON_REMINDER_DAYS if left <= days]
+            due = sorted(days for days in BROUILLON_REMINDER_DAYS if left <= days)
             if not due:
                 continue
-            days = min(due)
+            days, skipped = due[0], due[1:]
             organisations = session.execute(
                 select(Dossier.organisation_id, Dossier.id)
                 .where(Dossier.campaign_id == campaign.id, Dossier.state == "brouillon")
@@ -102,9 +110,16 @@ def remind_brouillons(sessions: sessionmaker[Session], now: dt.datetime) -> list
             first_of: dict[int, int] = {}
             for organisation_id, dossier_id in organisations:
                 first_of.setdefault(organisation_id, dossier_id)
+            about = f"campaign={campaign.id}:deadline={deadline_key(campaign)}"
             for organisation_id, dossier_id in first_of.items():
-                key = f"rappel-brouillon-j{days}:campaign={campaign.id}:org={organisation_id}"
+                for tier in skipped:
+                    claim_notice(
+                        session, f"rappel-brouillon-j{tier}:{about}:org={organisation_id}", now
+                    )
+                key = f"rappel-brouillon-j{days}:{about}:org={organisation_id}"
                 if not claim_notice(session, key, now):
+                    continue
+                if _sent_before_keys_named_the_deadline(session, campaign, days, organisation_id):
                     continue
                 count = sum(1 for org, _ in organisations if org == organisation_id)
                 context = {"days_left": days, "brouillons": count}
@@ -113,6 +128,22 @@ def remind_brouillons(sessions: sessionmaker[Session], now: dt.datetime) -> list
                 )
                 sent.append(key)
     return sent
+
+
+def _sent_before_keys_named_the_deadline(
+    session: Session, campaign: Campaign, days: int, organisation_id: int
+) -> bool:
+    """Whether this tier already left under the key used before reminders named their
+    deadline ("rappel-brouillon-j7:campaign=3:org=5"), for this deadline: sent no earlier
+    than the tier's first day. Spares a second J-7 to campaigns in their last week when
+    this version is deployed."""
+    legacy = session.get(
+        Notice, f"rappel-brouillon-j{days}:campaign={campaign.id}:org={organisation_id}"
+    )
+    if legacy is None:
+        return False
+    first_day = last_deposit_day(campaign) - dt.timedelta(days=days)
+    return paris_date(legacy.sent_at) >= first_day
 
 
 def remind_avis(sessions: sessionmaker[Session], now: dt.datetime) -> list[str]:
@@ -146,43 +177,62 @@ def remind_avis(sessions: sessionmaker[Session], now: dt.datetime) -> list[str]:
 def request_confirmations(sessions: sessionmaker[Session], now: dt.datetime) -> list[str]:
     """When the confirmation window opens, ask each accepted (and published) dossier's
     organisation to confirm the recruitment; remind it a week before the window closes.
-    From the start date, ask each confirmed dossier for its prise de poste."""
+    From the dossier's start date, ask each confirmed dossier for its prise de poste.
+
+    After a stop that reaches into the last week of the window, the request and its
+    reminder are due together: only the reminder leaves (it stands alone), never both."""
     today = paris_date(now)
     sent: list[str] = []
     with sessions() as session, transaction(session):
         published = and_(Decision.dossier_id == Dossier.id, Decision.published_at.is_not(None))
-        rows = session.execute(
-            select(Dossier.id, Dossier.state, Campaign)
-            .join(Campaign, Campaign.id == Dossier.campaign_id)
+        dossiers = session.scalars(
+            select(Dossier)
             .join(Decision, published)
             .where(Dossier.state.in_(("accepte", "confirme")))
             .order_by(Dossier.id)
         ).all()
-        for dossier_id, state, campaign in rows:
-            for key, template in _confirmation_notices(dossier_id, state, campaign, today):
-                if claim_notice(session, key, now):
-                    outbox.queue_for_dossier(
-                        session, [_Mail(template, "deposant")], dossier_id, now
-                    )
-                    sent.append(key)
+        for dossier in dossiers:
+            for notice in _confirmation_notices(dossier, today):
+                for skipped in notice.skipping:
+                    claim_notice(session, skipped, now)
+                if claim_notice(session, notice.key, now):
+                    mail = [_Mail(notice.template, "deposant")]
+                    outbox.queue_for_dossier(session, mail, dossier.id, now, notice.context)
+                    sent.append(notice.key)
     return sent
 
 
-def _confirmation_notices(
-    dossier_id: int, state: str, campaign: Campaign, today: dt.date
-) -> list[tuple[str, str]]:
-    notices = []
+@dataclass(frozen=True)
+class _Notice:
+    key: str
+    template: str
+    context: dict[str, bool] = field(default_factory=dict)
+    skipping: tuple[str, ...] = ()
+
+
+def _confirmation_notices(dossier: Dossier, today: dt.date) -> list[_Notice]:
+    campaign = dossier.campaign
     start, end = campaign.confirmation_start, campaign.confirmation_end
-    if state == "accepte" and start and end and start <= today <= end:
-        notices.append((f"maintien:dossier={dossier_id}", "demande_confirmation_maintien"))
-        if (end - today).days <= MAINTIEN_REMINDER_DAYS_BEFORE_END:
-            notices.append(
-                (f"maintien-rappel:dossier={dossier_id}", "rappel_confirmation_maintien")
-            )
-    first_start = min((dt.date.fromisoformat(d) for d in campaign.start_dates or ()), default=None)
-    if state == "confirme" and first_start and today >= first_start:
-        notices.append((f"prise-de-poste:dossier={dossier_id}", "demande_prise_de_poste"))
-    return notices
+    if dossier.state == "accepte" and start and end and start <= today <= end:
+        request = f"maintien:dossier={dossier.id}"
+        if (end - today).days > MAINTIEN_REMINDER_DAYS_BEFORE_END:
+            return [_Notice(request, "demande_confirmation_maintien")]
+        reminder = f"maintien-rappel:dossier={dossier.id}"
+        if _noticed(dossier, request):
+            return [_Notice(reminder, "rappel_confirmation_maintien")]
+        # Never asked (the service was down): the reminder is the request, worded so.
+        first = _Notice(reminder, "rappel_confirmation_maintien", {"first": True}, (request,))
+        return [first]
+    begins = start_date(dossier)
+    if dossier.state == "confirme" and begins and today >= begins:
+        return [_Notice(f"prise-de-poste:dossier={dossier.id}", "demande_prise_de_poste")]
+    return []
+
+
+def _noticed(dossier: Dossier, key: str) -> bool:
+    session = Session.object_session(dossier)
+    assert session is not None
+    return session.get(Notice, key) is not None
 
 
 def return_corrected_dossiers(sessions: sessionmaker[Session], now: dt.datetime) -> list[str]:
