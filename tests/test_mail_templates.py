@@ -91,9 +91,7 @@ def test_the_confirmations_go_to_the_ars_contact(world, session):
     assert (mail.template, mail.recipient) == ("confirmation_maintien", "ars-idf-asp@ars.sante.fr")
 
 
-def test_the_owner_of_an_address_is_told_someone_tried_to_register_with_it(
-    sqlite_url, smtp_server
-):
+def test_the_owner_of_an_address_is_told_someone_tried_to_register_with_it(sqlite_url, smtp_server):
     from workflow.people import accounts
     from workflow.plumbing.db import make_engine, make_session_factory
 

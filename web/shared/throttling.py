@@ -69,10 +69,11 @@ class Throttled(TooManyRequests):
     """Too many attempts: the French message says how long to wait, in `retry_after`
     seconds."""
 
+    retry_after: int
+
     def __init__(self, retry_after: int):
-        self.retry_after = retry_after
         self.message = f"Trop de tentatives. Réessayez dans {wait_text(retry_after)}."
-        super().__init__(self.message)
+        super().__init__(self.message, retry_after=retry_after)
 
 
 def wait_text(seconds: int) -> str:
