@@ -179,6 +179,23 @@ def test_one_client_address_asks_ten_resets_an_hour(client, session):
         assert forgot(client, "encore@example.fr", address="192.0.2.99").status_code == 200
 
 
+def test_three_confirmation_links_an_hour_reach_one_address(client, session):
+    with time_machine.travel(T0, tick=False):
+        assert register(client).status_code == 302
+        for n in range(3):
+            resent = client.post(
+                "/compte/confirmation/renvoyer",
+                data={"email": FORM["email"]},
+                environ_base={"REMOTE_ADDR": f"198.51.100.{n}"},
+            )
+            assert resent.status_code == 302
+        refused = client.post("/compte/confirmation/renvoyer", data={"email": FORM["email"]})
+    assert refused.status_code == 429
+    assert "Trop de tentatives. Réessayez dans 60 minutes." in text_of(refused)
+    assert 'value="peggy@example.fr"' in refused.text
+    assert mails(session, "confirmation_compte") == 4  # the first and three more
+
+
 # --- création de compte ---------------------------------------------------------------------
 
 FORM = {

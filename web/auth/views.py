@@ -139,8 +139,13 @@ def confirm(token: str) -> str | Response | tuple[str, int]:
 
 
 @bp.post("/compte/confirmation/renvoyer")
-def resend_confirmation() -> Response:
+def resend_confirmation() -> Response | tuple[str, int, dict[str, str]]:
     email = request.form.get("email", "")
+    try:
+        throttling.spend("renvoi_confirmation", email)
+    except Throttled as refused:
+        page = render_template("auth/login.html", email=email, next=None, error=refused.message)
+        return throttling.answer(refused, page)
     s = db_session()
     with transaction(s):
         accounts.resend_confirmation(s, email, secret_key=_secret(), now=clock.now())

@@ -44,6 +44,8 @@ LIMITS: dict[str, tuple[str, str]] = {
     "connexion": ("20 per minute; 200 per hour", "5 per 15 minutes"),
     # Every request counts: each one mails the account's owner.
     "mot_de_passe_oublie": ("10 per hour", "3 per hour; 10 per day"),
+    # « Recevoir un nouveau lien de confirmation »: the same, for the same reason.
+    "renvoi_confirmation": ("10 per hour", "3 per hour; 10 per day"),
     # Per address every form sent (a person correcting a FINESS sends it a few times); per
     # address typed only the forms that send a mail (a confirmation, or a warning to the
     # owner of an address already in use).
@@ -58,6 +60,7 @@ LIMITS: dict[str, tuple[str, str]] = {
 ROUTES = {
     "connexion": "/connexion",
     "mot_de_passe_oublie": "/compte/mot-de-passe-oublie",
+    "renvoi_confirmation": "/compte/confirmation/renvoyer",
     "creation_compte": "/compte/creation",
     "avis": "/avis/<token>",
     "invitation_collegue": "/compte/invitations",
