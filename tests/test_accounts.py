@@ -152,11 +152,24 @@ def test_an_organisation_already_registered_is_joined_by_invitation_not_by_regis
     )
 
 
-def test_an_address_already_used_is_refused(session):
+def test_an_address_already_used_creates_nothing_and_warns_its_owner(session):
+    owner = register(session)
+    again = register(session, finess="750100018", email="BAM@ch-gonesse.example.fr")
+    assert again is None
+    assert session.scalars(select(User)).all() == [owner]
+    assert session.scalars(select(Organisation)).one().finess == "950001370"
+    assert len(outbox(session, "confirmation_compte")) == 1
+    (warning,) = outbox(session, "tentative_creation_compte")
+    assert warning.recipient == owner.email == "bam@ch-gonesse.example.fr"
+    assert "token" not in warning.context  # an anonymous form never mails a link that acts
+
+
+def test_an_address_already_used_with_other_mistakes_reads_like_a_new_one(session):
     register(session)
     with pytest.raises(InvalidInput) as refused:
-        register(session, finess="750100018", email="bam@ch-gonesse.example.fr")
-    assert refused.value.errors["email"].startswith("Un compte existe déjà avec cette adresse")
+        register(session, finess="750100018", password="court")
+    assert set(refused.value.errors) == {"password"}  # nothing said about the address
+    assert outbox(session, "tentative_creation_compte") == []
 
 
 def confirmation_token(session) -> str:  # type: ignore[no-untyped-def]

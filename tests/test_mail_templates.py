@@ -40,6 +40,7 @@ ACCOUNT_TEMPLATES = {
     "reinitialisation_mot_de_passe",
     "invitation_compte",
     "invitation_instructeur",  # tests/test_instructors.py
+    "tentative_creation_compte",  # below
 }
 
 
@@ -93,3 +94,40 @@ def test_the_confirmations_go_to_the_ars_contact(world, session):
         fire(session, dossier, "confirmer_maintien", deposant)
     (mail,) = session.scalars(select(OutboxMail)).all()
     assert (mail.template, mail.recipient) == ("confirmation_maintien", "ars-idf-asp@ars.sante.fr")
+
+
+def test_the_owner_of_an_address_is_told_someone_tried_to_register_with_it(sqlite_url, smtp_server):
+    from workflow.people import accounts
+    from workflow.plumbing.db import make_engine, make_session_factory
+
+    sessions = make_session_factory(make_engine(sqlite_url))
+    form = accounts.Registration(
+        organisation_type="candidat",
+        organisation_name="Peggy Lambourde",
+        email="peggy@example.fr",
+        password="Affaires-Medicales-2026",
+        password_confirmation="Affaires-Medicales-2026",
+    )
+    with sessions() as session:
+        for _ in range(2):
+            with transaction(session):
+                accounts.register(session, form, secret_key="k", now=at_paris(2026, 6, 1))
+    report = send_pending(
+        sessions,
+        parse_smtp_url(smtp_server.url),
+        mail_from="ars@example.fr",
+        base_url="https://pp.example.fr",
+        now=at_paris(2026, 6, 1),
+    )
+    assert report.failed == [] and len(report.sent) == 2
+    warning = next(m for m in smtp_server.to("peggy@example.fr") if "Tentative" in m["Subject"])
+    assert warning["Subject"] == (
+        "Tentative de création de compte avec votre adresse — Postes partagés"
+    )
+    text = warning.get_body(("plain",)).get_content()
+    html = warning.get_body(("html",)).get_content()
+    for body in (text, html):
+        assert "Quelqu'un a tenté de créer un compte" in body.replace("&#39;", "'")
+        assert "https://pp.example.fr/connexion" in body
+        assert "https://pp.example.fr/compte/mot-de-passe-oublie" in body
+        assert "None" not in body and "valable 2 heures" in body

@@ -27,6 +27,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SMTP_URL=os.environ.get("SMTP_URL"),
         UPLOAD_DIR=os.environ.get("UPLOAD_DIR") or os.path.join(app.instance_path, "uploads"),
         CAMPAIGNS_DIR=os.environ.get("CAMPAIGNS_DIR") or str(ROOT / "campaigns"),
+        # Where the throttling counts live (redis://… shared by every worker and host), and how
+        # many reverse proxies in front may be believed about the client's address.
+        RATELIMIT_STORAGE_URI=os.environ.get("RATELIMIT_STORAGE_URI"),
+        PROXY_COUNT=int(os.environ.get("PROXY_COUNT") or 0),
         # One PDF of at most 10 Mo plus the rest of the form; beyond it, a French 413 page.
         MAX_CONTENT_LENGTH=MAX_PDF_BYTES + 256 * 1024,
     )
@@ -48,9 +52,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web.deposant import views as deposant
     from web.instruction import views as instruction
     from web.public import views as public
-    from web.shared import dsfr, errors, formatting, security
+    from web.shared import dsfr, errors, formatting, security, throttling
 
-    for module in (security, dsfr, errors, formatting):
+    for module in (security, throttling, dsfr, errors, formatting):
         module.init_app(app)
     for blueprint in (
         public.bp,

@@ -24,9 +24,11 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from web.shared import throttling
 from web.shared.access import admin_required
 from web.shared.db import db_session
 from web.shared.formatting import campaign_status
+from web.shared.throttling import Throttled
 from workflow.administration.campaigns import (
     change_deadline,
     close_now,
@@ -284,6 +286,7 @@ def instructor_create() -> Page:
     posted = {k: request.form.get(k, "") for k in ("email", "full_name")}
     campaign_ids = [int(v) for v in request.form.getlist("campagnes") if v.isdigit()]
     try:
+        throttling.spend("invitation_instructeur")
         with transaction(s):
             user = create_instructor(
                 s,
@@ -294,8 +297,12 @@ def instructor_create() -> Page:
                 campaign_ids=campaign_ids,
                 now=clock.now(),
             )
+            throttling.spend("invitation_instructeur", user.email, client=False)
     except InvalidInput as invalid:
         return _instructors_page(422, errors=invalid.errors, message=invalid.message, posted=posted)
+    except Throttled as refused:
+        page, _ = _instructors_page(message=refused.message, posted=posted)
+        return throttling.answer(refused, page)
     flash(
         f"Le compte de {user.full_name} est créé : un mail avec un lien pour choisir son mot "
         f"de passe est envoyé à {user.email}.",
@@ -369,6 +376,7 @@ def instructor_invitation(user_id: int) -> Response:
     s = db_session()
     user = _instructor(user_id)
     try:
+        throttling.spend("invitation_instructeur", user.email)
         with transaction(s):
             resend_invitation(
                 s,

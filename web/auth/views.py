@@ -17,8 +17,10 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
+from web.shared import throttling
 from web.shared.db import db_session
 from web.shared.security import SignedIn, safe_next
+from web.shared.throttling import Throttled
 from workflow.models import Organisation
 from workflow.people import accounts
 from workflow.plumbing import clock
@@ -76,8 +78,12 @@ def register() -> str | Response | tuple[str, int]:
     )
     s = db_session()
     try:
+        throttling.spend("creation_compte")
         with transaction(s):
-            user = accounts.register(s, registration, secret_key=_secret(), now=clock.now())
+            accounts.register(s, registration, secret_key=_secret(), now=clock.now())
+            # Counted per address typed only when a mail leaves; a refusal here rolls the
+            # account and its mail back.
+            throttling.spend("creation_compte", registration.email, client=False)
     except InvalidInput as invalid:
         page = render_template(
             "auth/register.html",
@@ -87,7 +93,18 @@ def register() -> str | Response | tuple[str, int]:
             **_register_context(),
         )
         return page, 422
-    session["registered_email"] = user.email
+    except Throttled as refused:
+        page = render_template(
+            "auth/register.html",
+            form=form,
+            errors={},
+            message=refused.message,
+            **_register_context(),
+        )
+        return throttling.answer(refused, page)
+    # The same page whether the address was new or already had an account (whose owner got a
+    # mail instead): the answer does not tell which addresses have one.
+    session["registered_email"] = accounts.normalise_email(registration.email)
     return redirect(url_for("auth.registered"))
 
 
@@ -122,8 +139,13 @@ def confirm(token: str) -> str | Response | tuple[str, int]:
 
 
 @bp.post("/compte/confirmation/renvoyer")
-def resend_confirmation() -> Response:
+def resend_confirmation() -> Response | tuple[str, int, dict[str, str]]:
     email = request.form.get("email", "")
+    try:
+        throttling.spend("renvoi_confirmation", email)
+    except Throttled as refused:
+        page = render_template("auth/login.html", email=email, next=None, error=refused.message)
+        return throttling.answer(refused, page)
     s = db_session()
     with transaction(s):
         accounts.resend_confirmation(s, email, secret_key=_secret(), now=clock.now())
@@ -145,8 +167,17 @@ def login() -> str | Response | tuple[str, int]:
     email = request.form.get("email", "")
     s = db_session()
     try:
+        # Before the password is checked: a locked account is locked for the right password
+        # too, and an unknown address locks like a known one.
+        throttling.spend("connexion", email)
         user = accounts.authenticate(s, email, request.form.get("password", ""))
+    except Throttled as refused:
+        page = render_template(
+            "auth/login.html", email=email, next=next_page, error=refused.message
+        )
+        return throttling.answer(refused, page)
     except EmailNotConfirmed as unconfirmed:
+        throttling.forgive("connexion", email)
         page = render_template(
             "auth/login.html", email=email, next=next_page, unconfirmed=unconfirmed.message
         )
@@ -156,6 +187,7 @@ def login() -> str | Response | tuple[str, int]:
             "auth/login.html", email=email, next=next_page, error=invalid.message
         )
         return page, 401
+    throttling.forgive("connexion", email)
     session.clear()
     login_user(SignedIn(user))
     return redirect(next_page or _home())
@@ -170,11 +202,16 @@ def logout() -> Response:
 
 
 @bp.route("/compte/mot-de-passe-oublie", methods=["GET", "POST"])
-def forgot() -> str:
+def forgot() -> str | tuple[str, int, dict[str, str]]:
     if request.method == "GET":
         return render_template("auth/forgot.html", sent_to=None)
     email = request.form.get("email", "").strip()
     s = db_session()
+    try:
+        throttling.spend("mot_de_passe_oublie", email)
+    except Throttled as refused:
+        page = render_template("auth/forgot.html", sent_to=None, email=email, error=refused.message)
+        return throttling.answer(refused, page)
     with transaction(s):
         accounts.request_password_reset(s, email, secret_key=_secret(), now=clock.now())
     answer = SAME_ANSWER.format(email=email, valid_for=accounts.MAX_AGES[accounts.RESET][1])
@@ -218,6 +255,8 @@ def _password_from_link(token: str, purpose: str) -> str | Response | tuple[str,
             "auth/set_password.html", errors=invalid.errors, message=invalid.message, **context
         )
         return page, 422
+    # The mailbox answered: the failures that locked the account are forgotten.
+    throttling.forgive("connexion", user.email)
     flash("Votre mot de passe est enregistré : connectez-vous avec lui.", "success")
     logout_user()
     return redirect(url_for("auth.login"))
@@ -275,21 +314,27 @@ def change_password() -> str | Response | tuple[str, int]:
 @login_required
 def invite() -> str | Response | tuple[str, int]:
     s = db_session()
+    email = request.form.get("email", "")
     try:
+        throttling.spend("invitation_collegue")
         with transaction(s):
             invited = accounts.invite_member(
                 s,
                 current_user.user,
-                request.form.get("email", ""),
+                email,
                 full_name=request.form.get("full_name", ""),
                 secret_key=_secret(),
                 now=clock.now(),
             )
+            throttling.spend("invitation_collegue", email, client=False)
     except InvalidInput as invalid:
         page = _account_page(
             invite_errors=invalid.errors, invite_message=invalid.message, invite_form=request.form
         )
         return page, 422
+    except Throttled as refused:
+        page = _account_page(invite_message=refused.message, invite_form=request.form)
+        return throttling.answer(refused, page)
     flash(
         f"Invitation envoyée à {invited.email} : le lien reçu lui permet de choisir son mot de "
         "passe et de partager les dossiers de l'organisation.",

@@ -16,8 +16,10 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
+from web.shared import throttling
 from web.shared.db import db_session
 from web.shared.files import send_piece, storage
+from web.shared.throttling import Throttled
 from workflow.campaigns.store import definition_of
 from workflow.instruction.avis import VERDICTS, answer_avis, avis_from_token
 from workflow.instruction.readable import shown_volets
@@ -85,6 +87,11 @@ def page(token: str) -> Page:
     upload = request.files.get("fichier")
     signed = (upload.filename, upload.read()) if upload and upload.filename else None
     posted = {k: request.form.get(k, "") for k in ("verdict", "comment")}
+    try:
+        throttling.spend("avis", token)
+    except Throttled as refused:
+        page, _ = _page(avis, dossier, token, message=refused.message, posted=posted)
+        return throttling.answer(refused, page)
     try:
         with transaction(s):
             answer_avis(

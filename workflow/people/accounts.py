@@ -50,6 +50,8 @@ TEMPLATES = {
     RESET: "reinitialisation_mot_de_passe",
     INVITATION: "invitation_compte",
 }
+# Sent to the owner of an address someone tried to create an account with.
+ATTEMPTED_REGISTRATION = "tentative_creation_compte"
 
 # Who may create an account, and the identifier each kind of organisation gives (the
 # manuals: a hospital by its FINESS, a care structure or a university by its SIRET).
@@ -134,9 +136,12 @@ def user_by_email(session: Session, email: str) -> User | None:
 
 def register(
     session: Session, form: Registration, *, secret_key: str, now: dt.datetime | None = None
-) -> User:
+) -> User | None:
     """Creates an organisation and its first déposant, not yet confirmed, and queues the
-    confirmation mail. Raises InvalidInput mapping each form field to its French error."""
+    confirmation mail. Raises InvalidInput mapping each form field to its French error.
+    When the address already has an account, creates nothing, queues a mail telling its
+    owner that someone tried (with the way to sign in or choose a new password) and returns
+    None: the caller answers exactly as for a new account."""
     now = now or clock.now()
     errors: dict[str, str] = {}
     kind = ORGANISATION_KINDS.get(form.organisation_type)
@@ -160,11 +165,9 @@ def register(
     except identifiers.IdentifierError as exc:
         errors["email"] = exc.message
     errors.update(_check_new_password(form.password, form.password_confirmation, email))
-    if email and "email" not in errors and user_by_email(session, email):
-        errors["email"] = (
-            "Un compte existe déjà avec cette adresse : connectez-vous, ou utilisez « Mot de "
-            "passe oublié ? » si vous ne vous en souvenez plus."
-        )
+    # An address already in use is not an error shown on the page: that would tell anyone
+    # which addresses have an account. Its owner is told by mail instead.
+    owner = user_by_email(session, email) if email and "email" not in errors else None
     if identifier and identifier_field:
         column = getattr(Organisation, identifier_field)
         if session.scalar(select(Organisation.id).where(column == identifier)):
@@ -175,6 +178,10 @@ def register(
             )
     if errors:
         raise InvalidInput("Le compte n'a pas pu être créé : corrigez les champs signalés.", errors)
+    if owner is not None:
+        context = {"email": owner.email, "valid_for": MAX_AGES[RESET][1]}
+        outbox.queue(session, ATTEMPTED_REGISTRATION, [owner.email], context=context, now=now)
+        return None
     organisation = Organisation(
         type=form.organisation_type,
         name=name,
@@ -323,8 +330,15 @@ def request_password_reset(
     """Queues a reset link if the address has an active account; the caller answers the same
     whether it does or not."""
     user = user_by_email(session, email) if email.strip() else None
-    if user is not None and user.active:
-        _send_link(session, user, RESET, secret_key, now or clock.now())
+    known = user is not None and user.active
+    # An unknown address does the same work — a token signed, a mail written in a savepoint —
+    # and then undoes it, so that the time taken does not tell whether the address has an
+    # account (bench/reset_timing.py compares the two).
+    target = user if known else User(id=0, email=email.strip(), password_hash=_dummy_hash())
+    with session.begin_nested() as step:
+        _send_link(session, target, RESET, secret_key, now or clock.now())
+        if not known:
+            step.rollback()
 
 
 def set_password_from_link(
