@@ -31,7 +31,7 @@ run: $(STAMP) assets
 	$(PY) run.py migrate
 	$(PY) run.py load-campaigns
 	$(PY) run.py demo
-	$(PY) run.py serve
+	POSTES_PARTAGES_ENV=development $(PY) run.py serve
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

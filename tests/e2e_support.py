@@ -91,7 +91,7 @@ def served(
     app = create_app(
         {
             "DATABASE_URL": database,
-            "SECRET_KEY": "e2e-secret-key",
+            "SECRET_KEY": "e2e-secret-key-long-enough-for-production",
             "SMTP_URL": smtp_url,
             "UPLOAD_DIR": str(uploads),
         }

@@ -125,7 +125,7 @@ def test_gunicorn_and_two_schedulers_close_once_and_mail_once(postgres_url, proc
         "DATABASE_URL": db_url,
         "SMTP_URL": smtp_server.url,
         "MAIL_FROM": "ars@example.fr",
-        "SECRET_KEY": "test-secret",
+        "SECRET_KEY": "production-test-secret-key-long-enough-1234",
         "SCHEDULER_TICK_SECONDS": "0.5",
         "SCHEDULER_LEASE_SECONDS": "3",
     }

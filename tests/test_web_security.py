@@ -19,7 +19,7 @@ def make_app(sqlite_url, tmp_path):  # type: ignore[no-untyped-def]
         app = create_app(
             {
                 "DATABASE_URL": sqlite_url,
-                "SECRET_KEY": "security-test",
+                "SECRET_KEY": "security-test-key-long-enough-for-production",
                 "UPLOAD_DIR": str(tmp_path / "uploads"),
                 **config,
             }
