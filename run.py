@@ -155,6 +155,7 @@ def cmd_diagram(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from web import create_app
     from web.shared.config import ConfigurationError
+    from web.shared.headers import QuietRequestHandler
 
     try:
         app = create_app()
@@ -168,7 +169,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         start(scheduler, interval, blocking=False)
         print(f"In-process scheduler: a tick every {interval:g} s (SCHEDULER=off to disable)")
     print(f"Serving on http://{args.host}:{args.port}/ (Ctrl+C to stop)")
-    app.run(host=args.host, port=args.port, debug=False)
+    app.run(host=args.host, port=args.port, debug=False, request_handler=QuietRequestHandler)
     return 0
 
 

@@ -136,6 +136,8 @@ def test_gunicorn_and_two_schedulers_close_once_and_mail_once(postgres_url, proc
             sys.executable,
             "-m",
             "gunicorn",
+            "-c",
+            "gunicorn.conf.py",
             "-w",
             "2",
             "-b",
@@ -168,6 +170,9 @@ def test_gunicorn_and_two_schedulers_close_once_and_mail_once(postgres_url, proc
     wait_for(serving, what="gunicorn to serve")
     for _ in range(6):  # several requests, so that both workers answer
         assert serving()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+            assert "Server" not in response.headers
+            assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     deposit_over_http(f"http://127.0.0.1:{port}", "bam@ch-prod.fr", password, brouillon.id)
     with sessions() as session:
         deposited = session.get(Dossier, brouillon.id)

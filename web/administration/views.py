@@ -27,6 +27,7 @@ from werkzeug.wrappers import Response
 from web.shared.access import admin_required
 from web.shared.db import db_session
 from web.shared.formatting import campaign_status
+from web.shared.headers import inline_styles_allowed
 from workflow.administration.campaigns import (
     change_deadline,
     close_now,
@@ -389,6 +390,7 @@ def instructor_invitation(user_id: int) -> Response:
 
 @bp.get("/machine")
 @admin_required
+@inline_styles_allowed
 def machine() -> str:
     """The dossier state machine, generated from states.yaml: a drawing (Mermaid, when its
     script is installed and JavaScript runs), its source as text, and the table of events."""

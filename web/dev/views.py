@@ -60,9 +60,10 @@ def mail_html(mail_id: int) -> Response:
     session = db_session()
     found = session.get(OutboxMail, mail_id) or abort(404)
     html = render(session, found, current_app.config["BASE_URL"]).html
-    # Shown in a sandboxed frame: the mail's HTML runs no script of ours.
+    # Shown in a sandboxed frame of the mail's page: the mail's HTML runs no script.
     response = Response(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = (
-        "sandbox; default-src 'none'; style-src 'unsafe-inline'"
+        "sandbox; default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
     )
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response
