@@ -31,6 +31,7 @@ run: $(STAMP) assets
 	$(PY) run.py migrate
 	$(PY) run.py load-campaigns
 	$(PY) run.py demo
+	@# Development mode, asked for here only: a key kept in instance/secret_key, /dev/outbox.
 	POSTES_PARTAGES_ENV=development $(PY) run.py serve
 
 lint: $(STAMP)
