@@ -58,7 +58,10 @@ def test_production_without_a_key_refuses_to_start_and_says_how_to_make_one(buil
     assert "secrets.token_urlsafe(48)" in message
 
 
-@pytest.mark.parametrize("weak", [OLD_CONSTANT, "short-key", "x" * 31, "  change-me  "])
+@pytest.mark.parametrize(
+    "weak",
+    [OLD_CONSTANT, "short-key", "x" * 31, "  change-me  ", "a" * 64, " " * 40, "0123456789" * 4],
+)
 def test_production_with_a_weak_or_published_key_refuses_to_start(build, weak):
     with pytest.raises(ConfigurationError) as refused:
         build(SECRET_KEY=weak)

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 MODE_VARIABLE = "POSTES_PARTAGES_ENV"
 DEVELOPMENT = "development"
 MIN_SECRET_LENGTH = 32
+# Fewer different characters than this is a typed pattern ("aaaa…", "1234…"), not a secret.
+MIN_DISTINCT_CHARACTERS = 12
 # Keys published in this repository's history or in tutorials: whoever knows one forges links.
 KNOWN_DEFAULTS = frozenset(
     {"dev-only-secret-change-me", "change-me", "changeme", "secret", "dev", "development"}
@@ -49,9 +51,14 @@ def check_secret_key(key: str | None) -> str:
             f"({MODE_VARIABLE}={DEVELOPMENT}) the service needs a secret key of at least "
             f"{MIN_SECRET_LENGTH} characters; generate one with: {GENERATE}"
         )
-    if key.strip() in KNOWN_DEFAULTS or len(key) < MIN_SECRET_LENGTH:
+    stripped = key.strip()
+    if (
+        stripped in KNOWN_DEFAULTS
+        or len(stripped) < MIN_SECRET_LENGTH
+        or len(set(stripped)) < MIN_DISTINCT_CHARACTERS
+    ):
         raise ConfigurationError(
-            f"SECRET_KEY is too weak: it must have at least {MIN_SECRET_LENGTH} characters "
+            f"SECRET_KEY is too weak: it must have at least {MIN_SECRET_LENGTH} varied characters "
             f"and not be a published default; generate one with: {GENERATE}"
         )
     return key
