@@ -31,7 +31,8 @@ run: $(STAMP) assets
 	$(PY) run.py migrate
 	$(PY) run.py load-campaigns
 	$(PY) run.py demo
-	$(PY) run.py serve
+	@# Development mode, asked for here only: a key kept in instance/secret_key, /dev/outbox.
+	POSTES_PARTAGES_ENV=development $(PY) run.py serve
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -192,9 +192,20 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     """The production scheduler: one process; a second one waits as a standby."""
     import signal
 
+    from web.shared.config import ConfigurationError, secret_key_from_environment
     from workflow.scheduling.scheduler import from_environment, start
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        # The key signs the links of the mails; a reminder must never carry a forgeable one.
+        secret_key_from_environment(ROOT / "instance")
+    except ConfigurationError as refused:
+        print(refused, file=sys.stderr)
+        return 2
+    if not os.environ.get("SMTP_URL"):
+        logging.getLogger("scheduler").warning(
+            "SMTP_URL is not set: mails stay queued in the outbox table and none is sent"
+        )
     scheduler, interval = from_environment(_sessions())
 
     def stop(signum: int, frame: object) -> None:
@@ -219,8 +230,14 @@ def cmd_diagram(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from web import create_app
+    from web.shared.config import ConfigurationError
+    from web.shared.headers import QuietRequestHandler
 
-    app = create_app()
+    try:
+        app = create_app()
+    except ConfigurationError as refused:
+        print(refused, file=sys.stderr)
+        return 2
     if os.environ.get("SCHEDULER", "on") != "off":
         from workflow.scheduling.scheduler import from_environment, start
 
@@ -228,7 +245,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         start(scheduler, interval, blocking=False)
         print(f"In-process scheduler: a tick every {interval:g} s (SCHEDULER=off to disable)")
     print(f"Serving on http://{args.host}:{args.port}/ (Ctrl+C to stop)")
-    app.run(host=args.host, port=args.port, debug=False)
+    app.run(host=args.host, port=args.port, debug=False, request_handler=QuietRequestHandler)
     return 0
 
 

@@ -417,6 +417,10 @@ def smtp_server() -> Iterator[MailCatcher]:
 # --- web -----------------------------------------------------------------------------------
 
 
+# Long enough for production mode, which refuses a weak key.
+TEST_SECRET_KEY = "test-secret-key-of-the-app-fixture-1234567890"
+
+
 @pytest.fixture
 def app(db_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     """The Flask app on the test's database; CSRF is tested on its own (test_web_security)."""
@@ -427,7 +431,8 @@ def app(db_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
             "DATABASE_URL": db_url,
             "TESTING": True,
             "WTF_CSRF_ENABLED": False,
-            "SECRET_KEY": "test-secret-key",
+            "SECRET_KEY": TEST_SECRET_KEY,
+            "DEVELOPMENT": False,
             "UPLOAD_DIR": str(tmp_path / "uploads"),
             "SMTP_URL": None,
         }

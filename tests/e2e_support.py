@@ -1,5 +1,9 @@
 """What the browser end-to-end tests share: Debian's Chromium, real PDFs, and the real app
-served on a free loopback port over a migrated SQLite database with the campaigns loaded."""
+served on a free loopback port over a migrated SQLite database with the campaigns loaded.
+
+Every page is watched: a Content-Security-Policy violation, a console error or warning, or an
+uncaught script error fails the test (`assert_clean_console`, and again when the browser
+closes), so that the policy never silently breaks a page."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.serving import make_server
 
 from web import create_app
+from web.shared.headers import QuietRequestHandler
 from workflow.campaigns.store import store_directory
 from workflow.mail.sender import parse_smtp_url, send_pending
 from workflow.models import Dossier
@@ -91,12 +96,13 @@ def served(
     app = create_app(
         {
             "DATABASE_URL": database,
-            "SECRET_KEY": "e2e-secret-key",
+            "SECRET_KEY": "e2e-secret-key-long-enough-for-production",
             "SMTP_URL": smtp_url,
             "UPLOAD_DIR": str(uploads),
+            "RATELIMIT_STORAGE_URI": "memory://",
         }
     )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietRequestHandler)
     base = f"http://127.0.0.1:{server.server_port}"
     app.config["BASE_URL"] = base
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -110,9 +116,48 @@ def served(
         engine.dispose()
 
 
+# Injected by Playwright before any script of the page (so not itself subject to the CSP):
+# every violation the page's policy reports becomes a console error the watch collects.
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", function (event) {
+  console.error("securitypolicyviolation: " + event.violatedDirective + " blocked " +
+    (event.blockedURI || "inline") + " in " + event.sourceFile + ":" + event.lineNumber);
+});
+"""
+
+
+@dataclass
+class ConsoleWatch:
+    """What the pages of one browser said that they should not have."""
+
+    problems: list[str] = field(default_factory=list)
+
+    def attach(self, page: Any) -> None:
+        def on_console(message: Any) -> None:
+            if message.type not in ("error", "warning"):
+                return
+            # A page the app answers with its own 4xx (a refused action, a 404 the test asks
+            # for) is the behaviour under test; a sub-resource failing to load is not.
+            own_status = (
+                message.text.startswith(
+                    "Failed to load resource: the server responded with a status of 4"
+                )
+                and message.location.get("url") == page.url
+            )
+            if not own_status:
+                self.problems.append(f"{page.url}: console {message.type}: {message.text}")
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda error: self.problems.append(f"{page.url}: {error}"))
+
+
+WATCHES: dict[int, ConsoleWatch] = {}
+
+
 @contextmanager
 def chromium() -> Iterator[Any]:
-    """Headless Debian Chromium driven by Playwright, with the flags this machine needs."""
+    """Headless Debian Chromium driven by Playwright, with the flags this machine needs; it
+    fails the test if a page of it reported a CSP violation or a console error."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -120,15 +165,28 @@ def chromium() -> Iterator[Any]:
             executable_path=str(CHROMIUM),
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
+        WATCHES[id(browser)] = ConsoleWatch()
         try:
             yield browser
+            assert_clean_console(browser)
         finally:
+            WATCHES.pop(id(browser), None)
             browser.close()
 
 
 def new_page(browser: Any, **options: Any) -> Any:
-    """A page in its own browser context: one person, one set of cookies, French and Paris."""
+    """A page in its own browser context: one person, one set of cookies, French and Paris;
+    its console and CSP violations are watched."""
     context = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris", **options)
+    context.add_init_script(REPORT_VIOLATIONS)
+    # Every page of the context, the first one and any a link opens, is watched.
+    context.on("page", WATCHES[id(browser)].attach)
     page = context.new_page()
     page.set_default_timeout(20_000)
     return page
+
+
+def assert_clean_console(browser: Any) -> None:
+    """No page of this browser reported a CSP violation, a console error or a script error."""
+    problems = WATCHES[id(browser)].problems
+    assert not problems, "the browser reported:\n" + "\n".join(problems)

@@ -1,4 +1,4 @@
-"""What the instructor's dashboard adds to its table: brouillons left out unless asked for,
+"""What the instructor's dashboard adds to its table: brouillons left out, even asked for,
 completeness of a whole page at once, counts of several campaigns, decisions to publish."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from workflow.instruction.dashboard import (
     Filters,
     completeness_of,
     counts_by_campaign,
+    counts_by_state,
     dossier_page,
     unpublished_decisions,
 )
@@ -14,18 +15,21 @@ from workflow.machine.operations import fire
 from workflow.plumbing.db import transaction
 
 
-def test_brouillons_are_left_out_of_the_instructors_table_unless_asked_for(world, session):
+def test_brouillons_are_left_out_of_the_instructors_table_and_counts(world, session):
     campaign = world.campaign()
     hospital = world.organisation()
     draft = world.dossier(campaign, hospital, "brouillon")
     deposited = world.dossier(campaign, hospital, "en_construction")
 
     def ids(**filters):
-        page = dossier_page(session, campaign.id, Filters(deposited_only=True, **filters))
+        page = dossier_page(session, campaign.id, Filters(**filters))
         return [d.id for d, _ in page.rows]
 
     assert ids() == [deposited.id]
-    assert ids(state="brouillon") == [draft.id]
+    assert ids(state="brouillon") == []
+    assert ids(search=draft.candidate_name) == [deposited.id]  # the same name, deposited
+    assert counts_by_state(session, campaign.id) == {"en_construction": 1}
+    assert counts_by_campaign(session, [campaign.id]) == {campaign.id: {"en_construction": 1}}
 
 
 def test_completeness_of_a_page(world, session):

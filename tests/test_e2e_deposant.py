@@ -17,6 +17,7 @@ import pytest
 
 from tests.e2e_support import (
     LiveApp,
+    assert_clean_console,
     chromium,
     database_with_campaigns,
     needs_chromium,
@@ -217,3 +218,6 @@ def test_a_hospital_registers_fills_the_asp_demo_dossier_and_deposits_it(
     cells = row.text_content()
     assert number in cells and "Lambourde Peggy" in cells and "CHU La Pitié" in cells
     assert "En construction" in cells and "Complet" in cells
+
+    # --- No page of the journey broke the Content-Security-Policy or logged an error.
+    assert_clean_console(page.context.browser)

@@ -25,6 +25,7 @@ from werkzeug.datastructures import MultiDict
 
 from tests.e2e_support import (
     LiveApp,
+    assert_clean_console,
     chromium,
     database_with_campaigns,
     needs_chromium,
@@ -325,6 +326,9 @@ def test_an_instructeur_instructs_the_demo_campaign_to_published_results(
     assert first["Décision publiée le"] is not None
     assert {r["Décision"] for r in rows.values()} == {"Accepté", "Refusé", "Classé sans suite"}
 
+    # --- No page of the journey broke the Content-Security-Policy or logged an error.
+    assert_clean_console(browser)
+
 
 @pytest.mark.skipif(
     not (ROOT / "node_modules" / "mermaid" / "dist" / "mermaid.min.js").is_file(),
@@ -342,3 +346,5 @@ def test_the_administrator_sees_the_state_machine_drawn(live_app: LiveApp, brows
         assert state in drawn
     assert "motivation_required" in drawn
     assert not page.is_visible("#source-machine")  # shown only when nothing is drawn
+    # Drawn under the page's policy: Mermaid's inline styles allowed, no inline script.
+    assert_clean_console(browser)

@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select
 
-from tests.conftest import definition
+from tests.conftest import TEST_SECRET_KEY, definition
 from web import create_app
 from workflow.campaigns.store import store_campaign
 from workflow.models import Base, Campaign
@@ -28,7 +28,7 @@ from workflow.plumbing.errors import SchemaBehind
 
 def home_page(url: str):  # type: ignore[no-untyped-def]
     """GET / on an app built for `url`; its engine is closed afterwards."""
-    app = create_app({"DATABASE_URL": url, "TESTING": True})
+    app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": TEST_SECRET_KEY})
     try:
         return app.test_client().get("/")
     finally:
@@ -38,7 +38,7 @@ def home_page(url: str):  # type: ignore[no-untyped-def]
 def test_the_app_refuses_a_database_never_migrated_and_says_how_to_fix_it(tmp_path):
     url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
     with pytest.raises(SchemaBehind) as refused:
-        create_app({"DATABASE_URL": url, "TESTING": True})
+        create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": TEST_SECRET_KEY})
     assert "python run.py migrate" in str(refused.value)
     assert "migration none" in str(refused.value)
 

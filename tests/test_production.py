@@ -125,7 +125,9 @@ def test_gunicorn_and_two_schedulers_close_once_and_mail_once(postgres_url, proc
         "DATABASE_URL": db_url,
         "SMTP_URL": smtp_server.url,
         "MAIL_FROM": "ars@example.fr",
-        "SECRET_KEY": "test-secret",
+        "SECRET_KEY": "production-test-secret-key-long-enough-1234",
+        # The production shape: both workers count sign-in attempts in one Redis.
+        "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/13",
         "SCHEDULER_TICK_SECONDS": "0.5",
         "SCHEDULER_LEASE_SECONDS": "3",
     }
@@ -136,6 +138,8 @@ def test_gunicorn_and_two_schedulers_close_once_and_mail_once(postgres_url, proc
             sys.executable,
             "-m",
             "gunicorn",
+            "-c",
+            "gunicorn.conf.py",
             "-w",
             "2",
             "-b",
@@ -168,6 +172,9 @@ def test_gunicorn_and_two_schedulers_close_once_and_mail_once(postgres_url, proc
     wait_for(serving, what="gunicorn to serve")
     for _ in range(6):  # several requests, so that both workers answer
         assert serving()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+            assert "Server" not in response.headers
+            assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     deposit_over_http(f"http://127.0.0.1:{port}", "bam@ch-prod.fr", password, brouillon.id)
     with sessions() as session:
         deposited = session.get(Dossier, brouillon.id)

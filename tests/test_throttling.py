@@ -17,6 +17,7 @@ import time_machine
 from sqlalchemy import func, select
 
 from tests import test_web_avis
+from tests.conftest import TEST_SECRET_KEY
 from web import create_app
 from web.shared.throttling import wait_text
 from workflow.models import OutboxMail, User
@@ -333,7 +334,7 @@ def build(sqlite_url, tmp_path, **config):  # type: ignore[no-untyped-def]
     return create_app(
         {
             "DATABASE_URL": sqlite_url,
-            "SECRET_KEY": "k",
+            "SECRET_KEY": TEST_SECRET_KEY,
             "UPLOAD_DIR": str(tmp_path),
             "WTF_CSRF_ENABLED": False,
             **config,
@@ -341,14 +342,17 @@ def build(sqlite_url, tmp_path, **config):  # type: ignore[no-untyped-def]
     )
 
 
-def test_a_production_app_without_a_shared_storage_says_so_in_the_log(sqlite_url, tmp_path, caplog):
+def test_a_development_app_counts_in_its_own_memory_and_says_so_in_the_log(
+    sqlite_url, tmp_path, caplog
+):
+    # A production app refuses to start without a storage (tests/test_configuration.py).
     with caplog.at_level(logging.WARNING, logger="postes_partages.security"):
-        build(sqlite_url, tmp_path, RATELIMIT_STORAGE_URI=None)
+        build(sqlite_url, tmp_path, RATELIMIT_STORAGE_URI=None, DEVELOPMENT=True)
     assert any("RATELIMIT_STORAGE_URI is not set" in r.getMessage() for r in caplog.records)
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="postes_partages.security"):
         build(sqlite_url, tmp_path, TESTING=True)
-    assert caplog.records == []
+    assert [r for r in caplog.records if r.name == "postes_partages.security"] == []
 
 
 def test_x_forwarded_for_counts_only_behind_a_configured_proxy(sqlite_url, tmp_path):

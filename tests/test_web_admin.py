@@ -236,6 +236,14 @@ def test_the_machine_is_drawn_when_mermaid_is_installed(app, client, admin, tmp_
     assert client.get("/admin/machine/mermaid.min.js").status_code == 404
 
 
+def test_only_the_machine_page_lets_mermaid_style_inline_and_scripts_stay_files(client, admin):
+    machine = client.get("/admin/machine").headers["Content-Security-Policy"]
+    assert "style-src 'self' 'unsafe-inline'" in machine
+    assert "script-src 'self';" in machine and "unsafe-eval" not in machine
+    home = client.get("/admin/").headers["Content-Security-Policy"]
+    assert "style-src 'self';" in home and "unsafe-inline" not in home
+
+
 def test_a_new_instructeur_chooses_its_password_from_the_mail_and_signs_in(
     world, app, client, admin, session
 ):

@@ -223,3 +223,65 @@ def test_every_form_of_the_ars_and_avis_pages_carries_a_csrf_token(client, auth,
         forms = re.findall(r'<form method="post".*?</form>', page, re.S)
         assert forms, path
         assert all('name="csrf_token"' in form for form in forms), path
+
+
+DOSSIER_ROUTES = [(m, p) for m, p in INSTRUCTION_ROUTES if "{dossier}" in p]
+
+
+@pytest.fixture
+def brouillon(world, session, app, scene) -> Dossier:
+    """A brouillon of the followed campaign, with its CV stored, not deposited yet."""
+    draft = world.dossier(scene.campaign, world.organisation(), "brouillon")
+    storage = Storage(app.config["UPLOAD_DIR"])
+    with transaction(session):
+        draft.candidate_name = "Candidate Encore-Secrète"
+        draft.attachments[0].storage_name = storage.save(pdf_bytes(title="CV brouillon"))
+    return draft
+
+
+@pytest.mark.parametrize(("method", "path"), DOSSIER_ROUTES)
+@pytest.mark.parametrize("role", ["instructeur", "administrateur"])
+def test_a_brouillon_of_a_followed_campaign_does_not_exist_for_the_ars(
+    role, method, path, client, auth, scene, brouillon
+):
+    sign_in(auth, scene, role)
+    response = request(client, method, path.format(dossier=brouillon.id))
+    assert response.status_code == 404
+    assert "Page introuvable" in response.text
+    assert "Encore-Secrète" not in response.text
+    # The same route on the deposited dossier of the same campaign answers.
+    assert request(client, method, scene.path(path)).status_code != 404
+
+
+@pytest.mark.parametrize("role", ["instructeur", "administrateur"])
+def test_a_brouillon_is_in_no_table_count_export_or_archive_of_the_ars(
+    role, client, auth, scene, brouillon, session
+):
+    import io
+    import zipfile
+
+    sign_in(auth, scene, role)
+    base = f"/instruction/campagnes/{scene.campaign.slug}"
+    for query in ("", "?etat=brouillon", "?q=Encore", f"?q={brouillon.id}"):
+        page = client.get(base + query).text
+        assert "Encore-Secrète" not in page, query
+        assert f'id="dossier-{brouillon.id}"' not in page, query
+    assert 'id="compte-brouillon"' not in client.get(base).text
+    assert "Encore-Secrète" not in client.get(f"{base}/export.csv").text
+    xlsx = client.get(f"{base}/export.xlsx").data
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as sheet:
+        assert all(b"Secr" not in sheet.read(name) for name in sheet.namelist())
+    with zipfile.ZipFile(io.BytesIO(client.get(f"{base}/pieces.zip").data)) as archive:
+        names = archive.namelist()
+        assert names and not any("brouillon" in name for name in names)
+    home = client.get("/instruction/").text
+    assert "Encore-Secrète" not in home
+    # Ticking its id in the table's form does nothing and says nothing about it.
+    moved = client.post(
+        f"{base}/passer-en-instruction",
+        data={"dossiers": f"{brouillon.id}:{brouillon.version}"},
+        follow_redirects=True,
+    )
+    assert "non passé en instruction" not in moved.text
+    session.refresh(brouillon)
+    assert brouillon.state == "brouillon"

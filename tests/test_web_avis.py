@@ -12,7 +12,7 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from tests.conftest import pdf_bytes
+from tests.conftest import TEST_SECRET_KEY, pdf_bytes
 from workflow.instruction.avis import avis_token, invite_avis
 from workflow.models import Attachment, AuditEvent, Avis
 from workflow.plumbing.db import transaction
@@ -26,7 +26,7 @@ AVIS = [
         "help": "Sur le projet professionnel et le choix du partenaire.",
     }
 ]
-SECRET = "test-secret-key"  # the app fixture's
+SECRET = TEST_SECRET_KEY  # the app fixture's
 
 
 def text_of(response) -> str:  # type: ignore[no-untyped-def]

@@ -89,7 +89,7 @@ def test_the_demo_campaign_is_filled_and_deposited_through_its_pages(slug, sqlit
             "DATABASE_URL": sqlite_url,
             "TESTING": True,
             "WTF_CSRF_ENABLED": False,
-            "SECRET_KEY": "demo-test",
+            "SECRET_KEY": "demo-test-secret-key-long-enough-for-production",
             "UPLOAD_DIR": str(tmp_path / "uploads"),
         }
     )

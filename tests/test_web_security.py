@@ -19,8 +19,9 @@ def make_app(sqlite_url, tmp_path):  # type: ignore[no-untyped-def]
         app = create_app(
             {
                 "DATABASE_URL": sqlite_url,
-                "SECRET_KEY": "security-test",
+                "SECRET_KEY": "security-test-key-long-enough-for-production",
                 "UPLOAD_DIR": str(tmp_path / "uploads"),
+                "RATELIMIT_STORAGE_URI": "memory://",
                 **config,
             }
         )
@@ -82,6 +83,49 @@ def test_responses_carry_protective_headers(make_app):
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["Referrer-Policy"] == "same-origin"
     assert response.headers["Cache-Control"] == "no-store"
+    assert "camera=()" in response.headers["Permissions-Policy"]
+    assert "Server" not in response.headers
+    assert "Strict-Transport-Security" not in response.headers  # plain HTTP in development
+
+
+def csp_of(response) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    policy = response.headers["Content-Security-Policy"]
+    return dict(part.strip().split(" ", 1) for part in policy.split(";"))
+
+
+def test_the_content_security_policy_runs_only_this_sites_script_files(make_app):
+    for path in ("/", "/connexion", "/compte/creation", "/page-qui-n-existe-pas"):
+        csp = csp_of(make_app().test_client().get(path))
+        assert csp["default-src"] == "'self'", path
+        assert csp["script-src"] == "'self'", path  # no inline script, no eval
+        assert csp["style-src"] == "'self'", path
+        assert csp["img-src"] == "'self' data:"
+        assert csp["font-src"] == "'self'"
+        assert csp["object-src"] == "'none'"
+        assert csp["base-uri"] == "'none'"
+        assert csp["form-action"] == "'self'"
+        assert csp["frame-ancestors"] == "'none'"
+
+
+def test_no_template_carries_an_inline_script_handler_or_style():
+    """The policy forbids them: each would silently stop working in the browser."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "web"
+    for template in root.rglob("templates/**/*.html"):
+        source = template.read_text(encoding="utf-8")
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", source), template
+        assert not re.search(r"\son[a-z]+\s*=", source), template
+        assert not re.search(r"\sstyle\s*=", source), template
+        assert "<style" not in source, template
+
+
+def test_over_https_the_browser_is_told_to_stay_on_https(make_app):
+    app = make_app(BASE_URL="https://postes-partages.ars.sante.fr")
+    response = app.test_client().get("/connexion")
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    plain = make_app().test_client().get("/connexion", base_url="https://localhost")
+    assert "includeSubDomains" in plain.headers["Strict-Transport-Security"]  # a secure request
 
 
 def test_pages_use_the_design_system_when_it_is_installed(make_app, tmp_path):

@@ -2,40 +2,27 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from flask import Flask, g
 
-from workflow.plumbing.db import ROOT, check_schema_current, make_engine, make_session_factory
-from workflow.plumbing.storage import MAX_PDF_BYTES
+from web.shared import config
+from workflow.plumbing.db import check_schema_current, make_engine, make_session_factory
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Builds the app from the environment (or `test_config`); refuses a database whose
-    schema is behind the code's migrations."""
+    """Builds the app from the environment (or `test_config`); refuses to start in
+    production without a strong SECRET_KEY, and on a database whose schema is behind the
+    code's migrations."""
     app = Flask(
         __name__,
         instance_relative_config=True,
         template_folder="shared/templates",
         static_folder="shared/static",
+        # Tests keep their development key and uploads in a folder of their own.
+        instance_path=(test_config or {}).get("INSTANCE_PATH"),
     )
-    app.config.from_mapping(
-        SECRET_KEY=os.environ.get("SECRET_KEY", "dev-only-secret-change-me"),
-        DATABASE_URL=os.environ.get("DATABASE_URL"),
-        BASE_URL=os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
-        SMTP_URL=os.environ.get("SMTP_URL"),
-        UPLOAD_DIR=os.environ.get("UPLOAD_DIR") or os.path.join(app.instance_path, "uploads"),
-        CAMPAIGNS_DIR=os.environ.get("CAMPAIGNS_DIR") or str(ROOT / "campaigns"),
-        # Where the throttling counts live (redis://… shared by every worker and host), and how
-        # many reverse proxies in front may be believed about the client's address.
-        RATELIMIT_STORAGE_URI=os.environ.get("RATELIMIT_STORAGE_URI"),
-        PROXY_COUNT=int(os.environ.get("PROXY_COUNT") or 0),
-        # One PDF of at most 10 Mo plus the rest of the form; beyond it, a French 413 page.
-        MAX_CONTENT_LENGTH=MAX_PDF_BYTES + 256 * 1024,
-    )
-    if test_config:
-        app.config.update(test_config)
+    config.configure(app, test_config)
     engine = make_engine(app.config["DATABASE_URL"])
     check_schema_current(engine)
     app.extensions["db_sessions"] = make_session_factory(engine)
@@ -52,9 +39,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web.deposant import views as deposant
     from web.instruction import views as instruction
     from web.public import views as public
-    from web.shared import dsfr, errors, formatting, security, throttling
+    from web.shared import dsfr, errors, formatting, headers, security, throttling
 
-    for module in (security, throttling, dsfr, errors, formatting):
+    for module in (security, headers, throttling, dsfr, errors, formatting):
         module.init_app(app)
     for blueprint in (
         public.bp,
@@ -66,7 +53,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         avis.bp,
     ):
         app.register_blueprint(blueprint)
-    if not app.config["SMTP_URL"]:
+    if app.config["DEVELOPMENT"]:
         from web.dev import views as dev
 
         app.register_blueprint(dev.bp)

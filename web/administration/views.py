@@ -28,6 +28,7 @@ from web.shared import throttling
 from web.shared.access import admin_required
 from web.shared.db import db_session
 from web.shared.formatting import campaign_status
+from web.shared.headers import inline_styles_allowed
 from web.shared.throttling import Throttled
 from workflow.administration.campaigns import (
     change_deadline,
@@ -397,6 +398,7 @@ def instructor_invitation(user_id: int) -> Response:
 
 @bp.get("/machine")
 @admin_required
+@inline_styles_allowed
 def machine() -> str:
     """The dossier state machine, generated from states.yaml: a drawing (Mermaid, when its
     script is installed and JavaScript runs), its source as text, and the table of events."""

@@ -41,6 +41,7 @@ from workflow.instruction.archives import (
     write_zip,
 )
 from workflow.instruction.avis import VERDICTS, delete_avis, invite_avis
+from workflow.instruction.deposited import deposited_states
 from workflow.instruction.exports import export_csv, export_xlsx
 from workflow.instruction.readable import shown_volets
 from workflow.instruction.timeline import dossier_timeline
@@ -115,13 +116,12 @@ def _filters() -> dashboard.Filters:
     state = args.get("etat") or None
     page = args.get("page", "1")
     return dashboard.Filters(
-        state=state if state in workflow().state_labels else None,
+        state=state if state in deposited_states() else None,
         speciality=args.get("specialite") or None,
         search=args.get("q") or None,
         sort=args.get("tri") if args.get("tri") in dashboard.SORTS else "numero",
         descending=args.get("ordre") == "desc",
         page=int(page) if page.isdigit() else 1,
-        deposited_only=True,
     )
 
 
@@ -141,7 +141,7 @@ def campaign(slug: str) -> str:
         "instruction/campaign.html",
         campaign=found,
         counts=dashboard.counts_by_state(s, found.id),
-        states=workflow().state_labels,
+        states=deposited_states(),
         specialities=dashboard.specialities(s, found.id),
         filters=filters,
         page=page,

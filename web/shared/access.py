@@ -1,6 +1,7 @@
 """Who may open the ARS pages: instructeurs and administrateurs for instruction (an
-instructeur only on the campaigns it follows: the others are a 404, as if they did not
-exist), administrateurs alone for administration. A déposant gets a 403 on every one."""
+instructeur only on the campaigns it follows, and only on deposited dossiers: the others are
+a 404, as if they did not exist), administrateurs alone for administration. A déposant gets
+a 403 on every one."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy import select
 
 from web.shared.db import db_session
 from workflow.administration.instructors import STAFF, may_instruct
+from workflow.instruction.deposited import is_deposited
 from workflow.machine.operations import load_dossier
 from workflow.models import Campaign, Dossier, Role
 
@@ -50,9 +52,12 @@ def followed_campaign(slug: str) -> Campaign:
 
 
 def followed_dossier(dossier_id: int) -> Dossier:
-    """The dossier if the signed-in user may instruct its campaign; a 404 otherwise."""
+    """The dossier if it is deposited and the signed-in user may instruct its campaign; a
+    404 otherwise: a brouillon is its organisation's alone, as if it did not exist yet."""
     session = db_session()
     dossier = load_dossier(session, dossier_id)
-    if dossier is None or not may_instruct(session, current_user.user, dossier.campaign_id):
+    if dossier is None or not is_deposited(dossier):
+        abort(404)
+    if not may_instruct(session, current_user.user, dossier.campaign_id):
         abort(404)
     return dossier

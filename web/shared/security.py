@@ -1,5 +1,5 @@
-"""Sign-in (Flask-Login), CSRF on every form (Flask-WTF), session cookies and the headers
-every response carries."""
+"""Sign-in (Flask-Login), CSRF on every form (Flask-WTF) and session cookies (the headers
+every response carries are in `headers`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, request
+from flask import Flask, abort
 from flask_login import LoginManager, UserMixin, current_user, login_required
 from flask_wtf.csrf import CSRFProtect
 
@@ -84,8 +84,7 @@ def safe_next(target: str | None) -> str | None:
 def init_app(app: Flask) -> None:
     """Cookies HttpOnly and SameSite=Lax, and Secure unless the app is served over plain
     HTTP (BASE_URL http://..., as in development) or tested; COOKIE_SECURE (or the
-    environment's SESSION_COOKIE_SECURE=0/1) decides otherwise. CSRF tokens on every POST; a
-    few protective headers."""
+    environment's SESSION_COOKIE_SECURE=0/1) decides otherwise. CSRF tokens on every POST."""
     secure = app.config.get("COOKIE_SECURE", os.environ.get("SESSION_COOKIE_SECURE"))
     if secure is None:
         secure = not app.testing and str(app.config.get("BASE_URL", "")).startswith("https://")
@@ -104,13 +103,3 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     csrf.init_app(app)
     login_manager.init_app(app)
-
-    @app.after_request
-    def protective_headers(response):  # type: ignore[no-untyped-def]
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        # Links from mails carry tokens in their path: never send them to another site.
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if request.endpoint and not request.endpoint.startswith(("static", "dsfr.")):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from workflow.campaigns.store import definition_of
+from workflow.instruction.deposited import DEPOSITED
 from workflow.models import Attachment, Avis, Dossier
 from workflow.plumbing.storage import Storage
 
@@ -62,7 +63,7 @@ def campaign_entries(session: Session, campaign_id: int) -> list[Entry]:
     queries whatever the number of dossiers."""
     dossiers = session.scalars(
         select(Dossier)
-        .where(Dossier.campaign_id == campaign_id, Dossier.number.is_not(None))
+        .where(Dossier.campaign_id == campaign_id, DEPOSITED)
         .order_by(Dossier.number)
         .options(selectinload(Dossier.attachments))
     ).all()

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from workflow.campaigns.completeness import Report, completeness
 from workflow.campaigns.store import definition_of
+from workflow.instruction.deposited import DEPOSITED
 from workflow.models import Attachment, Decision, Dossier, Organisation
 
 SORTS = {
@@ -34,9 +35,6 @@ class Filters:
     sort: str = "numero"
     descending: bool = False
     page: int = 1
-    # Brouillons are the déposants' own until deposited: the instructor's table leaves them
-    # out unless asked for them by state.
-    deposited_only: bool = False
 
 
 @dataclass
@@ -51,7 +49,7 @@ def counts_by_state(session: Session, campaign_id: int) -> dict[str, int]:
     """How many dossiers of the campaign are in each state (states with none are absent)."""
     rows = session.execute(
         select(Dossier.state, func.count())
-        .where(Dossier.campaign_id == campaign_id)
+        .where(Dossier.campaign_id == campaign_id, DEPOSITED)
         .group_by(Dossier.state)
     ).all()
     return {state: count for state, count in rows}
@@ -62,7 +60,7 @@ def specialities(session: Session, campaign_id: int) -> list[str]:
     return list(
         session.scalars(
             select(Dossier.speciality)
-            .where(Dossier.campaign_id == campaign_id, Dossier.speciality.is_not(None))
+            .where(Dossier.campaign_id == campaign_id, DEPOSITED, Dossier.speciality.is_not(None))
             .distinct()
             .order_by(Dossier.speciality)
         )
@@ -94,12 +92,10 @@ def _filtered(campaign_id: int, filters: Filters) -> Select:
     query = (
         select(Dossier, Organisation.name)
         .join(Organisation, Organisation.id == Dossier.organisation_id)
-        .where(Dossier.campaign_id == campaign_id)
+        .where(Dossier.campaign_id == campaign_id, DEPOSITED)
     )
     if filters.state:
         query = query.where(Dossier.state == filters.state)
-    elif filters.deposited_only:
-        query = query.where(Dossier.state != "brouillon")
     if filters.speciality:
         query = query.where(Dossier.speciality == filters.speciality)
     text = (filters.search or "").strip()
@@ -125,7 +121,7 @@ def counts_by_campaign(session: Session, campaign_ids: list[int]) -> dict[int, d
     if campaign_ids:
         rows = session.execute(
             select(Dossier.campaign_id, Dossier.state, func.count())
-            .where(Dossier.campaign_id.in_(campaign_ids))
+            .where(Dossier.campaign_id.in_(campaign_ids), DEPOSITED)
             .group_by(Dossier.campaign_id, Dossier.state)
         ).all()
         for campaign_id, state, count in rows:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, joinedload
 from workflow.campaigns.schema import Campaign as Definition
 from workflow.campaigns.schema import Column, FieldDef, FieldType
 from workflow.campaigns.store import definition_of
+from workflow.instruction.deposited import DEPOSITED
 from workflow.machine.states import workflow
 from workflow.models import CampaignVersion, Dossier, Organisation
 from workflow.plumbing.dates import PARIS, as_utc
@@ -61,8 +62,8 @@ def export_rows(session: Session, campaign_id: int) -> Iterator[list[Any]]:
     dossiers = session.scalars(
         select(Dossier)
         .options(joinedload(Dossier.organisation), joinedload(Dossier.decision))
-        .where(Dossier.campaign_id == campaign_id)
-        .order_by(Dossier.number.is_(None), Dossier.number, Dossier.id)
+        .where(Dossier.campaign_id == campaign_id, DEPOSITED)
+        .order_by(Dossier.number)
     )
     for dossier in dossiers:
         definition = definitions[dossier.campaign_version_id]

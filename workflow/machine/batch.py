@@ -41,12 +41,13 @@ def fire_each(
     now: dt.datetime | None = None,
 ) -> Outcome:
     """Fires `event` on each selected dossier of the campaign, one transaction each; a
-    dossier of another campaign is ignored as if it did not exist."""
+    dossier of another campaign, or one not deposited yet (a brouillon is its organisation's
+    alone), is ignored as if it did not exist."""
     now = now or clock.now()
     outcome = Outcome()
     for item in selected:
         dossier = load_dossier(session, item.dossier_id)
-        if dossier is None or dossier.campaign_id != campaign_id:
+        if dossier is None or dossier.campaign_id != campaign_id or dossier.number is None:
             continue
         number = dossier.number
         try:

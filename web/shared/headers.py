@@ -1,0 +1,87 @@
+"""The headers every response carries: a Content-Security-Policy under which no injected
+script runs (every script is a file of this site), no framing, no sniffing, referrers kept
+on this site, HSTS over HTTPS, and no `Server` banner naming the software."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Flask, g, request
+from flask.typing import ResponseReturnValue
+from werkzeug.serving import WSGIRequestHandler
+from werkzeug.wrappers import Response
+
+POLICY: dict[str, str] = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    # The DSFR's stylesheet draws a few of its marks as data: SVG images.
+    "img-src": "'self' data:",
+    "font-src": "'self'",
+    "connect-src": "'self'",
+    "frame-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+# Features no page uses; only names Chromium knows, so that it logs no warning.
+PERMISSIONS = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def content_security_policy(**changes: str) -> str:
+    """The policy as a header value; `changes` replace directives (`style_src=...`)."""
+    directives = {**POLICY, **{k.replace("_", "-"): v for k, v in changes.items()}}
+    return "; ".join(f"{name} {value}" for name, value in directives.items())
+
+
+def inline_styles_allowed(view: Callable[..., Any]) -> Callable[..., Any]:
+    """For a page whose drawing library writes `<style>` elements and style attributes
+    (Mermaid's SVG): styles may be inline there, scripts stay files of this site."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+        g.inline_styles = True
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+class QuietRequestHandler(WSGIRequestHandler):
+    """Werkzeug's request handler without its `Server: Werkzeug/… Python/…` header."""
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        # BaseHTTPRequestHandler.send_response, less the Server line.
+        self.log_request(code)
+        self.send_response_only(code, message)
+        self.send_header("Date", self.date_time_string())
+
+
+def init_app(app: Flask) -> None:
+    """Adds the headers to every response the app makes (a view may set its own CSP, as the
+    sandboxed mail preview of /dev does)."""
+    https = str(app.config.get("BASE_URL", "")).startswith("https://")
+
+    @app.after_request
+    def protective_headers(response: Response) -> Response:
+        headers = response.headers
+        if getattr(g, "inline_styles", False):
+            policy = content_security_policy(style_src="'self' 'unsafe-inline'")
+        else:
+            policy = content_security_policy()
+        headers.setdefault("Content-Security-Policy", policy)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        # Links from mails carry tokens in their path: never send them to another site.
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", PERMISSIONS)
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if https or request.is_secure:
+            headers.setdefault("Strict-Transport-Security", HSTS)
+        if request.endpoint and not request.endpoint.startswith(("static", "dsfr.")):
+            headers.setdefault("Cache-Control", "no-store")
+        headers.pop("Server", None)
+        return response
