@@ -27,6 +27,7 @@ from werkzeug.wrappers import Response
 from web.shared.access import admin_required
 from web.shared.db import db_session
 from web.shared.formatting import campaign_status
+from web.shared.security import client_address
 from workflow.administration.campaigns import (
     change_deadline,
     close_now,
@@ -293,6 +294,7 @@ def instructor_create() -> Page:
                 secret_key=current_app.config["SECRET_KEY"],
                 campaign_ids=campaign_ids,
                 now=clock.now(),
+                client_address=client_address(),
             )
     except InvalidInput as invalid:
         return _instructors_page(422, errors=invalid.errors, message=invalid.message, posted=posted)
@@ -349,7 +351,7 @@ def instructor_activation(user_id: int) -> Response:
     active = request.form.get("active") == "1"
     try:
         with transaction(s):
-            set_active(s, user, active, current_user.actor)
+            set_active(s, user, active, current_user.actor, client_address=client_address())
     except TransitionRefused as refused:
         flash(refused.message, "error")
     else:

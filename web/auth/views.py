@@ -14,13 +14,15 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from werkzeug.wrappers import Response
 
 from web.shared.db import db_session
-from web.shared.security import SignedIn, safe_next
+from web.shared.security import safe_next
+from web.shared.sign_in import end_session, journal, record_refused_sign_in, start_session
 from workflow.models import Organisation
 from workflow.people import accounts
+from workflow.people.actors import Actor
 from workflow.plumbing import clock
 from workflow.plumbing.db import transaction
 from workflow.plumbing.errors import EmailNotConfirmed, InvalidInput, InvalidLink
@@ -78,6 +80,7 @@ def register() -> str | Response | tuple[str, int]:
     try:
         with transaction(s):
             user = accounts.register(s, registration, secret_key=_secret(), now=clock.now())
+            journal("compte_cree", user, detail={"role": user.role})
     except InvalidInput as invalid:
         page = render_template(
             "auth/register.html",
@@ -112,9 +115,12 @@ def registered() -> str:
 @bp.get("/compte/confirmer/<token>")
 def confirm(token: str) -> str | Response | tuple[str, int]:
     s = db_session()
+    now = clock.now()
     try:
         with transaction(s):
-            accounts.confirm_email(s, token, secret_key=_secret(), now=clock.now())
+            user = accounts.confirm_email(s, token, secret_key=_secret(), now=now)
+            if user.email_confirmed_at == now:  # confirmed by this click, not before
+                journal("adresse_confirmee", user, actor=Actor.of(user))
     except InvalidLink as invalid:
         return render_template("auth/invalid_link.html", message=invalid.message), 400
     flash("Votre adresse électronique est confirmée : vous pouvez vous connecter.", "success")
@@ -147,23 +153,25 @@ def login() -> str | Response | tuple[str, int]:
     try:
         user = accounts.authenticate(s, email, request.form.get("password", ""))
     except EmailNotConfirmed as unconfirmed:
+        record_refused_sign_in(email, "adresse non confirmée")
         page = render_template(
             "auth/login.html", email=email, next=next_page, unconfirmed=unconfirmed.message
         )
         return page, 403
     except InvalidInput as invalid:
+        record_refused_sign_in(email, "mot de passe incorrect")
         page = render_template(
             "auth/login.html", email=email, next=next_page, error=invalid.message
         )
         return page, 401
     session.clear()
-    login_user(SignedIn(user))
+    start_session(user)
     return redirect(next_page or _home())
 
 
 @bp.post("/deconnexion")
 def logout() -> Response:
-    logout_user()
+    end_session()
     session.clear()
     flash("Vous êtes déconnecté.", "info")
     return redirect(url_for("public.index"))
@@ -202,7 +210,7 @@ def _password_from_link(token: str, purpose: str) -> str | Response | tuple[str,
         return render_template("auth/set_password.html", errors={}, **context)
     try:
         with transaction(s):
-            accounts.set_password_from_link(
+            user = accounts.set_password_from_link(
                 s,
                 token,
                 purpose,
@@ -211,6 +219,10 @@ def _password_from_link(token: str, purpose: str) -> str | Response | tuple[str,
                 secret_key=_secret(),
                 now=clock.now(),
             )
+            kind = (
+                "mot_de_passe_reinitialise" if purpose == accounts.RESET else "mot_de_passe_choisi"
+            )
+            journal(kind, user, actor=Actor.of(user))
     except InvalidLink as invalid:
         return render_template("auth/invalid_link.html", message=invalid.message), 400
     except InvalidInput as invalid:
@@ -262,11 +274,12 @@ def change_password() -> str | Response | tuple[str, int]:
                 request.form.get("password", ""),
                 request.form.get("password_confirmation", ""),
             )
+            journal("mot_de_passe_change", user)
     except InvalidInput as invalid:
         page = _account_page(password_errors=invalid.errors, password_message=invalid.message)
         return page, 422
-    # The session names the password it was opened with: open it again with the new one.
-    login_user(SignedIn(user))
+    # Changing the password ended every session of the account: this browser gets a new one.
+    start_session(user, journaled=False)
     flash("Votre mot de passe est changé.", "success")
     return redirect(url_for("auth.account"))
 
@@ -285,6 +298,7 @@ def invite() -> str | Response | tuple[str, int]:
                 secret_key=_secret(),
                 now=clock.now(),
             )
+            journal("compte_cree", invited, detail={"role": invited.role, "invitation": True})
     except InvalidInput as invalid:
         page = _account_page(
             invite_errors=invalid.errors, invite_message=invalid.message, invite_form=request.form
