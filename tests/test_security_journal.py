@@ -9,15 +9,21 @@ import html
 import re
 
 import pytest
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from tests.conftest import AuthActions, at_paris
 from tests.test_web_auth import FORM, last_token, register_and_confirm, sign_in
 from workflow.administration.instructors import set_active
 from workflow.models import SecurityEvent, User
+from workflow.models.security import SECURITY_EVENT_KINDS
 from workflow.people.actors import Actor
-from workflow.people.security_journal import JournalFilter, record_security_event, security_events
+from workflow.people.security_journal import (
+    KINDS,
+    JournalFilter,
+    record_security_event,
+    security_events,
+)
 from workflow.plumbing.db import transaction
 from workflow.plumbing.errors import TransitionRefused
 
@@ -58,9 +64,15 @@ def test_a_security_event_cannot_be_deleted(session):
     assert session.scalars(select(SecurityEvent)).one().id == event.id
 
 
-def test_an_unknown_kind_is_refused(session):
+def test_an_unknown_kind_is_refused_by_the_code_and_by_the_database(session):
     with pytest.raises(ValueError), transaction(session):
         record_security_event(session, "piratage")
+    with pytest.raises(IntegrityError), transaction(session):
+        session.execute(
+            insert(SecurityEvent.__table__),
+            {"at": dt.datetime.now(dt.UTC), "kind": "piratage", "actor_label": "x", "detail": {}},
+        )
+    assert set(KINDS) == set(SECURITY_EVENT_KINDS)
 
 
 # --- what the journal records ------------------------------------------------------------------

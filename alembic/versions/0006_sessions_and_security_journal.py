@@ -36,6 +36,13 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
+        sa.CheckConstraint(
+            "kind IN ('compte_cree', 'adresse_confirmee', 'connexion_reussie', "
+            "'connexion_echouee', 'deconnexion', 'session_expiree', "
+            "'mot_de_passe_reinitialise', 'mot_de_passe_choisi', 'mot_de_passe_change', "
+            "'role_change', 'compte_desactive', 'compte_reactive', 'acces_limite')",
+            name=op.f("ck_security_events_known_kind"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_security_events")),
     )
     with op.batch_alter_table("security_events", schema=None) as batch_op:
@@ -56,6 +63,10 @@ def upgrade() -> None:
         sa.Column("user_agent", sa.String(length=200), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_sign_in_sessions_user_id_users")
+        ),
+        sa.CheckConstraint(
+            "(ended_at IS NULL) = (end_reason IS NULL)",
+            name=op.f("ck_sign_in_sessions_ended_with_reason"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sign_in_sessions")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_sign_in_sessions_token_hash")),

@@ -6,10 +6,27 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from workflow.models.base import Base, JSONValue
+
+# The kinds of security events (their labels: workflow.people.security_journal.KINDS).
+SECURITY_EVENT_KINDS = (
+    "compte_cree",
+    "adresse_confirmee",
+    "connexion_reussie",
+    "connexion_echouee",
+    "deconnexion",
+    "session_expiree",
+    "mot_de_passe_reinitialise",
+    "mot_de_passe_choisi",
+    "mot_de_passe_change",
+    "role_change",
+    "compte_desactive",
+    "compte_reactive",
+    "acces_limite",
+)
 
 
 class SignInSession(Base):
@@ -17,6 +34,9 @@ class SignInSession(Base):
     a copy of the table opens no session. A row is live until `ended_at` is set."""
 
     __tablename__ = "sign_in_sessions"
+    __table_args__ = (
+        CheckConstraint("(ended_at IS NULL) = (end_reason IS NULL)", name="ended_with_reason"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -37,7 +57,13 @@ class SecurityEvent(Base):
     the journal reads the same whatever later happens to the account."""
 
     __tablename__ = "security_events"
-    __table_args__ = (Index("ix_security_events_kind_id", "kind", "id"),)
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN (" + ", ".join(f"'{kind}'" for kind in SECURITY_EVENT_KINDS) + ")",
+            name="known_kind",
+        ),
+        Index("ix_security_events_kind_id", "kind", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(index=True)

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from workflow.models import User
     from workflow.people.actors import Actor
 
-# Every kind of event, with the label an administrator reads.
+# Every kind of event, with the label an administrator reads (the database knows the same
+# list: SECURITY_EVENT_KINDS, CHECK known_kind).
 KINDS = {
     "compte_cree": "Compte créé",
     "adresse_confirmee": "Adresse confirmée",
