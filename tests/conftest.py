@@ -454,6 +454,7 @@ class AuthActions:
         self.client = client
         self.session = session
         self.user: User | None = None
+        self.session_id: str | None = None
 
     def login(self, user: User) -> User:
         if user.email_confirmed_at is None:
@@ -464,14 +465,19 @@ class AuthActions:
         return user
 
     def refresh(self) -> None:
-        """Signs the session cookie again, now: a cookie signed at a later instant than the
-        one a test travels to is refused as coming from the future."""
-        from workflow.people.accounts import session_fingerprint
+        """Opens a new server-side session now and signs the cookie again: a cookie signed at
+        a later instant than the one a test travels to is refused as coming from the future,
+        and a session opened then would be idle or too old."""
+        from workflow.people.sign_in_sessions import open_session
 
+        self.session_id = None
+        if self.user is not None:
+            with transaction(self.session):
+                self.session_id = open_session(self.session, self.user)
         with self.client.session_transaction() as cookie:
             cookie.clear()
-            if self.user is not None:
-                cookie["_user_id"] = f"{self.user.id}:{session_fingerprint(self.user)}"
+            if self.session_id is not None:
+                cookie["_user_id"] = self.session_id
                 cookie["_fresh"] = True
 
     def logout(self) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from tests.conftest import at_paris
 from workflow.models import Organisation, OutboxMail, User
 from workflow.people import accounts
+from workflow.people.sign_in_sessions import open_session, resume
 from workflow.plumbing.db import transaction
 from workflow.plumbing.errors import EmailNotConfirmed, InvalidInput, InvalidLink
 
@@ -285,10 +286,10 @@ def test_changing_ones_password_asks_for_the_current_one(session):
     with pytest.raises(InvalidInput) as refused, transaction(session):
         accounts.change_password(session, user, "pas-le-bon", new, new)
     assert refused.value.errors == {"current_password": "Le mot de passe actuel est incorrect."}
-    before = accounts.session_fingerprint(user)
     with transaction(session):
+        other_browser = open_session(session, user)
         accounts.change_password(session, user, PASSWORD, new, new)
-    assert accounts.session_fingerprint(user) != before  # other sessions end
+    assert resume(session, other_browser).user is None  # other sessions end
     assert accounts.authenticate(session, user.email, new).id == user.id
 
 

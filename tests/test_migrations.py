@@ -139,3 +139,20 @@ def test_a_fresh_file_migrated_twice_is_current(tmp_path):
         check_schema_current(engine)
     finally:
         engine.dispose()
+
+
+def test_sessions_and_security_journal_go_down_and_up_again(tmp_path):
+    from alembic import command
+    from workflow.plumbing.db import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    migrate(url)
+    command.downgrade(alembic_config(url), "0005")
+    engine = make_engine(url)
+    try:
+        tables = set(inspect(engine).get_table_names())
+        assert not {"sign_in_sessions", "security_events"} & tables
+        migrate(url)
+        check_schema_current(engine)
+    finally:
+        engine.dispose()

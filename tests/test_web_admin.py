@@ -192,12 +192,16 @@ def test_a_deactivated_instructeur_is_signed_out_and_cannot_come_back(
     other = app.test_client()
     from tests.conftest import AuthActions
 
-    AuthActions(other, session).login(user)
+    signed_in = AuthActions(other, session)
+    signed_in.login(user)
     assert other.get("/instruction/").status_code == 200
     done = client.post(f"/admin/instructeurs/{user.id}/activation", data={"active": "0"})
     assert "est désactivé" in text_of(client.get(done.location))
     assert other.get("/instruction/").status_code == 302  # to the sign-in page
     client.post(f"/admin/instructeurs/{user.id}/activation", data={"active": "1"})
+    # Reactivation does not revive the ended session: the instructeur signs in again.
+    assert other.get("/instruction/").status_code == 302
+    signed_in.login(user)
     assert other.get("/instruction/").status_code == 200
 
 

@@ -55,7 +55,10 @@ ADMIN_ROUTES = [
     ("post", "/admin/instructeurs/{user}/invitation"),
     ("get", "/admin/machine"),
     ("get", "/admin/machine/mermaid.min.js"),
+    ("get", "/admin/journal-securite"),
 ]
+# Pages kept from everyone but administrateurs: a 404, as if they did not exist.
+HIDDEN_ADMIN_ROUTES = [("get", "/admin/journal-securite")]
 AVIS_ROUTES = [
     ("get", "/avis/{token}"),
     ("post", "/avis/{token}"),
@@ -178,6 +181,9 @@ def test_administration_routes(role, method, path, client, auth, scene, app, tmp
         assert response.status_code not in (401, 403, 404), response.status_code
         if method == "get":
             assert response.status_code == 200
+    elif (method, path) in HIDDEN_ADMIN_ROUTES:
+        assert response.status_code == 404
+        assert "Page introuvable" in response.text
     else:
         assert response.status_code == 403
         assert "Accès refusé" in response.text

@@ -25,10 +25,12 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from web.shared import throttling
-from web.shared.access import admin_required
+from web.shared.access import admin_only_hidden, admin_required
 from web.shared.db import db_session
 from web.shared.formatting import campaign_status
 from web.shared.headers import inline_styles_allowed
+from web.shared.parsing import parse_date
+from web.shared.security import client_address
 from web.shared.throttling import Throttled
 from workflow.administration.campaigns import (
     change_deadline,
@@ -50,6 +52,7 @@ from workflow.campaigns.loader import CampaignFileError, LoadProblem
 from workflow.instruction.timeline import campaign_timeline
 from workflow.machine.states import mermaid, workflow
 from workflow.models import Campaign, CampaignVersion, Role, User
+from workflow.people.security_journal import KINDS, JournalFilter, security_events
 from workflow.plumbing import clock
 from workflow.plumbing.dates import deadline_text
 from workflow.plumbing.db import ROOT, transaction
@@ -103,6 +106,50 @@ def _campaigns_page(status: int = 200, **extra: Any) -> tuple[str, int]:
 @admin_required
 def home() -> Page:
     return _campaigns_page()
+
+
+# --- security journal -----------------------------------------------------------------------
+
+
+@bp.get("/journal-securite")
+@admin_only_hidden
+def security_journal() -> Page:
+    """The account events, newest first, filtered by kind, address and Paris days."""
+    args = request.args
+    errors: dict[str, str] = {}
+    days: dict[str, dt.date | None] = {}
+    for key in ("du", "au"):
+        typed = args.get(key, "").strip()
+        days[key] = parse_date(typed) if typed else None
+        if typed and days[key] is None:
+            errors[key] = "Date illisible : saisissez-la comme 04/11/2026."
+    kind = args.get("type", "")
+    if kind and kind not in KINDS:
+        errors["type"] = "Type d'événement inconnu."
+    wanted = JournalFilter(
+        kind=kind if kind in KINDS else None,
+        email_contains=args.get("adresse", "").strip()[:254] or None,
+        since=days["du"],
+        until=days["au"],
+    )
+    before = args.get("avant", "")
+    events, next_before = security_events(
+        db_session(), wanted, before_id=int(before) if before.isdigit() else None
+    )
+    filters = {k: args.get(k, "") for k in ("type", "adresse", "du", "au")}
+    kept = {k: v for k, v in filters.items() if v}
+    next_url = url_for(".security_journal", **kept, avant=next_before) if next_before else None
+    page = render_template(
+        "admin/security_journal.html",
+        events=events,
+        kinds=KINDS,
+        filters=filters,
+        newest_url=url_for(".security_journal", **kept),
+        errors=errors,
+        next_url=next_url,
+        first_page=not before,
+    )
+    return page, 422 if errors else 200
 
 
 @bp.post("/campagnes/charger")
@@ -297,6 +344,7 @@ def instructor_create() -> Page:
                 secret_key=current_app.config["SECRET_KEY"],
                 campaign_ids=campaign_ids,
                 now=clock.now(),
+                client_address=client_address(),
             )
             throttling.spend("invitation_instructeur", user.email, client=False)
     except InvalidInput as invalid:
@@ -357,7 +405,7 @@ def instructor_activation(user_id: int) -> Response:
     active = request.form.get("active") == "1"
     try:
         with transaction(s):
-            set_active(s, user, active, current_user.actor)
+            set_active(s, user, active, current_user.actor, client_address=client_address())
     except TransitionRefused as refused:
         flash(refused.message, "error")
     else:

@@ -14,15 +14,17 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from werkzeug.wrappers import Response
 
 from web.shared import throttling
 from web.shared.db import db_session
-from web.shared.security import SignedIn, safe_next
+from web.shared.security import safe_next
+from web.shared.sign_in import end_session, journal, record_refused_sign_in, start_session
 from web.shared.throttling import Throttled
 from workflow.models import Organisation
 from workflow.people import accounts
+from workflow.people.actors import Actor
 from workflow.plumbing import clock
 from workflow.plumbing.db import transaction
 from workflow.plumbing.errors import EmailNotConfirmed, InvalidInput, InvalidLink
@@ -80,7 +82,9 @@ def register() -> str | Response | tuple[str, int]:
     try:
         throttling.spend("creation_compte")
         with transaction(s):
-            accounts.register(s, registration, secret_key=_secret(), now=clock.now())
+            user = accounts.register(s, registration, secret_key=_secret(), now=clock.now())
+            if user is not None:  # None: the address has an account, its owner is warned
+                journal("compte_cree", user, detail={"role": user.role})
             # Counted per address typed only when a mail leaves; a refusal here rolls the
             # account and its mail back.
             throttling.spend("creation_compte", registration.email, client=False)
@@ -129,9 +133,12 @@ def registered() -> str:
 @bp.get("/compte/confirmer/<token>")
 def confirm(token: str) -> str | Response | tuple[str, int]:
     s = db_session()
+    now = clock.now()
     try:
         with transaction(s):
-            accounts.confirm_email(s, token, secret_key=_secret(), now=clock.now())
+            user = accounts.confirm_email(s, token, secret_key=_secret(), now=now)
+            if user.email_confirmed_at == now:  # confirmed by this click, not before
+                journal("adresse_confirmee", user, actor=Actor.of(user))
     except InvalidLink as invalid:
         return render_template("auth/invalid_link.html", message=invalid.message), 400
     flash("Votre adresse électronique est confirmée : vous pouvez vous connecter.", "success")
@@ -178,24 +185,26 @@ def login() -> str | Response | tuple[str, int]:
         return throttling.answer(refused, page)
     except EmailNotConfirmed as unconfirmed:
         throttling.forgive("connexion", email)
+        record_refused_sign_in(email, "adresse non confirmée")
         page = render_template(
             "auth/login.html", email=email, next=next_page, unconfirmed=unconfirmed.message
         )
         return page, 403
     except InvalidInput as invalid:
+        record_refused_sign_in(email, "mot de passe incorrect")
         page = render_template(
             "auth/login.html", email=email, next=next_page, error=invalid.message
         )
         return page, 401
     throttling.forgive("connexion", email)
     session.clear()
-    login_user(SignedIn(user))
+    start_session(user)
     return redirect(next_page or _home())
 
 
 @bp.post("/deconnexion")
 def logout() -> Response:
-    logout_user()
+    end_session()
     session.clear()
     flash("Vous êtes déconnecté.", "info")
     return redirect(url_for("public.index"))
@@ -239,7 +248,7 @@ def _password_from_link(token: str, purpose: str) -> str | Response | tuple[str,
         return render_template("auth/set_password.html", errors={}, **context)
     try:
         with transaction(s):
-            accounts.set_password_from_link(
+            user = accounts.set_password_from_link(
                 s,
                 token,
                 purpose,
@@ -248,6 +257,10 @@ def _password_from_link(token: str, purpose: str) -> str | Response | tuple[str,
                 secret_key=_secret(),
                 now=clock.now(),
             )
+            kind = (
+                "mot_de_passe_reinitialise" if purpose == accounts.RESET else "mot_de_passe_choisi"
+            )
+            journal(kind, user, actor=Actor.of(user))
     except InvalidLink as invalid:
         return render_template("auth/invalid_link.html", message=invalid.message), 400
     except InvalidInput as invalid:
@@ -301,11 +314,12 @@ def change_password() -> str | Response | tuple[str, int]:
                 request.form.get("password", ""),
                 request.form.get("password_confirmation", ""),
             )
+            journal("mot_de_passe_change", user)
     except InvalidInput as invalid:
         page = _account_page(password_errors=invalid.errors, password_message=invalid.message)
         return page, 422
-    # The session names the password it was opened with: open it again with the new one.
-    login_user(SignedIn(user))
+    # Changing the password ended every session of the account: this browser gets a new one.
+    start_session(user, journaled=False)
     flash("Votre mot de passe est changé.", "success")
     return redirect(url_for("auth.account"))
 
@@ -326,6 +340,7 @@ def invite() -> str | Response | tuple[str, int]:
                 secret_key=_secret(),
                 now=clock.now(),
             )
+            journal("compte_cree", invited, detail={"role": invited.role, "invitation": True})
             throttling.spend("invitation_collegue", email, client=False)
     except InvalidInput as invalid:
         page = _account_page(

@@ -1,7 +1,8 @@
 """Who may open the ARS pages: instructeurs and administrateurs for instruction (an
 instructeur only on the campaigns it follows, and only on deposited dossiers: the others are
 a 404, as if they did not exist), administrateurs alone for administration. A déposant gets
-a 403 on every one."""
+a 403 on every one, except on the pages whose very existence is kept from anyone but
+administrateurs (a 404)."""
 
 from __future__ import annotations
 
@@ -20,13 +21,15 @@ from workflow.machine.operations import load_dossier
 from workflow.models import Campaign, Dossier, Role
 
 
-def _role_required(roles: tuple[str, ...]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def _role_required(
+    roles: tuple[str, ...], refusal: int = 403
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
         @login_required
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if current_user.user.role not in roles:
-                abort(403)
+                abort(refusal)
             return view(*args, **kwargs)
 
         return wrapped
@@ -36,6 +39,9 @@ def _role_required(roles: tuple[str, ...]) -> Callable[[Callable[..., Any]], Cal
 
 staff_required = _role_required(STAFF)
 admin_required = _role_required((Role.ADMINISTRATEUR.value,))
+# The security journal: who signed in from where is nobody else's business, not even that
+# the page exists.
+admin_only_hidden = _role_required((Role.ADMINISTRATEUR.value,), refusal=404)
 
 
 def is_admin() -> bool:

@@ -1,5 +1,9 @@
-"""Sign-in (Flask-Login), CSRF on every form (Flask-WTF) and session cookies (the headers
-every response carries are in `headers`)."""
+"""Sign-in (Flask-Login) on server-side sessions, CSRF on every form (Flask-WTF) and session
+cookies (the headers every response carries are in `headers`).
+
+The session cookie names a row of `sign_in_sessions` (workflow.people.sign_in_sessions); each
+request resumes it at its start, outside any transaction, and an ended one sends the visitor
+to « Connexion » saying that the session expired."""
 
 from __future__ import annotations
 
@@ -9,12 +13,13 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, abort
+from flask import Flask, abort, flash, g, redirect, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_required
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.wrappers import Response
 
 from workflow.models import Role, User
-from workflow.people.accounts import session_fingerprint
+from workflow.people import sign_in_sessions
 from workflow.people.actors import Actor
 
 csrf = CSRFProtect()
@@ -22,17 +27,19 @@ login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Connectez-vous pour accéder à cette page."
 login_manager.login_message_category = "info"
+SESSION_ENDED = "Votre session a expiré, reconnectez-vous."
 
 
 class SignedIn(UserMixin):
-    """The signed-in user of a request. Its id names the password it signed in with, so that
-    changing the password ends the other sessions."""
+    """The signed-in user of a request. Its id is the id of its server-side session, which
+    Flask-Login keeps in the (signed) cookie."""
 
-    def __init__(self, user: User):
+    def __init__(self, user: User, session_id: str):
         self.user = user
+        self.session_id = session_id
 
     def get_id(self) -> str:
-        return f"{self.user.id}:{session_fingerprint(self.user)}"
+        return self.session_id
 
     @property
     def actor(self) -> Actor:
@@ -43,19 +50,33 @@ class SignedIn(UserMixin):
         return self.user.role == Role.DEPOSANT.value
 
 
+def client_address() -> str | None:
+    """The visitor's address as this app sees it (its proxy's, unless one is configured)."""
+    return request.remote_addr
+
+
 @login_manager.user_loader
 def load_user(value: str) -> SignedIn | None:
     from web.shared.db import db_session
 
-    user_id, _, fingerprint = value.partition(":")
-    if not user_id.isdigit():
+    resumed = sign_in_sessions.resume(db_session(), value, client_address=client_address())
+    if resumed.user is None:
+        # Forget the dead id: the next requests need not look it up again.
+        session.pop("_user_id", None)
+        g.session_ended = resumed.ended
         return None
-    user = db_session().get(User, int(user_id))
-    if user is None or not user.active or user.email_confirmed_at is None:
-        return None
-    if fingerprint != session_fingerprint(user):
-        return None
-    return SignedIn(user)
+    return SignedIn(resumed.user, value)
+
+
+@login_manager.unauthorized_handler
+def sign_in_first() -> Response:
+    """To « Connexion », back here afterwards; saying so when the session had expired."""
+    if g.get("session_ended"):
+        flash(SESSION_ENDED, "warning")
+    else:
+        flash(login_manager.login_message, login_manager.login_message_category)
+    here = request.full_path if request.query_string else request.path
+    return redirect(url_for(login_manager.login_view, next=safe_next(here)))
 
 
 def deposant_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -103,3 +124,9 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     csrf.init_app(app)
     login_manager.init_app(app)
+
+    @app.before_request
+    def resume_session() -> None:
+        # Now, before any view opens a transaction: resuming may write (last seen, end).
+        if request.endpoint and not request.endpoint.startswith(("static", "dsfr.")):
+            _ = current_user.is_authenticated

@@ -24,11 +24,16 @@ import math
 import time
 from dataclasses import dataclass
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, g, render_template, request
 from flask_limiter import Limiter
 from limits import RateLimitItem, parse_many
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+from web.shared.db import db_session
+from web.shared.sign_in import journal
+from workflow.people.accounts import user_by_email
+from workflow.plumbing.db import transaction
 
 security_log = logging.getLogger("postes_partages.security")
 
@@ -134,7 +139,10 @@ def masked(account: str) -> str:
 
 
 def report_throttled(rule: str, client: str, account: str | None, retry_after: int) -> None:
-    """The one log point of a throttled or locked answer (the security journal hooks here)."""
+    """The one log point of a throttled or locked answer. It also goes into the security
+    journal, written once the request's own transaction is over (a refusal inside it rolls
+    that transaction back, and a second connection would wait on SQLite's write lock)."""
+    g.setdefault("throttled", []).append((rule, account, retry_after))
     security_log.warning(
         "throttled route=%s rule=%s client=%s account=%s account_hash=%s retry_after=%ss",
         ROUTES.get(rule, request.path),
@@ -232,9 +240,28 @@ def init_app(app: Flask) -> None:
     if proxies > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
+    @app.after_request
+    def journal_throttled(response):  # type: ignore[no-untyped-def]
+        if g.get("throttled"):
+            _journal(g.pop("throttled"))
+        return response
+
     @app.errorhandler(Throttled)
     def throttled(refused: Throttled):  # type: ignore[no-untyped-def]
         page = render_template(
             "error.html", title="Trop de tentatives", message=refused.message, status=429
         )
         return answer(refused, page)
+
+
+def _journal(refusals: list[tuple[str, str | None, int]]) -> None:
+    s = db_session()
+    try:
+        with transaction(s):
+            for rule, account, retry_after in refusals:
+                typed = (account or "").strip()
+                user = user_by_email(s, typed) if typed else None
+                detail = {"regle": rule, "attente_secondes": retry_after}
+                journal("acces_limite", user, email=typed or None, detail=detail)
+    except Exception:  # the answer is already decided: a journal failure must not change it
+        security_log.exception("the throttled answers could not be journaled")

@@ -25,6 +25,8 @@ from workflow.people.accounts import (
     user_by_email,
 )
 from workflow.people.actors import Actor
+from workflow.people.security_journal import record_security_event
+from workflow.people.sign_in_sessions import DEACTIVATED, ROLE_CHANGED, end_all_sessions
 from workflow.plumbing import clock, identifiers
 from workflow.plumbing.errors import InvalidInput, TransitionRefused
 
@@ -168,6 +170,7 @@ def create_instructor(
     secret_key: str,
     campaign_ids: Iterable[int] = (),
     now: dt.datetime | None = None,
+    client_address: str | None = None,
 ) -> User:
     """Creates an instructeur account and mails it a link to choose its password (the
     invitation link of `workflow.accounts`, valid for a week and once). It follows the given
@@ -201,6 +204,15 @@ def create_instructor(
     )
     session.add(user)
     session.flush()
+    record_security_event(
+        session,
+        "compte_cree",
+        user=user,
+        actor=actor,
+        client_address=client_address,
+        detail={"role": user.role},
+        now=now,
+    )
     outbox.queue(
         session,
         "invitation_instructeur",
@@ -219,15 +231,70 @@ def create_instructor(
     return user
 
 
-def set_active(session: Session, user: User, active: bool, actor: Actor) -> None:
+def set_active(
+    session: Session,
+    user: User,
+    active: bool,
+    actor: Actor,
+    *,
+    client_address: str | None = None,
+    now: dt.datetime | None = None,
+) -> None:
     """Deactivates an instructeur account (it can no longer sign in, and its open sessions
-    end at their next request), or activates it again. What it did stays in the audit trail."""
+    end at once), or activates it again. Written to the security journal."""
     label = "Réactiver le compte" if active else "Désactiver le compte"
     _require_admin(actor, label)
     if user.role != Role.INSTRUCTEUR.value:
         raise TransitionRefused(label, ["Seuls les comptes instructeurs sont gérés ici."])
+    if user.active == active:
+        return
+    now = now or clock.now()
     user.active = active
     session.flush()
+    ended = 0 if active else end_all_sessions(session, user.id, DEACTIVATED, now)
+    record_security_event(
+        session,
+        "compte_reactive" if active else "compte_desactive",
+        user=user,
+        actor=actor,
+        client_address=client_address,
+        detail={} if active else {"sessions_terminees": ended},
+        now=now,
+    )
+
+
+def set_role(
+    session: Session,
+    user: User,
+    role: str,
+    actor: Actor,
+    *,
+    client_address: str | None = None,
+    now: dt.datetime | None = None,
+) -> None:
+    """Makes an ARS account an instructeur or an administrateur. Its open sessions end: the
+    pages it may open change with the role. Written to the security journal."""
+    label = "Changer le rôle"
+    _require_admin(actor, label)
+    if user.role not in STAFF or role not in STAFF:
+        raise TransitionRefused(label, ["Seuls les comptes de l'ARS changent de rôle ici."])
+    if actor.user_id == user.id:
+        raise TransitionRefused(label, ["Un administrateur ne change pas son propre rôle."])
+    if user.role == role:
+        return
+    now = now or clock.now()
+    before, user.role = user.role, role
+    session.flush()
+    ended = end_all_sessions(session, user.id, ROLE_CHANGED, now)
+    record_security_event(
+        session,
+        "role_change",
+        user=user,
+        actor=actor,
+        client_address=client_address,
+        detail={"avant": before, "apres": role, "sessions_terminees": ended},
+        now=now,
+    )
 
 
 def resend_invitation(

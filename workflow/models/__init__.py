@@ -11,6 +11,7 @@ from workflow.models.dossier import STATES, Attachment, Avis, Decision, Dossier,
 from workflow.models.instructors import CampaignInstructor
 from workflow.models.journal import AuditEvent, Counter, OutboxMail
 from workflow.models.scheduling import Notice, SchedulerLease
+from workflow.models.security import SecurityEvent, SignInSession
 
 __all__ = [
     "ORGANISATION_TYPES",
@@ -30,6 +31,8 @@ __all__ = [
     "OutboxMail",
     "Role",
     "SchedulerLease",
+    "SecurityEvent",
+    "SignInSession",
     "User",
     "start_date",
 ]

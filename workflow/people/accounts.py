@@ -25,6 +25,11 @@ from sqlalchemy.orm import Session
 from workflow.journal import outbox
 from workflow.models import Organisation, Role, User
 from workflow.people.passwords import hash_password, verify_password
+from workflow.people.sign_in_sessions import (
+    PASSWORD_CHANGED,
+    PASSWORD_RESET,
+    end_all_sessions,
+)
 from workflow.plumbing import clock, identifiers
 from workflow.plumbing.errors import EmailNotConfirmed, InvalidInput, InvalidLink
 
@@ -360,13 +365,15 @@ def set_password_from_link(
     user.password_hash = hash_password(password)
     if user.email_confirmed_at is None:
         user.email_confirmed_at = now or clock.now()
+    end_all_sessions(session, user.id, PASSWORD_RESET, now)
     return user
 
 
 def change_password(
     session: Session, user: User, current: str, password: str, confirmation: str
 ) -> None:
-    """Changes a signed-in user's password, the current one given again."""
+    """Changes a signed-in user's password, the current one given again; every session of
+    the user ends (the caller opens a new one for the browser that asked)."""
     if not verify_password(user.password_hash, current):
         raise InvalidInput(
             "Le mot de passe n'a pas été changé.",
@@ -376,11 +383,7 @@ def change_password(
     if errors:
         raise InvalidInput("Le mot de passe n'a pas été changé.", errors)
     user.password_hash = hash_password(password)
-
-
-def session_fingerprint(user: User) -> str:
-    """Changes with the password: a signed-in session made before a change stops working."""
-    return _fingerprint(user.password_hash)[:12]
+    end_all_sessions(session, user.id, PASSWORD_CHANGED)
 
 
 def members(session: Session, organisation_id: int) -> list[User]:
