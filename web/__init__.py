@@ -48,9 +48,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web.deposant import views as deposant
     from web.instruction import views as instruction
     from web.public import views as public
-    from web.shared import dsfr, errors, formatting, security
+    from web.shared import dsfr, errors, formatting, parsing, security
 
-    for module in (security, dsfr, errors, formatting):
+    for module in (parsing, security, dsfr, errors, formatting):
         module.init_app(app)
     for blueprint in (
         public.bp,

@@ -27,6 +27,7 @@ from werkzeug.wrappers import Response
 from web.shared.access import admin_required
 from web.shared.db import db_session
 from web.shared.formatting import campaign_status
+from web.shared.parsing import parse_int
 from workflow.administration.campaigns import (
     change_deadline,
     close_now,
@@ -282,7 +283,7 @@ def instructor_list() -> Page:
 def instructor_create() -> Page:
     s = db_session()
     posted = {k: request.form.get(k, "") for k in ("email", "full_name")}
-    campaign_ids = [int(v) for v in request.form.getlist("campagnes") if v.isdigit()]
+    campaign_ids = _campaign_ids()
     try:
         with transaction(s):
             user = create_instructor(
@@ -304,6 +305,12 @@ def instructor_create() -> Page:
     return redirect(url_for(".instructor", user_id=user.id))
 
 
+def _campaign_ids() -> list[int]:
+    """The campaigns ticked in the form (a value that is not an id is ignored)."""
+    ids = (parse_int(value) for value in request.form.getlist("campagnes"))
+    return [campaign_id for campaign_id in ids if campaign_id is not None]
+
+
 def _instructor(user_id: int) -> User:
     user = db_session().get(User, user_id)
     if user is None or user.role != Role.INSTRUCTEUR.value:
@@ -318,7 +325,7 @@ def instructor(user_id: int) -> Page:
     s = db_session()
     user = _instructor(user_id)
     if request.method == "POST":
-        wanted = [int(v) for v in request.form.getlist("campagnes") if v.isdigit()]
+        wanted = _campaign_ids()
         try:
             with transaction(s):
                 added, removed = set_followed(s, user, wanted, current_user.actor, clock.now())

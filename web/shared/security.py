@@ -13,6 +13,7 @@ from flask import Flask, abort, request
 from flask_login import LoginManager, UserMixin, current_user, login_required
 from flask_wtf.csrf import CSRFProtect
 
+from web.shared.parsing import parse_int
 from workflow.models import Role, User
 from workflow.people.accounts import session_fingerprint
 from workflow.people.actors import Actor
@@ -47,10 +48,11 @@ class SignedIn(UserMixin):
 def load_user(value: str) -> SignedIn | None:
     from web.shared.db import db_session
 
-    user_id, _, fingerprint = value.partition(":")
-    if not user_id.isdigit():
+    raw_id, _, fingerprint = value.partition(":")
+    user_id = parse_int(raw_id)
+    if user_id is None:
         return None
-    user = db_session().get(User, int(user_id))
+    user = db_session().get(User, user_id)
     if user is None or not user.active or user.email_confirmed_at is None:
         return None
     if fingerprint != session_fingerprint(user):
