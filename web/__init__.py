@@ -39,9 +39,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web.deposant import views as deposant
     from web.instruction import views as instruction
     from web.public import views as public
-    from web.shared import dsfr, errors, formatting, headers, security, throttling
+    from web.shared import dsfr, errors, formatting, headers, parsing, security, throttling
 
-    for module in (security, headers, throttling, dsfr, errors, formatting):
+    for module in (parsing, security, headers, throttling, dsfr, errors, formatting):
         module.init_app(app)
     for blueprint in (
         public.bp,

@@ -29,7 +29,7 @@ from web.shared.access import admin_only_hidden, admin_required
 from web.shared.db import db_session
 from web.shared.formatting import campaign_status
 from web.shared.headers import inline_styles_allowed
-from web.shared.parsing import parse_date
+from web.shared.parsing import parse_date, parse_int
 from web.shared.security import client_address
 from web.shared.throttling import Throttled
 from workflow.administration.campaigns import (
@@ -132,10 +132,8 @@ def security_journal() -> Page:
         since=days["du"],
         until=days["au"],
     )
-    before = args.get("avant", "")
-    events, next_before = security_events(
-        db_session(), wanted, before_id=int(before) if before.isdigit() else None
-    )
+    before = parse_int(args.get("avant"), minimum=1)
+    events, next_before = security_events(db_session(), wanted, before_id=before)
     filters = {k: args.get(k, "") for k in ("type", "adresse", "du", "au")}
     kept = {k: v for k, v in filters.items() if v}
     next_url = url_for(".security_journal", **kept, avant=next_before) if next_before else None
@@ -147,7 +145,7 @@ def security_journal() -> Page:
         newest_url=url_for(".security_journal", **kept),
         errors=errors,
         next_url=next_url,
-        first_page=not before,
+        first_page=before is None,
     )
     return page, 422 if errors else 200
 
@@ -332,7 +330,7 @@ def instructor_list() -> Page:
 def instructor_create() -> Page:
     s = db_session()
     posted = {k: request.form.get(k, "") for k in ("email", "full_name")}
-    campaign_ids = [int(v) for v in request.form.getlist("campagnes") if v.isdigit()]
+    campaign_ids = _campaign_ids()
     try:
         throttling.spend("invitation_instructeur")
         with transaction(s):
@@ -360,6 +358,12 @@ def instructor_create() -> Page:
     return redirect(url_for(".instructor", user_id=user.id))
 
 
+def _campaign_ids() -> list[int]:
+    """The campaigns ticked in the form (a value that is not an id is ignored)."""
+    ids = (parse_int(value) for value in request.form.getlist("campagnes"))
+    return [campaign_id for campaign_id in ids if campaign_id is not None]
+
+
 def _instructor(user_id: int) -> User:
     user = db_session().get(User, user_id)
     if user is None or user.role != Role.INSTRUCTEUR.value:
@@ -374,7 +378,7 @@ def instructor(user_id: int) -> Page:
     s = db_session()
     user = _instructor(user_id)
     if request.method == "POST":
-        wanted = [int(v) for v in request.form.getlist("campagnes") if v.isdigit()]
+        wanted = _campaign_ids()
         try:
             with transaction(s):
                 added, removed = set_followed(s, user, wanted, current_user.actor, clock.now())

@@ -97,6 +97,8 @@ def page(token: str) -> Page:
             answer_avis(
                 s, avis, posted["verdict"], posted["comment"], signed, storage(), clock.now()
             )
+    except InvalidLink as withdrawn:
+        return _invalid(withdrawn)
     except InvalidInput as invalid:
         found = _avis(token)
         if isinstance(found, InvalidLink):

@@ -26,7 +26,7 @@ from web.deposant import volet_form
 from web.deposant.dossier_page import DECISION_INPUTS, DossierPage
 from web.shared.db import db_session
 from web.shared.files import send_piece, storage
-from web.shared.parsing import parse_date
+from web.shared.parsing import parse_date, parse_int
 from web.shared.security import deposant_required
 from workflow.campaigns.store import current_version, definition_of
 from workflow.machine.editing import (
@@ -67,8 +67,7 @@ def _campaign(slug: str) -> Campaign:
 
 
 def _version() -> int | None:
-    value = request.form.get("version", "")
-    return int(value) if value.isdigit() else None
+    return parse_int(request.form.get("version"))
 
 
 def _dossier_url(dossier: Dossier, tab: str) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from web.shared.parsing import parse_int
 from workflow.campaigns.schema import Campaign as Definition
 from workflow.campaigns.schema import Column, Condition, FieldDef, FieldType, Volet
 from workflow.plumbing.identifiers import format_phone_fr
@@ -50,13 +51,10 @@ def parse(volet: Volet, form: MultiDict[str, str]) -> dict[str, Any]:
 
 
 def _rows(definition: FieldDef, form: MultiDict[str, str]) -> list[dict[str, str]]:
-    try:
-        count = min(int(form.get(f"{definition.key}.rows", "0")), MAX_ROWS)
-    except ValueError:
-        count = 0
+    count = min(parse_int(form.get(f"{definition.key}.rows"), 0) or 0, MAX_ROWS)
     return [
         {c.key: form.get(f"{definition.key}.{i}.{c.key}", "") for c in definition.columns}
-        for i in range(max(count, 0))
+        for i in range(count)
     ]
 
 
@@ -75,8 +73,9 @@ def row_action(volet: Volet, form: MultiDict[str, str], raw: dict[str, Any]) -> 
     if verb == "ajouter" and len(rows) < MAX_ROWS:
         rows.append({c.key: "" for c in tables[key].columns})
         return "Ligne ajoutée : elle ne sera gardée qu'après « Enregistrer »."
-    if verb == "supprimer" and index.isdigit() and int(index) < len(rows):
-        rows.pop(int(index))
+    position = parse_int(index)
+    if verb == "supprimer" and position is not None and position < len(rows):
+        rows.pop(position)
         return "Ligne retirée : le changement ne sera gardé qu'après « Enregistrer »."
     return None
 

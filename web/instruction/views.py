@@ -29,7 +29,7 @@ from web.shared.access import followed_campaign, followed_dossier, staff_require
 from web.shared.db import db_session
 from web.shared.files import send_pdf, storage
 from web.shared.formatting import campaign_status
-from web.shared.parsing import parse_date
+from web.shared.parsing import parse_date, parse_int
 from web.shared.security import safe_next
 from workflow.administration.instructors import followers, visible_campaigns
 from workflow.campaigns.store import definition_of
@@ -91,8 +91,7 @@ SORT_LABELS = {
 
 
 def _version() -> int | None:
-    value = request.form.get("version", "")
-    return int(value) if value.isdigit() else None
+    return parse_int(request.form.get("version"))
 
 
 # --- campaigns ------------------------------------------------------------------------------
@@ -114,14 +113,13 @@ def home() -> str:
 def _filters() -> dashboard.Filters:
     args = request.args
     state = args.get("etat") or None
-    page = args.get("page", "1")
     return dashboard.Filters(
         state=state if state in deposited_states() else None,
         speciality=args.get("specialite") or None,
         search=args.get("q") or None,
         sort=args.get("tri") if args.get("tri") in dashboard.SORTS else "numero",
         descending=args.get("ordre") == "desc",
-        page=int(page) if page.isdigit() else 1,
+        page=parse_int(args.get("page"), 1, minimum=1) or 1,
     )
 
 
@@ -181,8 +179,9 @@ def pass_selected(slug: str) -> Response:
     selected = []
     for value in request.form.getlist("dossiers"):
         dossier_id, _, version = value.partition(":")
-        if dossier_id.isdigit():
-            selected.append(Selected(int(dossier_id), int(version) if version.isdigit() else None))
+        number = parse_int(dossier_id)
+        if number is not None:
+            selected.append(Selected(number, parse_int(version)))
     back = redirect(safe_next(request.form.get("retour")) or url_for(".campaign", slug=slug))
     if not selected:
         flash("Cochez au moins un dossier à passer en instruction.", "warning")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,9 +94,12 @@ def _clean_date(field: FieldDef | Column, raw: Value) -> Cleaned:
 
 def _number(text: str) -> float | None:
     text = text.strip().removesuffix("%").strip().replace(",", ".").replace("\u202f", "")
-    if not re.fullmatch(r"-?\d+(\.\d+)?", text.replace(" ", "")):
+    # ASCII digits only (\d also takes « ٣ »), and a finite value: a few hundred digits make
+    # float() return inf, which no integer or bound can be compared with.
+    if not re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", text.replace(" ", "")):
         return None
-    return float(text.replace(" ", ""))
+    number = float(text.replace(" ", ""))
+    return number if math.isfinite(number) else None
 
 
 def _bounded(field: FieldDef | Column, number: float, unit: str = "") -> str | None:

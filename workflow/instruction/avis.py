@@ -185,7 +185,15 @@ def answer_avis(
     """The avis giver's form: favorable or défavorable, a comment, and optionally the signed
     avis as a PDF (checked by its content, as the pieces are). Every problem is reported at
     once, keyed by field ("verdict", "fichier"); nothing is kept unless all is right, and a
-    stored file is removed again if the transaction rolls back."""
+    stored file is removed again if the transaction rolls back.
+
+    The avis is read again, locked, inside the caller's transaction: the copy the page
+    loaded may predate an answer sent at the same moment from another tab (then this one is
+    refused as already given) or the ARS withdrawing the request (InvalidLink)."""
+    current = session.get(Avis, avis.id, with_for_update=True, populate_existing=True)
+    if current is None:
+        raise InvalidLink("Cette demande d'avis a été retirée par l'ARS.")
+    avis = current
     errors: dict[str, str] = {}
     if avis.given_at is None and verdict not in VERDICTS:
         errors["verdict"] = "Indiquez un avis favorable ou défavorable."

@@ -4,6 +4,7 @@ dossiers answers a page in milliseconds."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import Select, func, or_, select
@@ -25,6 +26,11 @@ SORTS = {
     "modifie": Dossier.updated_at,
 }
 PAGE_SIZE = 50
+# Dossier numbers are a 32-bit INTEGER column. A query is looked up as a number only when
+# written in ASCII digits within that range: « ² » passes str.isdigit() but not int(), and
+# 9223372036854775808 overflows SQLite. Either is still searched as text.
+NUMBER_QUERY = re.compile(r"[0-9]{1,10}")
+NUMBER_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -105,7 +111,7 @@ def _filtered(campaign_id: int, filters: Filters) -> Select:
             func.lower(column).like(pattern, escape="\\")
             for column in (Dossier.candidate_name, Dossier.partner_name, Organisation.name)
         ]
-        if text.isdigit():
+        if NUMBER_QUERY.fullmatch(text) and int(text) <= NUMBER_MAX:
             matches.append(Dossier.number == int(text))
         query = query.where(or_(*matches))
     return query
