@@ -12,7 +12,7 @@ import re
 import zlib
 
 import pytest
-from pypdf import PdfWriter
+from pypdf import PdfReader, PdfWriter
 from pypdf.actions import JavaScript
 from pypdf.generic import (
     ArrayObject,
@@ -28,7 +28,7 @@ from workflow.instruction.avis import avis_token, invite_avis
 from workflow.models import Attachment, Avis
 from workflow.plumbing.db import transaction
 from workflow.plumbing.errors import InvalidInput
-from workflow.plumbing.pdf_safety import PdfLimits
+from workflow.plumbing.pdf_safety import PdfLimits, check_objects, refuse_active_raw
 from workflow.plumbing.storage import Storage, check_pdf
 
 SCRIPTS = "contient du JavaScript ou des actions automatiques : il est refusé"
@@ -355,3 +355,20 @@ def test_a_signed_avis_that_runs_javascript_is_refused_and_nothing_is_kept(
     given = session.scalars(select(Avis)).one()
     assert (given.given_at, given.storage_name) == (None, None)
     assert not [p for p in Storage(app.config["UPLOAD_DIR"]).root.rglob("*") if p.is_file()]
+
+
+def test_each_pass_alone_sees_a_hex_escaped_script():
+    """The raw pass and the object walk each decode `#xx` escapes: neither relies on the
+    other for `/J#61vaScript`."""
+    data = hex_escaped_js()
+    with pytest.raises(InvalidInput, match="JavaScript"):
+        refuse_active_raw(data)
+    with pytest.raises(InvalidInput, match="JavaScript"):
+        check_objects(PdfReader(io.BytesIO(data)))
+
+
+def test_names_that_only_begin_like_active_ones_are_not_refused():
+    writer = one_page()
+    writer.add_metadata({"/Title": "JSON et JavaScript expliqués", "/AAA": "x"})
+    writer.pages[0][NameObject("/JSON")] = NameObject("/AAAAAA+Calibri")
+    assert check_pdf(written(writer)).pages == 1
