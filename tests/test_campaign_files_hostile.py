@@ -247,3 +247,19 @@ def test_the_administrator_sees_each_problem_in_french_never_a_server_error(worl
         assert message in shown, case
         assert not ENGLISH.search(shown), shown
         assert "Traceback" not in response.text
+
+
+def test_a_file_of_too_many_small_values_is_refused_at_the_first_one_past_the_limit():
+    """Just under 1 Mo of one-digit items once took seconds and most of a gigabyte."""
+    text = GOOD.replace("start_dates: [2026-11-02]", "start_dates: [" + "1, " * 300_000 + "1]")
+    (problem,) = problems(text)
+    assert problem.key.startswith("start_dates[")
+    assert problem.message == "trop de clés et de valeurs : 20\u202f000 au plus"
+
+
+def test_past_a_hundred_problems_the_rest_are_counted_not_listed():
+    text = GOOD + "".join(f"inconnue_{i}: 1\n" for i in range(150))
+    found = problems(text)
+    assert len(found) == 101
+    assert all(p.message.startswith("clé inconnue") for p in found[:100])
+    assert found[-1].message == "… et 50 autres problèmes, non affichés"

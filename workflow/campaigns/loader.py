@@ -27,6 +27,11 @@ MAX_CAMPAIGN_BYTES = 1024 * 1024
 MAX_CAMPAIGN_LABEL = "1 Mo"
 # The deepest real campaign file nests 7 levels (volets > fields > columns > choices).
 MAX_DEPTH = 50
+# The largest real campaign file holds about 1,000 keys and values; 1 Mo of one-character
+# items would be 500,000 of them, and cost seconds of CPU and most of a gigabyte to read.
+MAX_NODES = 20_000
+# Past this many problems, the file is not a campaign file with mistakes: say how many more.
+MAX_PROBLEMS = 100
 # Model documents live here, next to the campaign files (`model: models/<campagne>/…`).
 MODELS_FOLDER = "models"
 
@@ -234,6 +239,7 @@ class _CampaignYaml(yaml.SafeLoader):
     def __init__(self, text: str):
         super().__init__(text)
         self.path: Path_ = ()
+        self.nodes = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
         saved = self.path
@@ -250,6 +256,10 @@ class _CampaignYaml(yaml.SafeLoader):
             raise _Refused(event.start_mark, self.path, message)
         if len(self.path) > MAX_DEPTH:
             message = f"imbrication trop profonde : {MAX_DEPTH} niveaux au plus"
+            raise _Refused(event.start_mark, self.path[:3], message)
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            message = f"trop de clés et de valeurs : {MAX_NODES:,} au plus".replace(",", "\u202f")
             raise _Refused(event.start_mark, self.path[:3], message)
         try:
             return super().compose_node(parent, index)
@@ -329,6 +339,9 @@ def _validate(
         problems = [_problem(source, error, lines) for error in exc.errors()]
         # A union (a day or a date and time) reports each of its members: say it once.
         unique = list(dict.fromkeys(problems))
+        if len(unique) > MAX_PROBLEMS:
+            more = f"… et {len(unique) - MAX_PROBLEMS} autres problèmes, non affichés"
+            unique = [*unique[:MAX_PROBLEMS], LoadProblem(source, None, "", more)]
         raise CampaignFileError(unique) from None
 
 
