@@ -267,9 +267,19 @@ def test_a_page_count_that_lies_does_not_get_past_the_limit():
 
 
 def test_a_pdf_too_large_to_check_within_the_object_budget_is_refused():
+    """A few objects, one of them an array of 500 items: the walk counts what it visits."""
+    writer = one_page()
+    writer.pages[0][NameObject("/Nombres")] = ArrayObject(NumberObject(n) for n in range(500))
+    data = written(writer)
+    assert check_pdf(data, "gros.pdf", PdfLimits(max_objects=1000)).pages == 1
     with pytest.raises(InvalidInput) as refused:
-        check_pdf(pdf_bytes(pages=40), "gros.pdf", PdfLimits(max_objects=30))
+        check_pdf(data, "gros.pdf", PdfLimits(max_objects=100))
     assert "« gros.pdf » est trop complexe pour être vérifié" in refused.value.message
+
+
+def test_a_pdf_listing_more_objects_than_the_budget_is_refused_before_any_is_read():
+    with pytest.raises(InvalidInput, match="trop complexe pour être vérifié"):
+        check_pdf(pdf_bytes(pages=20), "liste.pdf", PdfLimits(max_objects=10, max_pages=100))
 
 
 def test_a_pdf_that_cannot_be_checked_within_the_time_budget_is_refused():

@@ -126,6 +126,9 @@ def check_objects(reader: PdfReader, name: str = "", limits: PdfLimits = PDF_LIM
     declared = _declared_pages(reader)
     if declared > limits.max_pages:
         raise InvalidInput(_too_many_pages(name, declared, limits))
+    listed = sum(len(numbers) for numbers in reader.xref.values()) + len(reader.xref_objStm)
+    if listed > limits.max_objects:
+        raise InvalidInput(messages["complex"])
     seen: set[tuple[int, int]] = set()
     stack: list[Any] = [reader.trailer]
     # Every object of the cross-reference tables, reachable or not: a reader that repairs a
@@ -152,8 +155,7 @@ def check_objects(reader: PdfReader, name: str = "", limits: PdfLimits = PDF_LIM
                 _refuse_name(str(key_name)[1:], messages)
                 stack.append(value)
         elif isinstance(item, ArrayObject):
-            budget.spend(len(item))
-            stack.extend(item)
+            stack.extend(item)  # each item is counted when it is visited
         elif isinstance(item, NameObject):
             _refuse_name(str(item)[1:], messages)
     # The page tree may hold pages the walk counted under another /Type: pypdf's own count
