@@ -263,3 +263,22 @@ def test_past_a_hundred_problems_the_rest_are_counted_not_listed():
     assert len(found) == 101
     assert all(p.message.startswith("clé inconnue") for p in found[:100])
     assert found[-1].message == "… et 50 autres problèmes, non affichés"
+
+
+def test_an_uploaded_file_whose_model_leaves_campaigns_models_is_refused_on_the_page(
+    world, client, auth, app
+):
+    auth.login(world.user("administrateur"))
+    for model, words in (
+        ("../../../etc/passwd", "doit être un fichier du dossier models/"),
+        ("models/essai/absente.docx", "document modèle introuvable"),
+    ):
+        text = WITH_MODEL.replace("MODEL", f'"{model}"')
+        response = client.post(
+            "/admin/campagnes/charger",
+            data={"fichier": (io.BytesIO(text.encode()), "essai.yaml")},
+            content_type="multipart/form-data",
+        )
+        assert response.status_code == 422
+        assert words in html.unescape(response.text)
+        assert "pieces[0].model" in response.text
