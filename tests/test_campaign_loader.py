@@ -122,8 +122,9 @@ def test_a_yaml_syntax_error_is_reported_at_its_line(tmp_path):
     (problem,) = problems_of(path)
     assert problem.source == str(path)
     assert problem.line == line_of(text, "label: Nom: de")
-    assert problem.message.startswith("YAML: ")
-    assert "mapping values are not allowed" in problem.message
+    assert problem.message == (
+        "YAML : deux-points inattendu : mettez la valeur entre guillemets si elle contient « : »"
+    )
 
 
 def test_an_unknown_key_is_reported_with_its_key_path_and_line(tmp_path):
@@ -136,13 +137,13 @@ def test_an_unknown_key_is_reported_with_its_key_path_and_line(tmp_path):
     # The misspelt key also leaves the real one missing, reported on the field's first line.
     missing = problem_at(problems, "volets[0].fields[1]")
     assert missing.line == line_of(text, "- key: finess")
-    assert missing.message == "missing key 'type'"
+    assert missing.message == "clé manquante : « type »"
 
 
 def test_an_unknown_key_is_called_an_unknown_key(tmp_path):
     text = broken(GOOD, "        type: finess", "        tpye: finess")
     problems = problems_of(write(tmp_path, "essai-asp.yaml", text))
-    assert problem_at(problems, "volets[0].fields[1].tpye").message == "unknown key 'tpye'"
+    assert problem_at(problems, "volets[0].fields[1].tpye").message == "clé inconnue : « tpye »"
 
 
 def test_a_missing_required_key_is_reported_on_the_item_that_lacks_it(tmp_path):
@@ -152,14 +153,14 @@ def test_a_missing_required_key_is_reported_on_the_item_that_lacks_it(tmp_path):
     assert problem.source == str(path)
     assert problem.key == "volets[0].fields[1]"
     assert problem.line == line_of(text, "- key: finess")
-    assert problem.message == "missing key 'label'"
+    assert problem.message == "clé manquante : « label »"
 
 
 def test_a_missing_top_level_key_is_named_in_the_message(tmp_path):
     text = broken(GOOD, "agency: ARS Île-de-France\n", "")
     (problem,) = problems_of(write(tmp_path, "essai-asp.yaml", text))
-    assert problem.message == "missing key 'agency'"
-    assert str(problem).endswith("(document): missing key 'agency'")
+    assert problem.message == "clé manquante : « agency »"
+    assert str(problem).endswith("(document): clé manquante : « agency »")
 
 
 def test_a_wrong_field_type_name_is_reported_on_the_type_line(tmp_path):
@@ -168,7 +169,8 @@ def test_a_wrong_field_type_name_is_reported_on_the_type_line(tmp_path):
     (problem,) = problems_of(path)
     assert problem.key == "volets[0].fields[1].type"
     assert problem.line == line_of(text, "type: finness")
-    assert "'finess'" in problem.message  # the allowed names are listed
+    assert problem.message.startswith("valeur non prévue ; valeurs possibles : « text », ")
+    assert "« finess »" in problem.message  # the allowed names are listed
 
 
 def test_a_choice_field_without_choices_is_refused_on_its_field(tmp_path):
@@ -178,7 +180,7 @@ def test_a_choice_field_without_choices_is_refused_on_its_field(tmp_path):
     assert problem.source == str(path)
     assert problem.key == "volets[1].fields[2]"
     assert problem.line == line_of(text, "- key: statut")
-    assert problem.message == "a 'choice' field needs 'choices'"
+    assert problem.message == "un champ « choice » demande ses « choices »"
 
 
 def test_a_key_written_twice_in_a_mapping_is_refused_at_the_second(tmp_path):
@@ -192,7 +194,7 @@ def test_a_key_written_twice_in_a_mapping_is_refused_at_the_second(tmp_path):
     assert problem.source == str(path)
     assert problem.key == "volets[1].fields[0].label"
     assert problem.line == line_of(text, "label: Temps hospitalier")
-    assert problem.message == "duplicate key"
+    assert problem.message == "clé en double"
 
 
 def test_a_rule_on_an_unknown_field_names_the_field(tmp_path):
@@ -200,27 +202,28 @@ def test_a_rule_on_an_unknown_field_names_the_field(tmp_path):
     path = write(tmp_path, "essai-asp.yaml", text)
     (problem,) = problems_of(path)
     assert problem.source == str(path)
-    assert problem.message == "unknown field 'candidat.temps_hopitl'"
+    assert problem.message == "champ inconnu : « candidat.temps_hopitl »"
 
 
 def test_a_sum_rule_on_a_text_field_is_refused(tmp_path):
     text = broken(GOOD, "candidat.temps_partenaire]", "candidat.commentaire]")
     (problem,) = problems_of(write(tmp_path, "essai-asp.yaml", text))
     assert problem.message == (
-        "a 'sum' rule needs a numeric field, not 'candidat.commentaire' (long_text)"
+        "une règle « sum » porte sur des champs numériques, pas sur « candidat.commentaire » "
+        "(long_text)"
     )
 
 
 def test_a_deadline_before_the_opening_is_refused(tmp_path):
     text = broken(GOOD, "deadline: 2026-03-20", "deadline: 2026-01-04")
     (problem,) = problems_of(write(tmp_path, "essai-asp.yaml", text))
-    assert problem.message == "the deadline comes before the opening date"
+    assert problem.message == "la date limite précède la date d'ouverture"
 
 
 def test_two_volets_with_the_same_key_are_refused(tmp_path):
     text = broken(GOOD, "  - key: candidat", "  - key: identification")
     problem = problem_at(problems_of(write(tmp_path, "essai-asp.yaml", text)), "volets[1].key")
-    assert problem.message == "duplicate key 'identification'"
+    assert problem.message == "clé en double : « identification »"
 
 
 # Checks that span the whole campaign (Campaign.reference_problems) are reported at the key at
@@ -264,7 +267,7 @@ def test_an_empty_file_is_refused(tmp_path):
     path = write(tmp_path, "vide.yaml", "# rien\n")
     (problem,) = problems_of(path)
     assert problem.source == str(path)
-    assert problem.message == "the file is empty"
+    assert problem.message == "le fichier est vide"
 
 
 # --- a directory ----------------------------------------------------------------------------
@@ -368,7 +371,7 @@ def test_a_demo_of_a_missing_base_names_the_missing_file(tmp_path):
     (problem,) = problems_of(path)
     assert (problem.source, problem.key) == (str(path), "demo_of")
     assert problem.line == line_of(DEMO, "demo_of:")
-    assert problem.message == "no campaign file essai-asp.yaml next to this one"
+    assert problem.message == "aucun fichier de campagne essai-asp.yaml à côté de celui-ci"
 
 
 def test_a_demo_file_with_a_bad_slug_is_a_campaign_file_error(tmp_path):
@@ -406,6 +409,8 @@ def test_check_campaign_prints_file_line_key_and_message_for_a_bad_file(tmp_path
     result = check_campaign(good, bad)
     assert result.returncode != 0
     line = line_of(text, "type: finness")
-    assert result.stderr.startswith(f"{bad}:{line}: volets[0].fields[1].type: Input should be ")
+    assert result.stderr.startswith(
+        f"{bad}:{line}: volets[0].fields[1].type: valeur non prévue ; valeurs possibles : "
+    )
     assert f"{good}: ok" in result.stdout
     assert "Traceback" not in result.stderr

@@ -60,7 +60,7 @@ def test_the_errors_name_the_file_the_line_and_the_key(world, session):
 
 def test_a_file_that_is_not_yaml_text_is_refused_clearly(world, session):
     admin = world.actor("administrateur")
-    for data, words in ((b"\xff\xfe\x00", "UTF-8"), (b"  \n", "empty"), (b"a: [", "YAML")):
+    for data, words in ((b"\xff\xfe\x00", "UTF-8"), (b"  \n", "vide"), (b"a: [", "YAML")):
         with pytest.raises(CampaignFileError, match=words), transaction(session):
             load_campaign_upload(session, data, "x.yaml", admin)
 

@@ -48,7 +48,7 @@ from workflow.administration.instructors import (
     set_active,
     set_followed,
 )
-from workflow.campaigns.loader import CampaignFileError, LoadProblem
+from workflow.campaigns.loader import MAX_CAMPAIGN_BYTES, CampaignFileError, LoadProblem
 from workflow.instruction.timeline import campaign_timeline
 from workflow.machine.states import mermaid, workflow
 from workflow.models import Campaign, CampaignVersion, Role, User
@@ -62,28 +62,6 @@ bp = Blueprint("admin", __name__, template_folder="templates", url_prefix="/admi
 
 Page = str | Response | tuple[str, int]
 MERMAID_JS = ROOT / "node_modules" / "mermaid" / "dist" / "mermaid.min.js"
-MAX_CAMPAIGN_FILE = 1024 * 1024
-
-# The loader speaks to the command line in English; the page says the usual ones in French.
-LOADER_WORDS = (
-    ("missing key", "clé manquante"),
-    ("unknown key", "clé inconnue"),
-    ("duplicate key", "clé en double"),
-    ("unknown field", "champ inconnu"),
-    ("unknown volet", "volet inconnu"),
-    ("the file is empty", "le fichier est vide"),
-    ("the file is not UTF-8 text (save it as UTF-8)", "le fichier n'est pas un texte UTF-8"),
-    ("the deadline comes before the opening date", "la date limite précède l'ouverture"),
-    ("Input should be", "La valeur doit être"),
-    ("Field required", "Champ obligatoire"),
-)
-
-
-def french(message: str) -> str:
-    """The loader's message, its usual words in French (the rest as the loader wrote it)."""
-    for english, translated in LOADER_WORDS:
-        message = message.replace(english, translated)
-    return message
 
 
 # --- campaigns ------------------------------------------------------------------------------
@@ -96,7 +74,6 @@ def _campaigns_page(status: int = 200, **extra: Any) -> tuple[str, int]:
     context: dict[str, Any] = {
         "rows": [(c, campaign_status(c, now), len(followers(s, c.id))) for c in campaigns],
         "problems": [],
-        "french": french,
     }
     context.update(extra)
     return render_template("admin/home.html", **context), status
@@ -159,13 +136,20 @@ def upload_campaign() -> Page:
     if upload is None or not upload.filename:
         problem = LoadProblem("", None, "", "Choisissez le fichier YAML de la campagne.")
         return _campaigns_page(422, problems=[problem])
-    data = upload.read(MAX_CAMPAIGN_FILE + 1)
-    if len(data) > MAX_CAMPAIGN_FILE:
+    data = upload.read(MAX_CAMPAIGN_BYTES + 1)
+    if len(data) > MAX_CAMPAIGN_BYTES:
         problem = LoadProblem(upload.filename, None, "", "Le fichier dépasse 1 Mo.")
         return _campaigns_page(422, problems=[problem])
     try:
         with transaction(s):
-            loaded = load_campaign_upload(s, data, upload.filename, current_user.actor, clock.now())
+            loaded = load_campaign_upload(
+                s,
+                data,
+                upload.filename,
+                current_user.actor,
+                clock.now(),
+                campaigns_dir=current_app.config["CAMPAIGNS_DIR"],
+            )
     except CampaignFileError as refused:
         return _campaigns_page(422, problems=refused.problems)
     except TransitionRefused as refused:

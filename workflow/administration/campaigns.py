@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -130,13 +131,19 @@ def close_now(
 
 
 def load_campaign_upload(
-    session: Session, data: bytes, filename: str, actor: Actor, now: dt.datetime | None = None
+    session: Session,
+    data: bytes,
+    filename: str,
+    actor: Actor,
+    now: dt.datetime | None = None,
+    campaigns_dir: str | Path | None = None,
 ) -> Loaded:
     """Loads or updates a campaign from a YAML file an administrator uploads.
 
     The file is validated first (CampaignFileError lists every problem with its file, line
-    and key); a changed form becomes a new version, and dossiers started on an older version
-    keep theirs. The load is written to the campaign's audit trail.
+    and key, in French); its `model:` documents must be files under `campaigns_dir`/models.
+    A changed form becomes a new version, and dossiers started on an older version keep
+    theirs. The load is written to the campaign's audit trail.
     """
     now = now or clock.now()
     if actor.role != "administrateur":
@@ -145,11 +152,11 @@ def load_campaign_upload(
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        message = "the file is not UTF-8 text (save it as UTF-8)"
+        message = "le fichier n'est pas un texte UTF-8 (enregistrez-le en UTF-8)"
         raise CampaignFileError([LoadProblem(source, None, "", message)]) from exc
     if not text.strip():
-        raise CampaignFileError([LoadProblem(source, None, "", "the file is empty")])
-    definition = load_campaign_text(text, source)
+        raise CampaignFileError([LoadProblem(source, None, "", "le fichier est vide")])
+    definition = load_campaign_text(text, source, campaigns_dir)
     loaded = store_campaign(session, definition, source)
     change = (
         "créée" if loaded.created else ("nouvelle version" if loaded.new_version else "inchangée")

@@ -21,9 +21,11 @@ from pydantic import (
 )
 
 KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
+FIELD_REF_PATTERN = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 Key = Annotated[str, Field(pattern=KEY_PATTERN, max_length=60)]
 # A reference to a field as "volet.field".
-FieldRef = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")]
+FieldRef = Annotated[str, Field(pattern=FIELD_REF_PATTERN)]
 
 
 class Strict(BaseModel):
@@ -71,7 +73,7 @@ class Condition(Strict):
     @model_validator(mode="after")
     def _one_test(self) -> Condition:
         if (self.equals is None) == (self.filled is None):
-            raise ValueError("give exactly one of 'equals' or 'filled'")
+            raise ValueError("indiquez « equals » ou « filled », l'un des deux seulement")
         return self
 
 
@@ -97,7 +99,7 @@ class Column(_Input):
     @model_validator(mode="after")
     def _no_nested_table(self) -> Column:
         if self.type is FieldType.TABLE:
-            raise ValueError("a table column cannot itself be a table")
+            raise ValueError("une colonne de tableau ne peut pas être elle-même un tableau")
         _check_choices(self.type, self.choices)
         return self
 
@@ -117,9 +119,9 @@ class FieldDef(_Input):
     @model_validator(mode="after")
     def _consistent(self) -> FieldDef:
         if self.type is FieldType.TABLE and not self.columns:
-            raise ValueError("a table field needs 'columns'")
+            raise ValueError("un champ « table » demande ses « columns »")
         if self.type is not FieldType.TABLE and self.columns:
-            raise ValueError("only a table field has 'columns'")
+            raise ValueError("seul un champ « table » a des « columns »")
         _check_choices(self.type, self.choices)
         return self
 
@@ -132,7 +134,7 @@ class Volet(Strict):
 
     @model_validator(mode="after")
     def _unique_fields(self) -> Volet:
-        _require_unique([f.key for f in self.fields], "field")
+        _require_unique([f.key for f in self.fields], "champ")
         return self
 
 
@@ -220,12 +222,12 @@ class Window(Strict):
     @model_validator(mode="after")
     def _ordered(self) -> Window:
         if self.end < self.start:
-            raise ValueError("the window ends before it starts")
+            raise ValueError("la période finit avant de commencer")
         return self
 
 
 class Campaign(Strict):
-    slug: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)]
+    slug: Annotated[str, Field(pattern=SLUG_PATTERN, max_length=80)]
     title: str
     agency: str
     department: str | None = None
@@ -254,7 +256,12 @@ class Campaign(Strict):
     def _instant_or_day(cls, value: object) -> object:
         """A value with a time is an instant even at 00:00 (pydantic would make it a day)."""
         if isinstance(value, str) and ("T" in value or ":" in value):
-            return dt.datetime.fromisoformat(value)
+            try:
+                return dt.datetime.fromisoformat(value)
+            except ValueError:
+                raise ValueError(
+                    f"date et heure impossibles : « {value} » (attendu : 2026-03-20T18:00)"
+                ) from None
         return value
 
     @model_validator(mode="after")
@@ -280,7 +287,7 @@ class Campaign(Strict):
             seen: set[str] = set()
             for index, item in enumerate(items):
                 if item.key in seen:
-                    problems.append(((name, index, "key"), f"duplicate key '{item.key}'"))
+                    problems.append(((name, index, "key"), f"clé en double : « {item.key} »"))
                 seen.add(item.key)
         known = {f"{v.key}.{f.key}": f for v in self.volets for f in v.fields}
         refs: list[tuple[tuple[str | int, ...], str]] = []
@@ -293,7 +300,8 @@ class Campaign(Strict):
             if piece.required_if:
                 refs.append((("pieces", p_index, "required_if", "field"), piece.required_if.field))
             if piece.volet and piece.volet not in {v.key for v in self.volets}:
-                problems.append((("pieces", p_index, "volet"), f"unknown volet '{piece.volet}'"))
+                message = f"volet inconnu : « {piece.volet} »"
+                problems.append((("pieces", p_index, "volet"), message))
         for r_index, rule in enumerate(self.rules):
             if isinstance(rule, BoundRule):
                 refs.append((("rules", r_index, "field"), rule.field))
@@ -310,14 +318,17 @@ class Campaign(Strict):
         numeric = {FieldType.INTEGER, FieldType.PERCENTAGE}
         for path, ref in refs:
             if ref not in known:
-                problems.append((path, f"unknown field '{ref}'"))
+                problems.append((path, f"champ inconnu : « {ref} »"))
             elif path[0] == "rules" and self.rules[path[1]].kind != "one_of":
                 kind, type_ = self.rules[path[1]].kind, known[ref].type
                 if type_ not in numeric:
-                    message = f"a '{kind}' rule needs a numeric field, not '{ref}' ({type_})"
+                    message = (
+                        f"une règle « {kind} » porte sur des champs numériques, "
+                        f"pas sur « {ref} » ({type_})"
+                    )
                     problems.append((path, message))
         if _as_date(self.deadline) < _as_date(self.opens):
-            problems.append((("deadline",), "the deadline comes before the opening date"))
+            problems.append((("deadline",), "la date limite précède la date d'ouverture"))
         return problems
 
     def field(self, ref: str) -> FieldDef:
@@ -341,14 +352,14 @@ def _as_date(value: dt.date | dt.datetime) -> dt.date:
 def _check_choices(type_: FieldType, choices: tuple[Choice, ...]) -> None:
     needs = type_ in {FieldType.CHOICE, FieldType.MULTI_CHOICE}
     if needs and not choices:
-        raise ValueError(f"a '{type_}' field needs 'choices'")
+        raise ValueError(f"un champ « {type_} » demande ses « choices »")
     if not needs and choices:
-        raise ValueError(f"a '{type_}' field takes no 'choices'")
-    _require_unique([c.value for c in choices], "choice")
+        raise ValueError(f"un champ « {type_} » n'a pas de « choices »")
+    _require_unique([c.value for c in choices], "choix")
 
 
 def _require_unique(keys: list[str], what: str) -> None:
     seen: set[str] = set()
     twice = sorted({k for k in keys if k in seen or seen.add(k)})
     if twice:
-        raise ValueError(f"duplicate {what} key(s): {', '.join(twice)}")
+        raise ValueError(f"{what} en double : {', '.join(twice)}")

@@ -1,11 +1,19 @@
 """Exports of a campaign for the ARS: one row per dossier, one column per field of every
-volet, with its state, decision and dates, as CSV (for any tool) or XLSX (for Excel)."""
+volet, with its state, decision and dates, as CSV (for any tool) or XLSX (for Excel).
+
+Every text in an export was typed by someone outside the ARS (a déposant, a partner, an
+administrator's campaign file). A spreadsheet runs a cell that looks like a formula
+(`=HYPERLINK(...)`, `+cmd|...`), so no text ever reaches a spreadsheet as one: the CSV
+neutralises it as OWASP recommends, the XLSX writes it as a string cell. Numbers and dates
+keep their types.
+"""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -164,16 +172,45 @@ def _csv_value(value: Any) -> Any:
         return value.strftime("%d/%m/%Y %H:%M")
     if isinstance(value, dt.date):
         return value.strftime("%d/%m/%Y")
+    if isinstance(value, str):
+        return neutralised(value)
     return value
 
 
+# OWASP's CSV injection list: what a spreadsheet takes as the start of a formula or a DDE call.
+FORMULA_STARTS = frozenset("=+-@\t\r")
+# Characters an XLSX file cannot hold at all (openpyxl refuses to write them).
+_NOT_IN_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+XLSX_MAX_TEXT = 32767
+
+
+def neutralised(text: str) -> str:
+    """A CSV text cell that no spreadsheet runs: one starting with `=`, `+`, `-`, `@`, a tab
+    or a carriage return — also after leading spaces or line breaks, because LibreOffice and
+    some CSV importers trim those before deciding — gets a leading single quote, which
+    spreadsheets show as text and never evaluate. Other texts are unchanged."""
+    if text[:1] in FORMULA_STARTS or text.lstrip()[:1] in FORMULA_STARTS:
+        return "'" + text
+    return text
+
+
+def _xlsx_text(text: str) -> str:
+    return _NOT_IN_XLSX.sub("", text)[:XLSX_MAX_TEXT]
+
+
 def export_xlsx(session: Session, campaign_id: int, title: str = "Dossiers") -> bytes:
-    """An Excel workbook with a frozen, bold header row and dates as dates."""
+    """An Excel workbook with a frozen, bold header row and dates as dates; every text is a
+    string cell, never a formula, whatever it starts with."""
     book = Workbook()
     sheet = book.active
     sheet.title = title[:31]
     for index, row in enumerate(export_rows(session, campaign_id)):
-        sheet.append(row)
+        sheet.append([_xlsx_text(v) if isinstance(v, str) else v for v in row])
+        for cell in sheet[sheet.max_row]:
+            # openpyxl makes a formula of any text starting with "=" (and an error value of
+            # "#N/A"…): the cell is told it holds a string.
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
         if index == 0:
             for cell in sheet[1]:
                 cell.font = Font(bold=True)

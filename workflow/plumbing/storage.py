@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pypdf import PdfReader
-from pypdf.errors import PyPdfError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from workflow.plumbing.errors import InvalidInput
+from workflow.plumbing.pdf_safety import PDF_LIMITS, PdfLimits, check_objects, refuse_active_raw
 
 MAX_PDF_BYTES = 10 * 1024 * 1024
 MAX_PDF_LABEL = "10 Mo"
@@ -42,11 +42,14 @@ class CheckedPdf:
     pages: int
 
 
-def check_pdf(data: bytes, filename: str = "") -> CheckedPdf:
-    """Accepts only a real PDF that opens without a password; the file name is not trusted.
+def check_pdf(data: bytes, filename: str = "", limits: PdfLimits = PDF_LIMITS) -> CheckedPdf:
+    """Accepts only a real PDF that opens without a password and carries no active content;
+    the file name is not trusted.
 
     Raises InvalidInput with a French message naming the file: empty, too large, not a PDF
-    (no `%PDF-` header), protected by a password, or damaged (pypdf cannot read its pages).
+    (no `%PDF-` header), carrying JavaScript, automatic actions, embedded files, rich media
+    or an XFA form (`pdf_safety`), more than `limits.max_pages` pages, too complex to check
+    within `limits`, protected by a password, or damaged (pypdf cannot read its pages).
     """
     name = f"« {filename} » " if filename else ""
     if not data:
@@ -62,6 +65,7 @@ def check_pdf(data: bytes, filename: str = "") -> CheckedPdf:
             "son nom) : seuls les fichiers PDF sont acceptés. Enregistrez ou imprimez votre "
             "document au format PDF, puis déposez-le."
         )
+    refuse_active_raw(data, name)
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
@@ -69,14 +73,12 @@ def check_pdf(data: bytes, filename: str = "") -> CheckedPdf:
                 f"Le fichier PDF {name}est protégé par un mot de passe : l'ARS ne pourrait pas "
                 "l'ouvrir. Enregistrez-le sans protection, puis déposez-le à nouveau."
             )
-        pages = reader.pages
-        for page in pages:
-            _ = page.mediabox
-            page.get_contents()
-        count = len(pages)
+        count = check_objects(reader, name, limits)
     except InvalidInput:
         raise
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+    # A hostile file can make pypdf fail in many ways (deep nesting, bad streams, odd
+    # numbers): whatever it is, the file is refused as damaged, never a server error.
+    except Exception as exc:
         log.info("PDF refused as damaged: %s", exc)
         raise InvalidInput(
             f"Le fichier PDF {name}est endommagé ou illisible : ouvrez-le pour vérifier, "
