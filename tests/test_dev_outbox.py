@@ -50,11 +50,14 @@ def make_app(tmp_path):  # type: ignore[no-untyped-def]
         app.extensions["db_sessions"].kw["bind"].dispose()
 
 
-def sign_in(client, user) -> None:  # type: ignore[no-untyped-def]
-    from workflow.people.accounts import session_fingerprint
+def sign_in(client, session, user) -> None:  # type: ignore[no-untyped-def]
+    """Opens a server-side session for `user` and puts it in the client's cookie."""
+    from workflow.people.sign_in_sessions import open_session
 
+    with transaction(session):
+        session_id = open_session(session, user)
     with client.session_transaction() as cookie:
-        cookie["_user_id"] = f"{user.id}:{session_fingerprint(user)}"
+        cookie["_user_id"] = session_id
         cookie["_fresh"] = True
 
 
@@ -124,12 +127,16 @@ def test_in_development_mode_a_remote_administrator_reads_the_outbox_but_no_one_
         user = world.user(role, world.organisation() if role == "deposant" else None)
         with transaction(session):
             user.email_confirmed_at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-        sign_in(client, user)
+        sign_in(client, session, user)
+        assert (
+            client.get("/mes-dossiers" if role == "deposant" else "/instruction/").status_code
+            == 200
+        )
         assert client.get("/dev/outbox", environ_base=REMOTE).status_code == 404, role
     admin = world.user("administrateur")
     with transaction(session):
         admin.email_confirmed_at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    sign_in(client, admin)
+    sign_in(client, session, admin)
     listing = client.get("/dev/outbox", environ_base=REMOTE)
     assert listing.status_code == 200
     assert mail.recipient in listing.get_data(as_text=True)
