@@ -166,15 +166,16 @@ class Scheduler:
 
 
 def start(scheduler: Scheduler, interval: float, blocking: bool) -> BaseScheduler:
-    """Runs `scheduler.tick` every `interval` seconds and the mail job every few seconds,
-    the first ones at once, each in its own thread.
+    """Runs `scheduler.tick` every `interval` seconds and the mail job every 5 s (or every
+    `interval` if shorter), the first ones at once, each in its own thread.
 
     `misfire_grace_time=None`: a late run is better than none; `coalesce`: runs piled up
     while the process was stalled run once; `max_instances=1`: a long drain of the outbox
     is not doubled by the next run, and never holds up the tick.
     """
     runner: BaseScheduler = BlockingScheduler() if blocking else BackgroundScheduler(daemon=True)
-    for job, seconds in ((scheduler.tick, interval), (scheduler.send_mail, MAIL_INTERVAL)):
+    mail_interval = min(MAIL_INTERVAL, interval)
+    for job, seconds in ((scheduler.tick, interval), (scheduler.send_mail, mail_interval)):
         runner.add_job(
             job,
             "interval",
