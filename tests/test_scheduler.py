@@ -268,3 +268,25 @@ def test_a_live_predecessor_or_one_on_another_host_keeps_its_lease(sessions):
         session.execute(update(SchedulerLease).values(holder=f"elsewhere:{dead_pid()}:abcdef"))
     assert scheduler(sessions).tick(MIDNIGHT) is None  # that pid means nothing here
     assert scheduler(sessions).tick(MIDNIGHT + LEASE + dt.timedelta(seconds=1)) is not None
+
+
+def test_the_leader_and_the_standby_both_send_and_each_mail_arrives_once(sessions, smtp_server):
+    campaign_with_dossiers(sessions)
+    leader, standby = (scheduler(sessions, smtp_url=smtp_server.url) for _ in range(2))
+    assert leader.tick(MIDNIGHT) is not None and standby.tick(MIDNIGHT) is None
+    barrier = threading.Barrier(2)
+
+    def mail_job(ticker: Scheduler) -> None:
+        barrier.wait(timeout=10)
+        ticker.send_mail(MIDNIGHT)
+
+    jobs = [threading.Thread(target=mail_job, args=(t,)) for t in (leader, standby)]
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        job.join(timeout=60)
+    sent = mails(sessions)
+    assert len(sent) == 2 and {m.status for m in sent} == {"sent"}
+    assert sorted(m["Message-ID"] for m in smtp_server.messages) == sorted(
+        m.message_id for m in sent
+    )
