@@ -141,7 +141,7 @@ class Breaker:
         self._lock = threading.Lock()
 
     def permit(self, now: dt.datetime) -> str:
-        """ "closed" (send freely), "probe" (send one mail to test the server) or "open"."""
+        """Returns "closed" (send freely), "probe" (one mail may test the server) or "open"."""
         with self._lock:
             if self.open_until is None:
                 return "closed"
@@ -415,7 +415,7 @@ class Sender:
         return message
 
     def _send_one(self, backend: SMTPBackend, item: _Outgoing) -> str | tuple[str, str]:
-        """ "sent", or (kind, error) with kind "unreachable", "cut", "bounce" or "later"."""
+        """Returns "sent", or (kind, error), kind one of "unreachable", "cut", "bounce", "later"."""
         assert item.message is not None
         try:
             response = item.message.send(to=item.recipient, smtp=backend)
