@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from email.charset import BASE64, Charset
 from email.header import Header
 from email.message import Message
+from email.utils import parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import emails
@@ -216,8 +217,18 @@ class Claim:
 class _Outgoing:
     mail_id: int
     recipient: str
-    message: emails.Message | None
+    message: bytes | None  # built before the connection opens: sending is then only I/O
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class _Built:
+    """A message already built, in the shape `SMTPBackend.sendmail` expects."""
+
+    data: bytes
+
+    def as_bytes(self) -> bytes:
+        return self.data
 
 
 class Sender:
@@ -397,18 +408,18 @@ class Sender:
                     log.exception("mail %s could not be rendered", mail_id)
                     outgoing.append(_Outgoing(mail_id, mail.recipient, None, f"rendu : {exc}"))
                     continue
-                outgoing.append(
-                    _Outgoing(mail_id, mail.recipient, self._message(rendered, mail.message_id))
-                )
+                message = self._message(rendered, mail.recipient, mail.message_id)
+                outgoing.append(_Outgoing(mail_id, mail.recipient, message.as_bytes()))
             del loaded
         return outgoing
 
-    def _message(self, rendered: RenderedMail, message_id: str) -> emails.Message:
+    def _message(self, rendered: RenderedMail, recipient: str, message_id: str) -> emails.Message:
         message = emails.Message(
             subject=_encoded_subject(rendered.subject),
             text=rendered.text,
             html=rendered.html,
             mail_from=self.mail_from,
+            mail_to=recipient,
             message_id=message_id,
         )
         message.after_build = _stable_boundaries
@@ -418,7 +429,11 @@ class Sender:
         """Returns "sent", or (kind, error), kind one of "unreachable", "cut", "bounce", "later"."""
         assert item.message is not None
         try:
-            response = item.message.send(to=item.recipient, smtp=backend)
+            response = backend.sendmail(
+                from_addr=parseaddr(self.mail_from)[1],
+                to_addrs=[item.recipient],
+                msg=_Built(item.message),
+            )
         except (OSError, smtplib.SMTPException) as exc:
             # A timeout or a disconnection during a command: emails lets these through. The
             # connection is in an unknown state: close it without a QUIT that would wait
