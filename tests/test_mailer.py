@@ -288,3 +288,25 @@ def test_the_rate_limit_is_respected_over_parallel_senders(sessions, smtp_server
         per_second[int(instant + 1e-9)] = per_second.get(int(instant + 1e-9), 0) + 1
     assert max(per_second.values()) <= 2
     assert simulated.now() >= 2.5  # 6 mails at 2 a second: the last one leaves at 2.5 s
+
+
+def test_a_sender_told_to_stop_puts_its_unsent_mails_back_at_once(sessions, smtp_server):
+    mails_for(sessions, 5)
+    sender = sender_for(sessions, smtp_server.url)
+
+    class StopAfterTwo(RateLimiter):
+        calls = 0
+
+        def wait(self) -> None:
+            StopAfterTwo.calls += 1
+            if StopAfterTwo.calls == 2:
+                sender.stopping.set()  # SIGTERM while the second mail goes out
+
+    sender.rate = StopAfterTwo(None)
+    report = sender.drain(now=DEPOSIT_DAY)
+    assert len(report.sent) == len(smtp_server.messages) == 2
+    assert len(report.released) == 3
+    assert (
+        sorted((m.status, m.attempts, m.next_attempt_at) for m in outbox(sessions))
+        == [("pending", 0, DEPOSIT_DAY)] * 3 + [("sent", 1, DEPOSIT_DAY + CLAIM)] * 2
+    )

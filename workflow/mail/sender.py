@@ -252,6 +252,8 @@ class Sender:
         self.batch, self.senders = batch, max(1, senders)
         self.rate = rate or RateLimiter(None)
         self.breaker = breaker or Breaker()
+        # Set on shutdown: the batches put their unsent rows back and the drain ends.
+        self.stopping = threading.Event()
 
     def drain(self, now: dt.datetime | None = None) -> SendReport:
         """Sends batches, `senders` at a time, until none is due or the breaker opens.
@@ -262,7 +264,7 @@ class Sender:
         lock = threading.Lock()
 
         def work() -> None:
-            while True:
+            while not self.stopping.is_set():
                 report = self.send_batch(now)
                 with lock:
                     total.add(report)
@@ -348,6 +350,10 @@ class Sender:
                     lost = [o.mail_id for o in outgoing[index:]]
                     log.warning("claim lost on %d mails; another sender has them", len(lost))
                     report.lost.extend(lost)
+                    return
+                if self.stopping.is_set():
+                    self._mark_sent(session, claim, sent, report)
+                    self._release(session, claim, ids[index:], None, report)
                     return
                 if item.message is None:
                     self._retry(session, claim, item.mail_id, item.error or "", report)
