@@ -209,6 +209,8 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     scheduler, interval = from_environment(_sessions())
 
     def stop(signum: int, frame: object) -> None:
+        if scheduler.sender is not None:
+            scheduler.sender.stopping.set()  # the mail job puts its unsent rows back and ends
         scheduler.leadership.release()
         raise SystemExit(0)
 

@@ -372,6 +372,7 @@ class MailCatcher:
             self.port = probe.getsockname()[1]
         self.messages: list[Any] = []
         self.refused: set[str] = set()
+        self.deferred: set[str] = set()
         self.controller: Any = None
 
     @property
@@ -392,6 +393,8 @@ class MailCatcher:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         if address in self.refused:
             return "550 5.1.1 Mailbox unavailable"
+        if address in self.deferred:
+            return "451 4.3.0 Try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -412,6 +415,52 @@ def smtp_server() -> Iterator[MailCatcher]:
     catcher.start()
     yield catcher
     catcher.stop()
+
+
+class SilentSmtpServer:
+    """An SMTP server that hangs: it accepts connections on loopback and never answers, not
+    even the greeting. `accepted` is set at the first connection."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.2)
+        self.port = self.listener.getsockname()[1]
+        self.accepted = threading.Event()
+        self.connections: list[Any] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections.append(connection)
+            self.accepted.set()
+
+    def url(self, timeout: float) -> str:
+        return f"smtp://127.0.0.1:{self.port}?timeout={timeout:g}"
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        for connection in self.connections:
+            connection.close()
+        self.listener.close()
+
+
+@pytest.fixture
+def silent_smtp_server() -> Iterator[SilentSmtpServer]:
+    server = SilentSmtpServer()
+    yield server
+    server.close()
 
 
 # --- web -----------------------------------------------------------------------------------

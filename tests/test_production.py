@@ -207,7 +207,8 @@ def test_gunicorn_and_two_schedulers_close_once_and_mail_once(postgres_url, proc
     ids = [m["Message-ID"] for m in smtp_server.messages]
     assert len(ids) == len(set(ids)) == 5
 
-    # The leader dies without releasing its lease: the standby takes over when it expires.
+    # The leader dies without releasing its lease: the standby, on the same host, sees that
+    # process gone and takes over without waiting for the lease to expire.
     leader = next(p for p in schedulers if "now the leader" in p.log_path.read_text())
     standby = next(p for p in schedulers if p is not leader)
     leader.send_signal(signal.SIGKILL)

@@ -4,27 +4,32 @@ confirmations asked when their window opens, one leader at a time."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+import threading
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tests.conftest import World, at_paris
-from workflow.mail.sender import parse_smtp_url
-from workflow.models import AuditEvent, Avis, Campaign, OutboxMail
+from workflow.journal.outbox import queue
+from workflow.mail.sender import Sender, parse_smtp_url
+from workflow.models import AuditEvent, Avis, Campaign, Dossier, OutboxMail, SchedulerLease
 from workflow.plumbing.db import transaction
 from workflow.scheduling.jobs import remind_avis, remind_brouillons, request_confirmations
-from workflow.scheduling.scheduler import Leadership, Scheduler
+from workflow.scheduling.scheduler import LEASE_NAME, Leadership, Scheduler
 
 LAST_SECOND = at_paris(2026, 3, 20, 23, 59, 59)
 MIDNIGHT = at_paris(2026, 3, 21, 0, 0, 0)
+LEASE = dt.timedelta(seconds=60)
 
 
-def scheduler(sessions, smtp=None, ttl=60) -> Scheduler:
-    return Scheduler(
-        sessions,
-        Leadership(sessions, ttl=dt.timedelta(seconds=ttl)),
-        smtp=smtp,
-        mail_from="ars@example.fr",
-    )
+def scheduler(sessions, smtp_url=None, ttl=60) -> Scheduler:
+    sender = None
+    if smtp_url:
+        sender = Sender(sessions, parse_smtp_url(smtp_url), mail_from="ars@example.fr")
+    return Scheduler(sessions, Leadership(sessions, ttl=dt.timedelta(seconds=ttl)), sender)
 
 
 def campaign_with_dossiers(sessions, **overrides):
@@ -163,10 +168,12 @@ def test_confirmations_are_asked_when_the_window_opens_and_prise_de_poste_from_t
     ]
 
 
-def test_the_leader_flushes_the_outbox_to_smtp(sessions, smtp_server):
+def test_the_mail_job_flushes_the_outbox_to_smtp(sessions, smtp_server):
     _, address = campaign_with_dossiers(sessions)
-    ticker = scheduler(sessions, smtp=parse_smtp_url(smtp_server.url))
+    ticker = scheduler(sessions, smtp_url=smtp_server.url)
     ticker.tick(MIDNIGHT)
+    assert {m.status for m in mails(sessions)} == {"pending"}  # the tick sends nothing
+    ticker.send_mail(MIDNIGHT)
     subjects = sorted(m["Subject"] for m in smtp_server.to(address))
     assert len(subjects) == 2
     assert all("va être examiné" in s for s in subjects)
@@ -205,3 +212,82 @@ def test_a_corrected_dossier_goes_back_into_instruction_after_its_due_date(sessi
         "demande_corrections",
         "passage_en_instruction",
     ]
+
+
+def test_the_sweeps_run_while_the_mail_job_is_stuck_on_a_hung_smtp_server(
+    sessions, silent_smtp_server
+):
+    campaign_id, _ = campaign_with_dossiers(sessions)
+    with sessions() as session, transaction(session):
+        dossier = session.scalars(select(Dossier).where(Dossier.state == "en_construction")).first()
+        queue(session, "passage_en_instruction", ["bam@ch.example.fr"], dossier=dossier,
+              now=MIDNIGHT - dt.timedelta(days=1))  # fmt: skip
+    ticker = scheduler(sessions, smtp_url=silent_smtp_server.url(timeout=3))
+    mail_job = threading.Thread(target=ticker.send_mail, args=(MIDNIGHT,))
+    mail_job.start()
+    assert silent_smtp_server.accepted.wait(timeout=10)
+    # The mail job waits for a greeting that never comes; the tick closes the campaign.
+    assert ticker.tick(MIDNIGHT).closed == [campaign_id]
+    assert mail_job.is_alive()
+    mail_job.join(timeout=10)
+    assert not mail_job.is_alive()
+    assert ticker.sender.breaker.open_until == MIDNIGHT + dt.timedelta(seconds=30)
+    # The mail claimed before the hang is due again at once, its attempt not counted; the
+    # closing's mails wait for the breaker to close.
+    first, *closing = mails(sessions)
+    assert (first.status, first.attempts, first.next_attempt_at) == ("pending", 0, MIDNIGHT)
+    assert len(closing) == 2
+    assert {(m.status, m.attempts) for m in closing} == {("pending", 0)}
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait(timeout=30)
+    return child.pid
+
+
+def lease_held_by(sessions, holder: str, expires: dt.datetime) -> None:
+    with sessions() as session, transaction(session):
+        session.add(SchedulerLease(name=LEASE_NAME, holder=holder, expires_at=expires))
+
+
+def test_a_restarted_scheduler_takes_over_at_once_from_its_dead_predecessor(sessions):
+    lease_held_by(sessions, f"{socket.gethostname()}:{dead_pid()}:abcdef", MIDNIGHT + LEASE)
+    restarted = scheduler(sessions)
+    assert restarted.tick(MIDNIGHT) is not None
+    with sessions() as session:
+        (lease,) = session.scalars(select(SchedulerLease)).all()
+        assert lease.holder == restarted.leadership.holder
+
+
+def test_a_live_predecessor_or_one_on_another_host_keeps_its_lease(sessions):
+    # A live pid, even one that recycled a dead leader's, means wait for the lease to end.
+    alive = f"{socket.gethostname()}:{os.getppid()}:abcdef"
+    lease_held_by(sessions, alive, MIDNIGHT + LEASE)
+    assert scheduler(sessions).tick(MIDNIGHT) is None
+    with sessions() as session, transaction(session):
+        session.execute(update(SchedulerLease).values(holder=f"elsewhere:{dead_pid()}:abcdef"))
+    assert scheduler(sessions).tick(MIDNIGHT) is None  # that pid means nothing here
+    assert scheduler(sessions).tick(MIDNIGHT + LEASE + dt.timedelta(seconds=1)) is not None
+
+
+def test_the_leader_and_the_standby_both_send_and_each_mail_arrives_once(sessions, smtp_server):
+    campaign_with_dossiers(sessions)
+    leader, standby = (scheduler(sessions, smtp_url=smtp_server.url) for _ in range(2))
+    assert leader.tick(MIDNIGHT) is not None and standby.tick(MIDNIGHT) is None
+    barrier = threading.Barrier(2)
+
+    def mail_job(ticker: Scheduler) -> None:
+        barrier.wait(timeout=10)
+        ticker.send_mail(MIDNIGHT)
+
+    jobs = [threading.Thread(target=mail_job, args=(t,)) for t in (leader, standby)]
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        job.join(timeout=60)
+    sent = mails(sessions)
+    assert len(sent) == 2 and {m.status for m in sent} == {"sent"}
+    assert sorted(m["Message-ID"] for m in smtp_server.messages) == sorted(
+        m.message_id for m in sent
+    )

@@ -1,17 +1,45 @@
 """Sending the outbox over SMTP with the `emails` package: retries with backoff, bounces
 recorded, never a mail for a change that rolled back (only committed rows are read).
 
-Delivery is at least once with a stable Message-ID: a row is claimed for a few minutes
-before it is sent, so two senders never take it together; if the sender dies between the
-SMTP server's acceptance and the row's update, the claim expires and the same message,
-with the same Message-ID, is sent again.
+Claims. A sender takes up to `batch` due rows at once: in one statement it pushes their
+`next_attempt_at` to `now + CLAIM` and counts one more attempt. That `next_attempt_at` value
+is the batch's fencing token (with each row's `attempts`): a row can only be claimed again
+once it is due, so a later claim always writes a later instant. Every statement that ends
+a claim — sent, retried, failed, released — repeats the token in its WHERE clause and
+checks its row count, so a sender that lost its claim writes nothing over the new owner's.
+Before each chunk of mails the sender checks in the database that it still holds the rows,
+and before each mail that its claim has not run out by the real clock (minus a margin for
+one SMTP exchange): a sender stalled past its claim — swapped out, stopped, stuck on a
+network call — sends nothing more when it resumes; the rows are the new owner's.
+
+Delivery is at least once with a stable Message-ID. Duplicates remain possible in one case
+only: the sender dies (or stalls past its claim) after the SMTP server accepted a message
+and before the row is marked sent. Sent rows are marked per chunk of a few dozen mails, so
+that window is a fraction of a second; the claim then runs out and the same message, with
+the same Message-ID, is sent again after 5 minutes.
+
+A server that does not answer costs one timeout, not one per mail: a connection failure or
+a timeout ends the batch at once and puts its other rows back, due now and without counting
+the attempt, and the circuit breaker keeps every sender of the process off the server for
+30 s, then 1 min, then 5 min, letting one mail through to probe it after each period.
+A 4xx answer is retried with backoff; a 5xx answer is a bounce.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
+import smtplib
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.charset import BASE64, Charset
+from email.header import Header
+from email.message import Message
+from email.utils import parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import emails
@@ -19,7 +47,7 @@ from emails.backend.smtp import SMTPBackend
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from workflow.mail.templates import render
+from workflow.mail.templates import RenderedMail, load_for_rendering, render
 from workflow.models import OutboxMail
 from workflow.plumbing import clock
 from workflow.plumbing.db import transaction
@@ -31,6 +59,10 @@ CLAIM = dt.timedelta(minutes=5)
 BACKOFF = (dt.timedelta(minutes=1), dt.timedelta(minutes=5), dt.timedelta(minutes=15),
            dt.timedelta(hours=1), dt.timedelta(hours=4))  # fmt: skip
 MAX_ATTEMPTS = 12
+# How long the breaker stays open after 1, 2, 3... failures in a row.
+BREAKER_PERIODS = (dt.timedelta(seconds=30), dt.timedelta(minutes=1), dt.timedelta(minutes=5))
+# Sent rows are marked, and the claim checked in the database, every CHUNK mails.
+CHUNK = 50
 
 
 @dataclass(frozen=True)
@@ -41,7 +73,8 @@ class SmtpSettings:
     password: str | None = None
     starttls: bool = False
     ssl: bool = False
-    timeout: float = 20
+    # Seconds for the connection and for each SMTP command: a hung server costs this once.
+    timeout: float = 5
 
     def backend_options(self) -> dict[str, object]:
         options: dict[str, object] = {"host": self.host, "port": self.port,
@@ -57,7 +90,8 @@ class SmtpSettings:
 
 
 def parse_smtp_url(url: str) -> SmtpSettings:
-    """`smtp://user:pass@host:587?starttls=1`, or `smtps://host:465` for implicit TLS."""
+    """`smtp://user:pass@host:587?starttls=1&timeout=5`, or `smtps://host:465` for implicit
+    TLS; `timeout` (seconds, default 5) bounds the connection and each command."""
     parts = urlsplit(url)
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         raise ValueError(f"SMTP_URL must look like smtp://user:pass@host:587, not {url!r}")
@@ -71,7 +105,7 @@ def parse_smtp_url(url: str) -> SmtpSettings:
         password=unquote(parts.password) if parts.password else None,
         starttls=starttls,
         ssl=ssl,
-        timeout=float(query.get("timeout", ["20"])[0]),
+        timeout=float(query.get("timeout", ["5"])[0]),
     )
 
 
@@ -80,6 +114,449 @@ class SendReport:
     sent: list[int] = field(default_factory=list)
     retried: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
+    # Put back due, not counted as an attempt: the server could not be reached.
+    released: list[int] = field(default_factory=list)
+    # Claimed by this sender, then taken over by another one: left alone.
+    lost: list[int] = field(default_factory=list)
+    claimed: int = 0
+    breaker_open: bool = False
+
+    def add(self, other: SendReport) -> None:
+        """Adds another report's rows to this one (parallel batches of one drain)."""
+        for name in ("sent", "retried", "failed", "released", "lost"):
+            getattr(self, name).extend(getattr(other, name))
+        self.claimed += other.claimed
+        self.breaker_open = self.breaker_open or other.breaker_open
+
+
+class Breaker:
+    """The circuit breaker shared by the senders of one process: closed while the SMTP
+    server answers; open for a period after a connection failure or timeout (longer after
+    each failure in a row); then half-open, letting a single probe mail through."""
+
+    def __init__(self, periods: tuple[dt.timedelta, ...] = BREAKER_PERIODS) -> None:
+        self.periods = periods
+        self.failures = 0
+        self.open_until: dt.datetime | None = None
+        self.probing = False
+        self._lock = threading.Lock()
+
+    def permit(self, now: dt.datetime) -> str:
+        """Returns "closed" (send freely), "probe" (one mail may test the server) or "open"."""
+        with self._lock:
+            if self.open_until is None:
+                return "closed"
+            if now < self.open_until or self.probing:
+                return "open"
+            self.probing = True
+            return "probe"
+
+    def is_open(self, now: dt.datetime) -> bool:
+        """True during an open period (a batch already sending stops there)."""
+        with self._lock:
+            return self.open_until is not None and now < self.open_until
+
+    def end_probe(self) -> None:
+        """Gives a probe permission back when the batch sent nothing to test the server."""
+        with self._lock:
+            self.probing = False
+
+    def succeeded(self) -> None:
+        """The server answered: close the breaker."""
+        with self._lock:
+            self.failures, self.open_until, self.probing = 0, None, False
+
+    def failed(self, now: dt.datetime) -> None:
+        """The server could not be reached or timed out: open for the next period."""
+        with self._lock:
+            self.failures += 1
+            period = self.periods[min(self.failures, len(self.periods)) - 1]
+            self.open_until, self.probing = now + period, False
+            log.warning("SMTP circuit breaker open until %s", self.open_until.isoformat())
+
+
+class RateLimiter:
+    """At most `per_second` mails a second over all the senders of a process (providers
+    throttle); `None` for no limit. The clock and the sleep are injected for tests."""
+
+    def __init__(
+        self,
+        per_second: float | None,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.interval = 1 / per_second if per_second else 0.0
+        self.monotonic, self.sleep = monotonic, sleep
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        """Returns when the next mail may go."""
+        if not self.interval:
+            return
+        with self._lock:
+            now = self.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            self.sleep(slot - now)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Rows taken by one `_claim` call: all carry `until` as their `next_attempt_at`."""
+
+    now: dt.datetime
+    until: dt.datetime
+    attempts: dict[int, int]  # id -> attempts written by the claim, in sending order
+    # After this real instant the claim is treated as lost, whatever the database says.
+    deadline: dt.datetime
+
+
+@dataclass
+class _Outgoing:
+    mail_id: int
+    recipient: str
+    message: bytes | None  # built before the connection opens: sending is then only I/O
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class _Built:
+    """A message already built, in the shape `SMTPBackend.sendmail` expects."""
+
+    data: bytes
+
+    def as_bytes(self) -> bytes:
+        return self.data
+
+
+class Sender:
+    """Sends the outbox: `drain` runs up to `senders` batches in parallel, each over its own
+    SMTP connection and with its own claims, until nothing is due."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        smtp: SmtpSettings,
+        *,
+        mail_from: str,
+        base_url: str = "",
+        batch: int = 200,
+        senders: int = 1,
+        rate: RateLimiter | None = None,
+        breaker: Breaker | None = None,
+    ) -> None:
+        self.sessions, self.smtp = sessions, smtp
+        self.mail_from, self.base_url = mail_from, base_url
+        self.batch, self.senders = batch, max(1, senders)
+        self.rate = rate or RateLimiter(None)
+        self.breaker = breaker or Breaker()
+        # Set on shutdown: the batches put their unsent rows back and the drain ends.
+        self.stopping = threading.Event()
+
+    def drain(self, now: dt.datetime | None = None) -> SendReport:
+        """Sends batches, `senders` at a time, until none is due or the breaker opens.
+
+        `now` (tests) fixes the instant used for claims and backoff; by default each batch
+        takes the clock's."""
+        total = SendReport()
+        lock = threading.Lock()
+
+        def work() -> None:
+            while not self.stopping.is_set():
+                report = self.send_batch(now)
+                with lock:
+                    total.add(report)
+                if not report.claimed or report.breaker_open:
+                    return
+
+        if self.senders == 1:
+            work()
+            return total
+        threads = [threading.Thread(target=work, name=f"mail-{i}") for i in range(self.senders)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return total
+
+    def send_batch(self, now: dt.datetime | None = None) -> SendReport:
+        """Claims one batch of due mails and sends it over one SMTP connection."""
+        now = now or clock.now()
+        report = SendReport()
+        permit = self.breaker.permit(now)
+        if permit == "open":
+            report.breaker_open = True
+            return report
+        try:
+            with self.sessions() as session:
+                claim = self.claim(session, now)
+                if claim is None:
+                    return report
+                report.claimed = len(claim.attempts)
+                self.deliver(session, claim, report)
+        finally:
+            if permit == "probe":
+                self.breaker.end_probe()  # no-op when the probe's outcome was recorded
+        return report
+
+    def claim(self, session: Session, now: dt.datetime) -> Claim | None:
+        """Takes up to `batch` due rows: other senders skip them until the claim runs out."""
+        until = now + CLAIM
+        with transaction(session):
+            # SKIP LOCKED lets parallel senders take different rows on PostgreSQL; SQLite
+            # serialises the claims (BEGIN IMMEDIATE) and ignores it.
+            due = session.scalars(
+                select(OutboxMail.id)
+                .where(OutboxMail.status == "pending", OutboxMail.next_attempt_at <= now)
+                .order_by(OutboxMail.next_attempt_at, OutboxMail.id)
+                .limit(self.batch)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not due:
+                return None
+            session.execute(
+                update(OutboxMail)
+                .where(OutboxMail.id.in_(due), OutboxMail.status == "pending",
+                       OutboxMail.next_attempt_at <= now)
+                .values(next_attempt_at=until, attempts=OutboxMail.attempts + 1)
+            )  # fmt: skip
+            held = session.execute(
+                select(OutboxMail.id, OutboxMail.attempts)
+                .where(OutboxMail.id.in_(due), OutboxMail.status == "pending",
+                       OutboxMail.next_attempt_at == until)
+                .order_by(OutboxMail.id)
+            ).all()  # fmt: skip
+        if not held:
+            return None
+        # One SMTP exchange can last up to the timeout: stop early enough to finish it.
+        margin = dt.timedelta(seconds=3 * self.smtp.timeout + 5)
+        return Claim(now, until, dict(held), clock.now() + CLAIM - margin)
+
+    def deliver(self, session: Session, claim: Claim, report: SendReport) -> None:
+        """Sends the claimed mails over one connection, marking them as it goes."""
+        outgoing = self._prepare(session, claim)
+        ids = list(claim.attempts)
+        sent: list[int] = []
+        held: set[int] = set()
+        with SMTPBackend(**self.smtp.backend_options(), fail_silently=True) as backend:
+            for index, item in enumerate(outgoing):
+                if index % CHUNK == 0:
+                    self._mark_sent(session, claim, sent, report)
+                    held = self._still_held(session, claim, ids[index : index + CHUNK])
+                if item.mail_id not in held or clock.now() >= claim.deadline:
+                    self._mark_sent(session, claim, sent, report)
+                    lost = [o.mail_id for o in outgoing[index:]]
+                    log.warning("claim lost on %d mails; another sender has them", len(lost))
+                    report.lost.extend(lost)
+                    return
+                if self.stopping.is_set():
+                    self._mark_sent(session, claim, sent, report)
+                    self._release(session, claim, ids[index:], None, report)
+                    return
+                if item.message is None:
+                    self._retry(session, claim, item.mail_id, item.error or "", report)
+                    continue
+                if index > 0 and self.breaker.is_open(claim.now):
+                    # Another batch of this process found the server down meanwhile.
+                    self._mark_sent(session, claim, sent, report)
+                    self._release(session, claim, ids[index:], None, report)
+                    report.breaker_open = True
+                    return
+                self.rate.wait()
+                outcome = self._send_one(backend, item)
+                if outcome == "sent":
+                    self.breaker.succeeded()
+                    sent.append(item.mail_id)
+                    continue
+                kind, error = outcome
+                if kind == "unreachable":
+                    # Nothing was sent over this connection: no attempt to count.
+                    self.breaker.failed(claim.now)
+                    self._mark_sent(session, claim, sent, report)
+                    self._release(session, claim, ids[index:], error, report)
+                    report.breaker_open = True
+                    return
+                if kind == "cut":
+                    # The server stopped answering mid-mail: it may have kept this one, so it
+                    # is an attempt (same Message-ID next time); the rest go back untouched.
+                    self.breaker.failed(claim.now)
+                    self._mark_sent(session, claim, sent, report)
+                    self._retry(session, claim, item.mail_id, error, report)
+                    self._release(session, claim, ids[index + 1 :], None, report)
+                    report.breaker_open = True
+                    return
+                self.breaker.succeeded()  # an SMTP answer, even a refusal, means it is up
+                if kind == "bounce":
+                    log.warning("mail %s to %s failed for good: %s", item.mail_id,
+                                item.recipient, error)  # fmt: skip
+                    self._end(session, claim, item.mail_id, report.failed, report,
+                              status="failed", last_error=error)  # fmt: skip
+                else:
+                    self._retry(session, claim, item.mail_id, error, report)
+            self._mark_sent(session, claim, sent, report)
+
+    def _prepare(self, session: Session, claim: Claim) -> list[_Outgoing]:
+        """Renders the batch with its dossiers and campaigns loaded in a few queries."""
+        outgoing = []
+        with transaction(session, write=False):
+            mails = session.scalars(
+                select(OutboxMail).where(OutboxMail.id.in_(list(claim.attempts)))
+            ).all()
+            by_id = {m.id: m for m in mails}
+            loaded = load_for_rendering(session, mails)
+            for mail_id in claim.attempts:
+                mail = by_id[mail_id]
+                try:
+                    rendered = render(session, mail, self.base_url)
+                except Exception as exc:  # noqa: BLE001 - one broken mail stops no other
+                    log.exception("mail %s could not be rendered", mail_id)
+                    outgoing.append(_Outgoing(mail_id, mail.recipient, None, f"rendu : {exc}"))
+                    continue
+                message = self._message(rendered, mail.recipient, mail.message_id)
+                outgoing.append(_Outgoing(mail_id, mail.recipient, message.as_bytes()))
+            del loaded
+        return outgoing
+
+    def _message(self, rendered: RenderedMail, recipient: str, message_id: str) -> emails.Message:
+        message = emails.Message(
+            subject=_encoded_subject(rendered.subject),
+            text=rendered.text,
+            html=rendered.html,
+            mail_from=self.mail_from,
+            mail_to=recipient,
+            message_id=message_id,
+        )
+        message.after_build = _stable_boundaries
+        return message
+
+    def _send_one(self, backend: SMTPBackend, item: _Outgoing) -> str | tuple[str, str]:
+        """Returns "sent", or (kind, error), kind one of "unreachable", "cut", "bounce", "later"."""
+        assert item.message is not None
+        try:
+            response = backend.sendmail(
+                from_addr=parseaddr(self.mail_from)[1],
+                to_addrs=[item.recipient],
+                msg=_Built(item.message),
+            )
+        except (OSError, smtplib.SMTPException) as exc:
+            # A timeout or a disconnection during a command: emails lets these through. The
+            # connection is in an unknown state: close it without a QUIT that would wait
+            # for the same silent server (emails has no public way to drop its client).
+            client, backend._client = backend._client, None
+            if client is not None:
+                client.close()
+            return "cut", f"le serveur SMTP ne répond plus : {exc!r}"
+        if response is not None and response.success:
+            return "sent"
+        status = getattr(response, "status_code", None)
+        error = _describe(response)
+        if status is None:
+            return "unreachable", error
+        if 500 <= status < 600:
+            return "bounce", error
+        return "later", error
+
+    def _still_held(self, session: Session, claim: Claim, ids: list[int]) -> set[int]:
+        with transaction(session, write=False):
+            return set(
+                session.scalars(
+                    select(OutboxMail.id).where(
+                        OutboxMail.id.in_(ids),
+                        OutboxMail.status == "pending",
+                        OutboxMail.next_attempt_at == claim.until,
+                    )
+                )
+            )
+
+    def _mark_sent(
+        self, session: Session, claim: Claim, sent: list[int], report: SendReport
+    ) -> None:
+        """Marks a chunk of sent rows, one statement per attempt count (nearly always one)."""
+        if not sent:
+            return
+        by_attempts: dict[int, list[int]] = defaultdict(list)
+        for mail_id in sent:
+            by_attempts[claim.attempts[mail_id]].append(mail_id)
+        marked = 0
+        at = clock.now()
+        with transaction(session):
+            for attempts, ids in by_attempts.items():
+                marked += session.execute(
+                    _fenced(claim, ids, attempts).values(status="sent", sent_at=at,
+                                                         last_error=None)
+                ).rowcount  # fmt: skip
+        if marked != len(sent):
+            log.warning("%d sent mails had been claimed by another sender", len(sent) - marked)
+        report.sent.extend(sent)
+        sent.clear()
+
+    def _retry(
+        self, session: Session, claim: Claim, mail_id: int, error: str, report: SendReport
+    ) -> None:
+        attempts = claim.attempts[mail_id]
+        if attempts >= MAX_ATTEMPTS:
+            log.warning("mail %s failed for good after %d attempts: %s", mail_id, attempts, error)
+            self._end(session, claim, mail_id, report.failed, report,
+                      status="failed", last_error=error)  # fmt: skip
+            return
+        delay = BACKOFF[min(attempts, len(BACKOFF)) - 1]
+        log.info("mail %s will be retried in %s: %s", mail_id, delay, error)
+        self._end(session, claim, mail_id, report.retried, report,
+                  next_attempt_at=claim.now + delay, last_error=error)  # fmt: skip
+
+    def _end(
+        self,
+        session: Session,
+        claim: Claim,
+        mail_id: int,
+        into: list[int],
+        report: SendReport,
+        **values: object,
+    ) -> None:
+        with transaction(session):
+            done = session.execute(
+                _fenced(claim, [mail_id], claim.attempts[mail_id]).values(**values)
+            ).rowcount
+        if done:
+            into.append(mail_id)
+        else:
+            log.warning("mail %s had been claimed by another sender", mail_id)
+            report.lost.append(mail_id)
+
+    def _release(
+        self,
+        session: Session,
+        claim: Claim,
+        ids: list[int],
+        error: str | None,
+        report: SendReport,
+    ) -> None:
+        """Puts rows back, due at once, without counting this attempt."""
+        if not ids:
+            return
+        values: dict[str, object] = {"next_attempt_at": claim.now,
+                                     "attempts": OutboxMail.attempts - 1}  # fmt: skip
+        if error:
+            values["last_error"] = error
+        by_attempts: dict[int, list[int]] = defaultdict(list)
+        for mail_id in ids:
+            by_attempts[claim.attempts[mail_id]].append(mail_id)
+        with transaction(session):
+            for attempts, group in by_attempts.items():
+                session.execute(_fenced(claim, group, attempts).values(**values))
+        report.released.extend(ids)
+
+
+def _fenced(claim: Claim, ids: list[int], attempts: int):  # type: ignore[no-untyped-def]
+    """An UPDATE of rows this claim still holds: same token, still pending."""
+    return update(OutboxMail).where(
+        OutboxMail.id.in_(ids),
+        OutboxMail.status == "pending",
+        OutboxMail.attempts == attempts,
+        OutboxMail.next_attempt_at == claim.until,
+    )
 
 
 def send_pending(
@@ -91,80 +568,32 @@ def send_pending(
     now: dt.datetime | None = None,
     batch: int = 200,
 ) -> SendReport:
-    """Sends the due mails of the outbox, one message per recipient, over one connection."""
-    now = now or clock.now()
-    report = SendReport()
-    with sessions() as session:
-        claimed = _claim(session, now, batch)
-        if not claimed:
-            return report
-        with SMTPBackend(**smtp.backend_options(), fail_silently=True) as backend:
-            for mail_id in claimed:
-                _send_one(session, backend, mail_id, mail_from, base_url, now, report)
-    return report
+    """Sends one batch of due mails, one message per recipient, over one connection
+    (a one-off sender: its breaker lasts for this call only)."""
+    sender = Sender(sessions, smtp, mail_from=mail_from, base_url=base_url, batch=batch)
+    return sender.send_batch(now)
 
 
-def _claim(session: Session, now: dt.datetime, batch: int) -> list[int]:
-    """Takes due rows for a while: a concurrent sender skips them until the claim ends."""
-    with transaction(session):
-        due = session.scalars(
-            select(OutboxMail.id)
-            .where(OutboxMail.status == "pending", OutboxMail.next_attempt_at <= now)
-            .order_by(OutboxMail.next_attempt_at, OutboxMail.id)
-            .limit(batch)
-        ).all()
-        claimed = []
-        for mail_id in due:
-            taken = session.execute(
-                update(OutboxMail)
-                .where(OutboxMail.id == mail_id, OutboxMail.status == "pending",
-                       OutboxMail.next_attempt_at <= now)
-                .values(next_attempt_at=now + CLAIM, attempts=OutboxMail.attempts + 1)
-            ).rowcount  # fmt: skip
-            if taken:
-                claimed.append(mail_id)
-    return claimed
+_UTF8_BASE64 = Charset("utf-8")
+_UTF8_BASE64.header_encoding = BASE64
 
 
-def _send_one(
-    session: Session,
-    backend: SMTPBackend,
-    mail_id: int,
-    mail_from: str,
-    base_url: str,
-    now: dt.datetime,
-    report: SendReport,
-) -> None:
-    with transaction(session, write=False):
-        mail = session.get(OutboxMail, mail_id)
-        assert mail is not None
-        rendered = render(session, mail, base_url, now)
-        recipient, message_id, attempts = mail.recipient, mail.message_id, mail.attempts
-    message = emails.Message(
-        subject=rendered.subject,
-        text=rendered.text,
-        html=rendered.html,
-        mail_from=mail_from,
-        message_id=message_id,
-    )
-    response = message.send(to=recipient, smtp=backend)
-    status = getattr(response, "status_code", None)
-    if response is not None and response.success:
-        _finish(session, mail_id, status="sent", sent_at=clock.now(), last_error=None)
-        report.sent.append(mail_id)
-        return
-    error = _describe(response)
-    permanent = status is not None and 500 <= status < 600
-    if permanent or attempts >= MAX_ATTEMPTS:
-        # A refused address is a bounce: it will not get better by retrying.
-        log.warning("mail %s to %s failed for good: %s", mail_id, recipient, error)
-        _finish(session, mail_id, status="failed", last_error=error)
-        report.failed.append(mail_id)
-        return
-    delay = BACKOFF[min(attempts, len(BACKOFF)) - 1]
-    log.info("mail %s to %s will be retried in %s: %s", mail_id, recipient, delay, error)
-    _finish(session, mail_id, next_attempt_at=now + delay, last_error=error)
-    report.retried.append(mail_id)
+def _encoded_subject(subject: str) -> str:
+    """The subject as RFC 2047 base64 words: the same header once decoded, but the standard
+    library's default choice between quoted-printable and base64 measures every character
+    of every fold, which made it most of the cost of a message."""
+    if subject.isascii():
+        return subject
+    return Header(subject, _UTF8_BASE64, header_name="Subject").encode(linesep=" ")
+
+
+def _stable_boundaries(message: emails.Message, built: Message) -> None:
+    """Sets the MIME boundaries from the Message-ID: the standard library would draw them at
+    random and compile a regular expression for each one."""
+    digest = hashlib.sha1(str(message.message_id).encode()).hexdigest()
+    for index, part in enumerate(built.walk()):
+        if part.is_multipart():
+            part.set_boundary(f"=_pp{index}_{digest}")
 
 
 def _describe(response: object) -> str:
@@ -177,11 +606,6 @@ def _describe(response: object) -> str:
         text = text.decode("utf-8", "replace")
     parts = [str(part) for part in (status, text, error) if part]
     return " ".join(parts) or "unknown SMTP failure"
-
-
-def _finish(session: Session, mail_id: int, **values: object) -> None:
-    with transaction(session):
-        session.execute(update(OutboxMail).where(OutboxMail.id == mail_id).values(**values))
 
 
 def failed_mails(session: Session, campaign_id: int | None = None) -> list[OutboxMail]:

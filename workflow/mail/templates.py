@@ -13,12 +13,14 @@ administrator moved the deadline names the new deadline.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import jinja2
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
 
 from workflow.journal.outbox import TEMPLATES_DIR
 from workflow.models import Campaign, Dossier, OutboxMail, start_date
@@ -100,3 +102,21 @@ def _timely(campaign: Campaign | None, dossier: Dossier | None, now: dt.datetime
         "window_left": time_left(now, end_instant(window_end), True) if window_end else "",
         "start_date": start_date(dossier) if dossier else None,
     }
+
+
+def load_for_rendering(session: Session, mails: Sequence[OutboxMail]) -> list[object]:
+    """Loads the dossiers (with their decisions) and campaigns of many mails in three
+    queries, so that `render` finds them in the session instead of querying once per mail.
+
+    The caller keeps the returned objects while rendering: the session's identity map holds
+    its objects weakly and would let unreferenced ones go.
+    """
+    loaded: list[object] = []
+    dossier_ids = {m.dossier_id for m in mails if m.dossier_id}
+    campaign_ids = {m.campaign_id for m in mails if m.campaign_id}
+    if dossier_ids:
+        query = select(Dossier).where(Dossier.id.in_(dossier_ids))
+        loaded += session.scalars(query.options(selectinload(Dossier.decision))).all()
+    if campaign_ids:
+        loaded += session.scalars(select(Campaign).where(Campaign.id.in_(campaign_ids))).all()
+    return loaded

@@ -2,9 +2,16 @@
 
 APScheduler 3 shares no job store between processes safely, so every process runs the same
 single "tick" job, and only the one holding the lease does the work. A second scheduler
-started by mistake waits as a standby and takes over when the leader's lease runs out. Sweeps
-select what is due (see jobs.py), so a tick missed while the service was down is caught up
-by the first tick after the start.
+started by mistake waits as a standby and takes over when the leader's lease runs out, or
+at once when the lease's holder was a process of this same host that no longer exists (a
+restart after a crash). Sweeps select what is due (see jobs.py), so a tick missed while the
+service was down is caught up by the first tick after the start.
+
+Mails go out in a job of their own ("mail", its own thread): a slow or silent SMTP server
+never delays the tick that renews the lease and runs closings and reminders. That job runs
+in every scheduler process, leader or standby: the outbox's claims are fenced (see
+mail/sender.py), so two processes never send the same claimed row, and a standby keeps the
+mail flowing while a stalled leader still holds the lease.
 """
 
 from __future__ import annotations
@@ -19,11 +26,11 @@ from dataclasses import dataclass, field
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from workflow.mail.sender import SmtpSettings, send_pending
+from workflow.mail.sender import Breaker, RateLimiter, Sender, SendReport, parse_smtp_url
 from workflow.models import SchedulerLease
 from workflow.plumbing import clock
 from workflow.plumbing.db import transaction
@@ -32,6 +39,20 @@ from workflow.scheduling.jobs import SweepReport, run_sweeps
 log = logging.getLogger(__name__)
 
 LEASE_NAME = "scheduler"
+# Seconds between two runs of the mail job (each run drains what is due).
+MAIL_INTERVAL = 5.0
+
+
+def _process_gone(pid: int) -> bool:
+    """True when no process has this pid on this host; a live process (even one that
+    recycled the pid of a dead leader) means "wait for the lease to run out"."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # it exists, under another user
+    return False
 
 
 @dataclass
@@ -68,8 +89,34 @@ class Leadership:
                         )
                     )
             except IntegrityError:
-                return False  # the row exists and another process holds it
+                # The row exists and another process holds it; if that process was ours
+                # and is gone, it will not renew: no need to wait for its lease to run out.
+                return self._take_over_dead_holder(session, expires)
             return True
+
+    def _take_over_dead_holder(self, session: Session, expires: dt.datetime) -> bool:
+        with transaction(session):
+            holder = session.scalar(
+                select(SchedulerLease.holder).where(SchedulerLease.name == LEASE_NAME)
+            )
+            if holder is None or not self._dead_on_this_host(holder):
+                return False
+            taken = session.execute(
+                update(SchedulerLease)
+                .where(SchedulerLease.name == LEASE_NAME, SchedulerLease.holder == holder)
+                .values(holder=self.holder, expires_at=expires)
+            ).rowcount
+        if taken:
+            log.warning("lease of %s taken over at once: that process is gone", holder)
+        return bool(taken)
+
+    def _dead_on_this_host(self, holder: str) -> bool:
+        host, _, rest = holder.partition(":")
+        pid = rest.partition(":")[0]
+        mine = self.holder.partition(":")[0]
+        if host != mine or not pid.isdigit() or int(pid) == os.getpid():
+            return False
+        return _process_gone(int(pid))
 
     def release(self) -> None:
         """Lets a standby take over at once instead of waiting for the lease to expire."""
@@ -83,13 +130,12 @@ class Leadership:
 
 @dataclass
 class Scheduler:
-    """What one tick does: lead or stand by; when leading, sweep and flush the outbox."""
+    """What the jobs do: the tick leads or stands by, and when leading runs the sweeps; the
+    mail job drains the outbox."""
 
     sessions: sessionmaker[Session]
     leadership: Leadership
-    smtp: SmtpSettings | None = None
-    mail_from: str = "ne-pas-repondre@postes-partages.local"
-    base_url: str = ""
+    sender: Sender | None = None
     leading: bool = False
 
     def tick(self, now: dt.datetime | None = None) -> SweepReport | None:
@@ -105,54 +151,66 @@ class Scheduler:
             self.leading = leading
         if not leading:
             return None
-        report = run_sweeps(self.sessions, now)
-        if self.smtp is not None:
-            try:
-                send_pending(
-                    self.sessions,
-                    self.smtp,
-                    mail_from=self.mail_from,
-                    base_url=self.base_url,
-                    now=now,
-                )
-            except Exception:
-                log.exception("sending the outbox failed; the next tick retries")
-        return report
+        return run_sweeps(self.sessions, now)
+
+    def send_mail(self, now: dt.datetime | None = None) -> SendReport | None:
+        """Sends what is due in the outbox (None without SMTP); errors are logged, the
+        next run retries."""
+        if self.sender is None:
+            return None
+        try:
+            return self.sender.drain(now)
+        except Exception:
+            log.exception("sending the outbox failed; the next run retries")
+            return None
 
 
 def start(scheduler: Scheduler, interval: float, blocking: bool) -> BaseScheduler:
-    """Runs `scheduler.tick` every `interval` seconds, the first one at once.
+    """Runs `scheduler.tick` every `interval` seconds and the mail job every 5 s (or every
+    `interval` if shorter), the first ones at once, each in its own thread.
 
-    `misfire_grace_time=None`: a late tick is better than none; `coalesce`: ticks piled up
-    while the process was stalled run once.
+    `misfire_grace_time=None`: a late run is better than none; `coalesce`: runs piled up
+    while the process was stalled run once; `max_instances=1`: a long drain of the outbox
+    is not doubled by the next run, and never holds up the tick.
     """
     runner: BaseScheduler = BlockingScheduler() if blocking else BackgroundScheduler(daemon=True)
-    runner.add_job(
-        scheduler.tick,
-        "interval",
-        seconds=interval,
-        id="tick",
-        next_run_time=dt.datetime.now(dt.UTC),
-        misfire_grace_time=None,
-        coalesce=True,
-        max_instances=1,
-    )
+    mail_interval = min(MAIL_INTERVAL, interval)
+    for job, seconds in ((scheduler.tick, interval), (scheduler.send_mail, mail_interval)):
+        runner.add_job(
+            job,
+            "interval",
+            seconds=seconds,
+            id=job.__name__,
+            next_run_time=dt.datetime.now(dt.UTC),
+            misfire_grace_time=None,
+            coalesce=True,
+            max_instances=1,
+        )
     runner.start()
     return runner
 
 
 def from_environment(sessions: sessionmaker[Session]) -> tuple[Scheduler, float]:
-    """The scheduler as configured by SMTP_URL, MAIL_FROM, BASE_URL,
+    """The scheduler as configured by SMTP_URL, MAIL_FROM, BASE_URL, MAIL_SENDERS (parallel
+    SMTP connections, default 2), MAIL_RATE_PER_SECOND (default: no limit),
     SCHEDULER_TICK_SECONDS (default 30) and SCHEDULER_LEASE_SECONDS (default 60)."""
-    from workflow.mail.sender import parse_smtp_url
-
     smtp_url = os.environ.get("SMTP_URL")
     lease = float(os.environ.get("SCHEDULER_LEASE_SECONDS", "60"))
+    sender = None
+    if smtp_url:
+        rate = float(os.environ.get("MAIL_RATE_PER_SECOND") or 0) or None
+        sender = Sender(
+            sessions,
+            parse_smtp_url(smtp_url),
+            mail_from=os.environ.get("MAIL_FROM", "ne-pas-repondre@postes-partages.local"),
+            base_url=os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
+            senders=int(os.environ.get("MAIL_SENDERS", "2")),
+            rate=RateLimiter(rate),
+            breaker=Breaker(),
+        )
     scheduler = Scheduler(
         sessions=sessions,
         leadership=Leadership(sessions, ttl=dt.timedelta(seconds=lease)),
-        smtp=parse_smtp_url(smtp_url) if smtp_url else None,
-        mail_from=os.environ.get("MAIL_FROM", "ne-pas-repondre@postes-partages.local"),
-        base_url=os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
+        sender=sender,
     )
     return scheduler, float(os.environ.get("SCHEDULER_TICK_SECONDS", "30"))
