@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from tests.conftest import START, World, at_paris
 from workflow.administration.campaigns import change_deadline
-from workflow.mail.sender import parse_smtp_url, send_pending
+from workflow.mail.sender import Sender, parse_smtp_url, send_pending
 from workflow.models import Campaign, Dossier
 from workflow.people.actors import Actor
 from workflow.plumbing.dates import PARIS, time_left
@@ -30,12 +30,14 @@ class Service:
     def __init__(self, sessions, smtp_server):
         self.sessions = sessions
         self.smtp = smtp_server
-        self.scheduler = Scheduler(
+        sender = Sender(
             sessions,
-            Leadership(sessions, ttl=dt.timedelta(seconds=60)),
-            smtp=parse_smtp_url(smtp_server.url),
+            parse_smtp_url(smtp_server.url),
             mail_from="ars@example.fr",
             base_url="https://pp.example.fr",
+        )
+        self.scheduler = Scheduler(
+            sessions, Leadership(sessions, ttl=dt.timedelta(seconds=60)), sender=sender
         )
         self.seen = 0
 
@@ -43,6 +45,7 @@ class Service:
         """Ticks at `moment`; returns the (subject, plain text) of the mails that arrived."""
         with time_machine.travel(moment, tick=False):
             self.scheduler.tick()
+            self.scheduler.send_mail()
         arrived = self.smtp.messages[self.seen :]
         self.seen = len(self.smtp.messages)
         return [(m["Subject"], m.get_body(("plain",)).get_content()) for m in arrived]

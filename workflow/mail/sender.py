@@ -336,7 +336,7 @@ class Sender:
 
     def deliver(self, session: Session, claim: Claim, report: SendReport) -> None:
         """Sends the claimed mails over one connection, marking them as it goes."""
-        outgoing = self._prepare(session, claim)
+        outgoing = self._prepare(session, claim, claim.now)
         ids = list(claim.attempts)
         sent: list[int] = []
         held: set[int] = set()
@@ -397,8 +397,9 @@ class Sender:
                     self._retry(session, claim, item.mail_id, error, report)
             self._mark_sent(session, claim, sent, report)
 
-    def _prepare(self, session: Session, claim: Claim) -> list[_Outgoing]:
-        """Renders the batch with its dossiers and campaigns loaded in a few queries."""
+    def _prepare(self, session: Session, claim: Claim, now: dt.datetime) -> list[_Outgoing]:
+        """Renders the batch with its dossiers and campaigns loaded in a few queries, as true
+        at `now`, the sending instant (a reminder says the time left when it leaves)."""
         outgoing = []
         with transaction(session, write=False):
             mails = session.scalars(
@@ -409,7 +410,7 @@ class Sender:
             for mail_id in claim.attempts:
                 mail = by_id[mail_id]
                 try:
-                    rendered = render(session, mail, self.base_url)
+                    rendered = render(session, mail, self.base_url, now)
                 except Exception as exc:  # noqa: BLE001 - one broken mail stops no other
                     log.exception("mail %s could not be rendered", mail_id)
                     outgoing.append(_Outgoing(mail_id, mail.recipient, None, f"rendu : {exc}"))
