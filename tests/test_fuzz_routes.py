@@ -34,7 +34,14 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from tests.conftest import COMPLETE_VALUES, AuthActions, at_paris, definition, pdf_bytes
+from tests.conftest import (
+    COMPLETE_VALUES,
+    TEST_SECRET_KEY,
+    AuthActions,
+    at_paris,
+    definition,
+    pdf_bytes,
+)
 from web import create_app
 from workflow.administration.instructors import follow
 from workflow.instruction.avis import avis_token, invite_avis
@@ -418,7 +425,7 @@ def test_with_csrf_on_a_post_without_its_token_is_refused_with_the_french_page(
         {
             "DATABASE_URL": sqlite_url,
             "TESTING": True,
-            "SECRET_KEY": "fuzz-csrf",
+            "SECRET_KEY": TEST_SECRET_KEY,
             "UPLOAD_DIR": str(tmp_path / "uploads"),
             "SMTP_URL": None,
         }
