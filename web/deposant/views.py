@@ -170,6 +170,7 @@ def recap(slug: str) -> str:
     return render_template(
         "deposant/recap.html",
         campaign=campaign,
+        definition=definition_of(s, current_version(s, campaign).id),
         rows=[_row(s, d) for d in dossiers],
         closed=campaign_open_reason(campaign, clock.now()),
         now=clock.now(),

@@ -99,4 +99,15 @@ def _timely(campaign: Campaign | None, dossier: Dossier | None, now: dt.datetime
         "window_end": latest_day_text(window_end) if window_end else "",
         "window_left": time_left(now, end_instant(window_end), True) if window_end else "",
         "start_date": start_date(dossier) if dossier else None,
+        "rules_text": _rules_text(campaign, dossier),
     }
+
+
+def _rules_text(campaign: Campaign, dossier: Dossier | None) -> str:
+    """The campaign's own warning about incomplete or late dossiers, as the dossier's version
+    of the form says it (the campaign's latest version for a mail about no dossier)."""
+    if dossier is not None:
+        definition = dossier.campaign_version.definition
+    else:
+        definition = campaign.versions[-1].definition if campaign.versions else {}
+    return str(definition.get("rules_text") or "")
