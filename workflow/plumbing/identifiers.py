@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from stdnum.fr import siren as stdnum_siren
+from stdnum.fr import siret as stdnum_siret
 
 __all__ = [
     "Checked",
@@ -49,12 +51,10 @@ EMPTY_MESSAGE = "Ce champ est vide."
 # `str.isdigit` and `\d` also accept non-ASCII digits ("²", "٣"), which must not reach storage.
 _ASCII_DIGITS = re.compile(r"[0-9]+")
 
-# La Poste registered all its establishments under one SIREN, more than the Luhn key on the
-# NIC can number; INSEE therefore checks them by "sum of the digits is a multiple of 5".
-_LA_POSTE_SIREN = "356000000"
-# The head office was numbered before the exception and keeps an ordinary Luhn key (its digit
-# sum is 26): applying the multiple-of-5 rule to it would refuse La Poste's own SIRET.
-_LA_POSTE_HEAD_OFFICE_SIRET = "35600000000048"
+# SIREN and SIRET keys are python-stdnum's, La Poste's exception included (its
+# establishments, SIREN 356000000 except the head office 35600000000048, are checked by "sum of
+# the digits is a multiple of 5"); tests/test_identifiers.py pins that case. FINESS and RPPS
+# keys, which no library checks, are computed here with `luhn_valid`.
 
 # Corsica's two departments are 2A and 2B in FINESS; these numbers carry no computable key.
 _CORSICAN_FINESS_PREFIXES = ("2A", "2B")
@@ -162,33 +162,26 @@ def check_finess(raw: str) -> Checked:
 
 
 def check_siren(raw: str) -> Checked:
-    """Validate a SIREN number: 9 digits with a Luhn key."""
+    """Validate a SIREN number: 9 digits with a Luhn key (checked by python-stdnum)."""
     value = _compact(raw)
     _require_digits(value, "Le n° SIREN", 9)
-    if not luhn_valid(value):
+    if not stdnum_siren.is_valid(value):
         raise _key_error("n° SIREN")
     return Checked(value)
 
 
 def check_siret(raw: str) -> Checked:
-    """Validate a SIRET number: 14 digits with a Luhn key over the 14 digits.
-
-    The SIREN it starts with must itself be valid. La Poste's establishments (SIREN
-    356000000, except its head office) follow INSEE's exception instead: the sum of the
-    14 digits must be a multiple of 5.
-    """
+    """Validate a SIRET number: 14 digits, its SIREN valid, and its key as python-stdnum
+    computes it (Luhn over the 14 digits; for La Poste's establishments, INSEE's exception:
+    the sum of the 14 digits is a multiple of 5)."""
     value = _compact(raw)
     _require_digits(value, "Le n° SIRET", 14)
-    if value.startswith(_LA_POSTE_SIREN) and value != _LA_POSTE_HEAD_OFFICE_SIRET:
-        if sum(int(char) for char in value) % 5 != 0:
-            raise _key_error("n° SIRET")
-        return Checked(value)
-    if not luhn_valid(value[:9]):
+    if not stdnum_siren.is_valid(value[:9]):
         raise IdentifierError(
             "La clé de contrôle du SIREN (9 premiers chiffres du n° SIRET) est invalide : "
             "vérifiez le numéro."
         )
-    if not luhn_valid(value):
+    if not stdnum_siret.is_valid(value):
         raise _key_error("n° SIRET")
     return Checked(value)
 
