@@ -7,8 +7,10 @@ Every ``check_*`` function takes the raw text typed by the user and either retur
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -204,11 +206,29 @@ def check_rpps(raw: str) -> Checked:
     return Checked(value)
 
 
-def check_postal_code(raw: str) -> Checked:
-    """Validate a French postal code: 5 digits starting with an existing department.
+POSTAL_CODE_UNLISTED_WARNING = (
+    "Le code postal {code} n'est pas dans la liste officielle de La Poste : vérifiez-le "
+    "(un code CEDEX, absent de cette liste, est accepté)."
+)
 
-    Accepted prefixes are 01 to 95 (20 for Corsica), 97 and 98. The value stays a string so
-    that the leading zero of "01000" is kept.
+
+@functools.cache
+def _official_postal_codes() -> Any:
+    # The State's `frformat` ships La Poste's list (its module takes a second to import: only
+    # when a postal code is first checked, not at every start).
+    from frformat import CodePostal
+
+    return CodePostal()
+
+
+def check_postal_code(raw: str) -> Checked:
+    """Validate a French postal code: 5 digits starting with an existing department, then
+    looked up in La Poste's official list of postal codes (from the `frformat` package).
+
+    Accepted prefixes are 01 to 95 (20 for Corsica), 97 and 98; anything else is refused. A
+    code with a valid prefix that is not in the list is kept with a warning: CEDEX codes,
+    which hospitals often use ("76031 Rouen Cedex"), are not in La Poste's distribution
+    list. The value stays a string so that the leading zero of "01000" is kept.
     """
     value = _compact(raw)
     _require_digits(value, "Le code postal", 5)
@@ -217,6 +237,8 @@ def check_postal_code(raw: str) -> Checked:
             f"Le code postal {value} ne correspond à aucun département : "
             "il doit commencer par 01 à 95, 97 ou 98."
         )
+    if not _official_postal_codes().is_valid(value):
+        return Checked(value, warning=POSTAL_CODE_UNLISTED_WARNING.format(code=value))
     return Checked(value)
 
 
