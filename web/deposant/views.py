@@ -252,6 +252,14 @@ def volet(dossier_id: int, volet_key: str) -> Page:
                 message, status = " ".join(refused.reasons), 422
             else:
                 flash(f"Le volet « {current.title} » est enregistré.", "success")
+                warned = [
+                    f.label
+                    for f in current.fields
+                    if volet_form.field_warning(f, (found.values or {})[current.key].get(f.key))
+                ]
+                if warned:
+                    names = ", ".join(f"« {label} »" for label in warned)
+                    flash(f"Vérifiez {names} : voir l'avertissement sous le champ.", "warning")
                 return redirect(url_for(".volet", dossier_id=found.id, volet_key=current.key))
         values = raw
     page = DossierPage.build(s, found, current_user.actor)
