@@ -28,6 +28,7 @@ from web.shared.db import db_session
 from web.shared.files import send_piece, storage
 from web.shared.parsing import parse_date, parse_int
 from web.shared.security import deposant_required
+from workflow.campaigns.missing import missing_by_kind
 from workflow.campaigns.store import current_version, definition_of
 from workflow.machine.editing import (
     attach_piece,
@@ -126,7 +127,12 @@ def campaign_page(slug: str) -> str:
 
 def _row(s, dossier: Dossier) -> dict[str, object]:  # type: ignore[no-untyped-def]
     report = volet_report(definition_of(s, dossier.campaign_version_id), dossier)
-    return {"dossier": dossier, "state": state_for_deposant(dossier), "report": report}
+    return {
+        "dossier": dossier,
+        "state": state_for_deposant(dossier),
+        "report": report,
+        "missing": missing_by_kind(report, dossier.values or {}),
+    }
 
 
 @bp.post("/campagnes/<slug>/dossiers")
