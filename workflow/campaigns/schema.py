@@ -215,6 +215,14 @@ class Summary(Strict):
         return (value,) if isinstance(value, str) else value
 
 
+class DecisionGroup(Strict):
+    """A block of the « Décision » screen: a title (« Etablissement de santé Recruteur »)
+    and the fields it recalls, as "volet.field"."""
+
+    title: str
+    fields: tuple[FieldRef, ...] = Field(min_length=1)
+
+
 class Window(Strict):
     start: dt.date
     end: dt.date
@@ -243,6 +251,9 @@ class Campaign(Strict):
     start_dates: tuple[dt.date, ...] = ()
     rules_text: str = "Tout dossier incomplet et/ou déposé hors délai ne sera pas traité."
     summary: Summary = Summary()
+    # What the « Décision » tab recalls above the decision (IdF ASP: both établissements'
+    # Nom, CP, Ville, Directeur, Spécialité; MGVH: the candidate's Statut and ONM).
+    decision_summary: tuple[DecisionGroup, ...] = ()
     volets: tuple[Volet, ...] = Field(min_length=1)
     pieces: tuple[Piece, ...] = ()
     attestations: tuple[Attestation, ...] = ()
@@ -312,6 +323,11 @@ class Campaign(Strict):
         summary = self.summary
         for name in ("partner_name", "candidate_name"):
             refs += [(("summary", name, i), ref) for i, ref in enumerate(getattr(summary, name))]
+        for g_index, group in enumerate(self.decision_summary):
+            refs += [
+                (("decision_summary", g_index, "fields", i), ref)
+                for i, ref in enumerate(group.fields)
+            ]
         for name in ("partner_email", "speciality"):
             if getattr(summary, name):
                 refs.append((("summary", name), getattr(summary, name)))
