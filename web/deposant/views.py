@@ -154,14 +154,17 @@ def new_dossier(slug: str) -> Response:
 
 @bp.get("/campagnes/<slug>/modeles/<piece_key>")
 def model_document(slug: str, piece_key: str) -> Response:
-    """A model document to download, fill in and attach (shipped under campaigns/)."""
+    """A model document to download, fill in and attach, or a reference document of the
+    campaign (shipped under campaigns/models/)."""
     s = db_session()
     definition = definition_of(s, current_version(s, _campaign(slug)).id)
-    piece = next((p for p in definition.pieces if p.key == piece_key and p.model), None)
-    if piece is None or piece.model is None:
+    models = {p.key: p.model for p in definition.pieces if p.model}
+    models |= {d.key: d.model for d in definition.reference_documents if d.model}
+    model = models.get(piece_key)
+    if model is None:
         abort(404)
     base = Path(current_app.config["CAMPAIGNS_DIR"]).resolve()
-    path = (base / piece.model).resolve()
+    path = (base / model).resolve()
     if base not in path.parents or not path.is_file():
         abort(404)
     return send_file(path, as_attachment=True, download_name=path.name)

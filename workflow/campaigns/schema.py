@@ -151,6 +151,23 @@ class Piece(Strict):
     required_if: Condition | None = None
 
 
+class ReferenceDocument(Strict):
+    """A document the campaign points to (cahier des charges, mode opératoire): a file under
+    campaigns/models/, served like the pieces' models, or a web address."""
+
+    key: Key
+    title: str
+    model: str | None = None
+    url: Annotated[str, Field(pattern=r"^https://[^\s<>\"]+$", max_length=500)] | None = None
+    help: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ReferenceDocument:
+        if (self.model is None) == (self.url is None):
+            raise ValueError("indiquez « model » ou « url », l'un des deux seulement")
+        return self
+
+
 class Attestation(Strict):
     key: Key
     text: str
@@ -256,6 +273,9 @@ class Campaign(Strict):
     decision_summary: tuple[DecisionGroup, ...] = ()
     volets: tuple[Volet, ...] = Field(min_length=1)
     pieces: tuple[Piece, ...] = ()
+    # Shown on the campaign's page and at the end of the dossier (AUMG: « Le cahier des
+    # charges et le mode opératoire sont consultables à la fin du dossier en ligne »).
+    reference_documents: tuple[ReferenceDocument, ...] = ()
     attestations: tuple[Attestation, ...] = ()
     consent: str | None = None
     avis: tuple[AvisDef, ...] = ()
@@ -294,12 +314,19 @@ class Campaign(Strict):
             ("pieces", self.pieces),
             ("attestations", self.attestations),
             ("avis", self.avis),
+            ("reference_documents", self.reference_documents),
         ):
             seen: set[str] = set()
             for index, item in enumerate(items):
                 if item.key in seen:
                     problems.append(((name, index, "key"), f"clé en double : « {item.key} »"))
                 seen.add(item.key)
+        piece_keys = {p.key for p in self.pieces}
+        for index, document in enumerate(self.reference_documents):
+            # Pieces' models and reference documents share the download route's key.
+            if document.key in piece_keys:
+                message = f"clé déjà prise par une pièce : « {document.key} »"
+                problems.append((("reference_documents", index, "key"), message))
         known = {f"{v.key}.{f.key}": f for v in self.volets for f in v.fields}
         refs: list[tuple[tuple[str | int, ...], str]] = []
         for v_index, volet in enumerate(self.volets):
