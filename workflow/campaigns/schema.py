@@ -20,6 +20,9 @@ from pydantic import (
     model_validator,
 )
 
+from workflow.campaigns.reference_lists import LISTS as REFERENCE_LISTS
+from workflow.campaigns.reference_lists import reference_list
+
 KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
 FIELD_REF_PATTERN = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
@@ -106,6 +109,10 @@ class Column(_Input):
 
 class FieldDef(_Input):
     type: FieldType
+    # A choice whose values are an official list (campaigns/data/), all of it or only the
+    # `choices_only` labels: a campaign may restrict the specialties it funds.
+    choices_from: Literal["specialites_des"] | None = None
+    choices_only: tuple[str, ...] = ()
     help: str | None = None
     placeholder: str | None = None
     columns: tuple[Column, ...] = ()
@@ -116,12 +123,36 @@ class FieldDef(_Input):
     maximum: float | None = None
     visible_if: Condition | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _choices_from_list(cls, data: object) -> object:
+        """Fills the choices in from the official list when the file names one; a stored
+        version already holds them and keeps them, even if the list changed since."""
+        if not isinstance(data, dict) or not data.get("choices_from") or data.get("choices"):
+            return data
+        name = data["choices_from"]
+        if name not in REFERENCE_LISTS:
+            return data  # the Literal refuses it with the known names
+        labels = reference_list(name)
+        only = data.get("choices_only") or ()
+        if not isinstance(only, list | tuple) or not all(isinstance(o, str) for o in only):
+            return data
+        unknown = [label for label in only if label not in labels]
+        if unknown:
+            names = ", ".join(f"« {label} »" for label in unknown)
+            raise ValueError(f"absent(s) de la liste « {name} » : {names}")
+        return {**data, "choices": [label for label in labels if not only or label in only]}
+
     @model_validator(mode="after")
     def _consistent(self) -> FieldDef:
         if self.type is FieldType.TABLE and not self.columns:
             raise ValueError("un champ « table » demande ses « columns »")
         if self.type is not FieldType.TABLE and self.columns:
             raise ValueError("seul un champ « table » a des « columns »")
+        if self.choices_from and self.type is not FieldType.CHOICE:
+            raise ValueError("« choices_from » ne s'emploie qu'avec un champ « choice »")
+        if self.choices_only and not self.choices_from:
+            raise ValueError("« choices_only » restreint une liste de « choices_from »")
         _check_choices(self.type, self.choices)
         return self
 
