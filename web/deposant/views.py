@@ -29,6 +29,7 @@ from web.shared.files import send_piece, storage
 from web.shared.parsing import parse_date, parse_int
 from web.shared.security import deposant_required
 from workflow.campaigns.missing import missing_by_kind
+from workflow.campaigns.prefill import prefilled
 from workflow.campaigns.store import current_version, definition_of
 from workflow.machine.editing import (
     attach_piece,
@@ -234,7 +235,12 @@ def volet(dossier_id: int, volet_key: str) -> Page:
             "warning",
         )
         return redirect(url_for(".volet", dossier_id=found.id, volet_key=first.key))
-    values = (found.values or {}).get(current.key) or {}
+    if current.key in (found.values or {}):
+        values = found.values[current.key] or {}
+    else:
+        # Never saved: what the account already knows is shown, to be kept or changed.
+        values = prefilled(current, found.organisation)
+    from_account = set(values) if current.key not in (found.values or {}) else set()
     errors: dict[str, str] = {}
     message = notice = None
     status = 200
@@ -273,6 +279,8 @@ def volet(dossier_id: int, volet_key: str) -> Page:
         values = raw
     page = DossierPage.build(s, found, current_user.actor)
     fields = volet_form.field_views(definition, current, values, found.values or {}, errors)
+    for view in fields:
+        view.prefilled = request.method == "GET" and view.field.key in from_account
     html = render_template(
         "deposant/volet.html",
         page=page,

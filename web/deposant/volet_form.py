@@ -138,6 +138,8 @@ class FieldView:
     error: str | None = None
     # Shown next to the field without refusing it (an RPPS key off the usual algorithm).
     warning: str | None = None
+    # Shown from the organisation's account, the volet not yet saved.
+    prefilled: bool = False
     condition: ConditionView | None = None
     input_type: str = "text"
     inputmode: str | None = None

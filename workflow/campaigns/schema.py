@@ -107,8 +107,22 @@ class Column(_Input):
         return self
 
 
+# What of the déposant's organisation a field may start from (`prefill:`).
+PrefillSource = Literal[
+    "organisation.name",
+    "organisation.finess",
+    "organisation.siret",
+    "organisation.address",
+    "organisation.postal_code",
+    "organisation.city",
+]
+
+
 class FieldDef(_Input):
     type: FieldType
+    # The recruiter's own name, FINESS, address…: shown filled in from the account until the
+    # volet is first saved, and editable.
+    prefill: PrefillSource | None = None
     # A choice whose values are an official list (campaigns/data/), all of it or only the
     # `choices_only` labels: a campaign may restrict the specialties it funds.
     choices_from: Literal["specialites_des"] | None = None
