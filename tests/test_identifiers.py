@@ -7,6 +7,7 @@ import pytest
 from workflow.plumbing.identifiers import (
     Checked,
     IdentifierError,
+    check_commune,
     check_email,
     check_finess,
     check_phone,
@@ -466,3 +467,28 @@ def test_email_refused_with_french_message(raw: str, message: str) -> None:
     with pytest.raises(IdentifierError) as exc_info:
         check_email(raw)
     assert exc_info.value.message.startswith(message)
+
+
+# --- Commune ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Rouen", "Rouen"),
+        (" rouen ", "rouen"),
+        ("ROUEN CEDEX 1", "ROUEN CEDEX 1"),
+        ("saint etienne", "saint etienne"),
+        ("Le Kremlin-Bicêtre", "Le Kremlin-Bicêtre"),
+    ],
+)
+def test_a_commune_of_the_official_list_has_no_warning(raw: str, expected: str) -> None:
+    assert check_commune(raw) == Checked(expected)
+
+
+@pytest.mark.parametrize("raw", ["Rouenn", "Paris 13e"])
+def test_a_name_that_is_no_commune_is_kept_with_a_warning(raw: str) -> None:
+    checked = check_commune(raw)
+    assert checked.value == raw
+    assert checked.warning is not None
+    assert checked.warning.startswith(f"« {raw} » n'est pas le nom d'une commune")

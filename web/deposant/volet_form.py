@@ -31,8 +31,14 @@ INPUTS: dict[FieldType, tuple[str, str | None]] = {
     FieldType.SIREN: ("text", "numeric"),
     FieldType.RPPS: ("text", "numeric"),
     FieldType.POSTAL_CODE: ("text", "numeric"),
+    FieldType.COMMUNE: ("text", None),
 }
-AUTOCOMPLETE = {FieldType.EMAIL: "email", FieldType.PHONE: "tel", FieldType.POSTAL_CODE: "off"}
+AUTOCOMPLETE = {
+    FieldType.EMAIL: "email",
+    FieldType.PHONE: "tel",
+    FieldType.POSTAL_CODE: "off",
+    FieldType.COMMUNE: "off",
+}
 
 
 # --- reading the form ------------------------------------------------------------------------

@@ -52,6 +52,7 @@ class FieldType(StrEnum):
     SIREN = "siren"
     RPPS = "rpps"
     POSTAL_CODE = "postal_code"
+    COMMUNE = "commune"
 
 
 class OrganisationType(StrEnum):

@@ -20,6 +20,7 @@ from stdnum.fr import siret as stdnum_siret
 __all__ = [
     "Checked",
     "IdentifierError",
+    "check_commune",
     "check_email",
     "check_finess",
     "check_phone",
@@ -239,6 +240,43 @@ def check_postal_code(raw: str) -> Checked:
         )
     if not _official_postal_codes().is_valid(value):
         return Checked(value, warning=POSTAL_CODE_UNLISTED_WARNING.format(code=value))
+    return Checked(value)
+
+
+COMMUNE_UNLISTED_WARNING = (
+    "« {name} » n'est pas le nom d'une commune du Code officiel géographique : vérifiez "
+    "l'orthographe (par exemple « Saint-Étienne », « Le Kremlin-Bicêtre »)."
+)
+# "76031 ROUEN CEDEX 1": the CEDEX mention is La Poste's, not part of the commune's name.
+_CEDEX = re.compile(r"\s+cedex(\s+[0-9]{1,2})?\s*$", re.IGNORECASE)
+
+
+@functools.cache
+def _official_communes() -> Any:
+    # INSEE's Code officiel géographique as `frformat` ships it; case, accents, hyphens and
+    # extra spaces are not held against the déposant.
+    from frformat import Commune, Millesime, Options
+
+    options = Options(
+        ignore_case=True,
+        ignore_accents=True,
+        replace_non_alphanumeric_with_space=True,
+        ignore_extra_whitespace=True,
+    )
+    return Commune(Millesime.LATEST, options)
+
+
+def check_commune(raw: str) -> Checked:
+    """Validate a town's name against the communes of INSEE's Code officiel géographique
+    (from the `frformat` package). The name is kept as typed (spaces trimmed); one that is
+    not a commune gets a warning only: a new commune or a district name may be right."""
+    value = " ".join(raw.split())
+    if not value:
+        raise IdentifierError(EMPTY_MESSAGE)
+    if len(value) > 120:
+        raise IdentifierError(f"120 caractères au maximum ({len(value)} saisis).")
+    if not _official_communes().is_valid(_CEDEX.sub("", value)):
+        return Checked(value, warning=COMMUNE_UNLISTED_WARNING.format(name=value))
     return Checked(value)
 
 
