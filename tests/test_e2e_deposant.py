@@ -52,8 +52,13 @@ def a_pdf(path: Path, title: str) -> Path:
 
 
 def fill(page, values: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """Types each value into its input, or picks it in its list (the specialties)."""
     for key, value in values.items():
-        page.fill(f"#f-{key}", value)
+        field = page.locator(f"#f-{key}")
+        if field.evaluate("element => element.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)
 
 
 def tick(page, input_id: str) -> None:  # type: ignore[no-untyped-def]
@@ -125,13 +130,13 @@ def test_a_hospital_registers_fills_the_asp_demo_dossier_and_deposits_it(
             "recruteur_cp": "95500",
             "recruteur_ville": "Gonesse",
             "recruteur_directeur": "Mme Catherine Dupuis",
-            "recruteur_specialite": "Dermatologie",
+            "recruteur_specialite": "Dermatologie et vénéréologie",
             "partenaire_nom": "CHU La Pitié",
             "partenaire_finess": "750100018",
             "partenaire_cp": "75013",
             "partenaire_ville": "Paris",
             "partenaire_directeur": "M. Paul Lambert",
-            "partenaire_specialite": "Dermatologie",
+            "partenaire_specialite": "Dermatologie et vénéréologie",
             "partenaire_email": "direction@chu-pitie.example.fr",
         },
     )

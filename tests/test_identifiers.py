@@ -7,6 +7,7 @@ import pytest
 from workflow.plumbing.identifiers import (
     Checked,
     IdentifierError,
+    check_commune,
     check_email,
     check_finess,
     check_phone,
@@ -287,7 +288,9 @@ def test_rpps_wrong_format_is_refused(raw: str, message: str) -> None:
     [
         ("01000", "01000"),
         ("20000", "20000"),
-        ("20999", "20999"),
+        ("20090", "20090"),  # Ajaccio
+        ("20200", "20200"),  # Bastia
+        ("76000", "76000"),  # Rouen
         ("75006", "75006"),
         (" 75 006 ", "75006"),
         ("95000", "95000"),
@@ -307,6 +310,7 @@ def test_postal_code_valid(raw: str, expected: str) -> None:
         ("00100", "Le code postal 00100 ne correspond à aucun département"),
         ("96000", "Le code postal 96000 ne correspond à aucun département"),
         ("99000", "Le code postal 99000 ne correspond à aucun département"),
+        ("99999", "Le code postal 99999 ne correspond à aucun département"),
         ("7500", "Le code postal doit comporter 5 chiffres (4 saisis)."),
         ("750066", "Le code postal doit comporter 5 chiffres (6 saisis)."),
         (
@@ -319,6 +323,18 @@ def test_postal_code_refused(raw: str, message: str) -> None:
     with pytest.raises(IdentifierError) as exc_info:
         check_postal_code(raw)
     assert exc_info.value.message.startswith(message)
+
+
+@pytest.mark.parametrize("code", ["76031", "14033", "75999"])
+def test_a_postal_code_absent_from_la_postes_list_is_kept_with_a_warning(code: str) -> None:
+    # 76031 is the CHU de Rouen's CEDEX code, 14033 the CHU de Caen's: real addresses that
+    # La Poste's distribution list (shipped by frformat) does not hold.
+    checked = check_postal_code(code)
+    assert checked.value == code
+    assert checked.warning == (
+        f"Le code postal {code} n'est pas dans la liste officielle de La Poste : vérifiez-le "
+        "(un code CEDEX, absent de cette liste, est accepté)."
+    )
 
 
 # --- Phone -----------------------------------------------------------------------------------
@@ -451,3 +467,28 @@ def test_email_refused_with_french_message(raw: str, message: str) -> None:
     with pytest.raises(IdentifierError) as exc_info:
         check_email(raw)
     assert exc_info.value.message.startswith(message)
+
+
+# --- Commune ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Rouen", "Rouen"),
+        (" rouen ", "rouen"),
+        ("ROUEN CEDEX 1", "ROUEN CEDEX 1"),
+        ("saint etienne", "saint etienne"),
+        ("Le Kremlin-Bicêtre", "Le Kremlin-Bicêtre"),
+    ],
+)
+def test_a_commune_of_the_official_list_has_no_warning(raw: str, expected: str) -> None:
+    assert check_commune(raw) == Checked(expected)
+
+
+@pytest.mark.parametrize("raw", ["Rouenn", "Paris 13e"])
+def test_a_name_that_is_no_commune_is_kept_with_a_warning(raw: str) -> None:
+    checked = check_commune(raw)
+    assert checked.value == raw
+    assert checked.warning is not None
+    assert checked.warning.startswith(f"« {raw} » n'est pas le nom d'une commune")

@@ -170,8 +170,8 @@ def test_asp_idf_dossier_filled_in_full_is_complete() -> None:
         "partenaire_nom": "CHU LA PYTE",
         "partenaire_finess": with_luhn_key("75000023"),
         "partenaire_email": "direction@chu-la-pyte.fr",
-        "recruteur_specialite": "DERMATOLOGIE",
-        "partenaire_specialite": "DERMATOLOGIE",
+        "recruteur_specialite": "Dermatologie et vénéréologie",
+        "partenaire_specialite": "Dermatologie et vénéréologie",
     }
     for side in ("recruteur", "partenaire"):
         identification |= {f"{side}_{key}": value for key, value in establishment.items()}

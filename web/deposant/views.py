@@ -28,6 +28,8 @@ from web.shared.db import db_session
 from web.shared.files import send_piece, storage
 from web.shared.parsing import parse_date, parse_int
 from web.shared.security import deposant_required
+from workflow.campaigns.missing import missing_by_kind
+from workflow.campaigns.prefill import prefilled
 from workflow.campaigns.store import current_version, definition_of
 from workflow.machine.editing import (
     attach_piece,
@@ -126,7 +128,12 @@ def campaign_page(slug: str) -> str:
 
 def _row(s, dossier: Dossier) -> dict[str, object]:  # type: ignore[no-untyped-def]
     report = volet_report(definition_of(s, dossier.campaign_version_id), dossier)
-    return {"dossier": dossier, "state": state_for_deposant(dossier), "report": report}
+    return {
+        "dossier": dossier,
+        "state": state_for_deposant(dossier),
+        "report": report,
+        "missing": missing_by_kind(report, dossier.values or {}),
+    }
 
 
 @bp.post("/campagnes/<slug>/dossiers")
@@ -148,14 +155,17 @@ def new_dossier(slug: str) -> Response:
 
 @bp.get("/campagnes/<slug>/modeles/<piece_key>")
 def model_document(slug: str, piece_key: str) -> Response:
-    """A model document to download, fill in and attach (shipped under campaigns/)."""
+    """A model document to download, fill in and attach, or a reference document of the
+    campaign (shipped under campaigns/models/)."""
     s = db_session()
     definition = definition_of(s, current_version(s, _campaign(slug)).id)
-    piece = next((p for p in definition.pieces if p.key == piece_key and p.model), None)
-    if piece is None or piece.model is None:
+    models = {p.key: p.model for p in definition.pieces if p.model}
+    models |= {d.key: d.model for d in definition.reference_documents if d.model}
+    model = models.get(piece_key)
+    if model is None:
         abort(404)
     base = Path(current_app.config["CAMPAIGNS_DIR"]).resolve()
-    path = (base / piece.model).resolve()
+    path = (base / model).resolve()
     if base not in path.parents or not path.is_file():
         abort(404)
     return send_file(path, as_attachment=True, download_name=path.name)
@@ -170,6 +180,7 @@ def recap(slug: str) -> str:
     return render_template(
         "deposant/recap.html",
         campaign=campaign,
+        definition=definition_of(s, current_version(s, campaign).id),
         rows=[_row(s, d) for d in dossiers],
         closed=campaign_open_reason(campaign, clock.now()),
         now=clock.now(),
@@ -224,7 +235,12 @@ def volet(dossier_id: int, volet_key: str) -> Page:
             "warning",
         )
         return redirect(url_for(".volet", dossier_id=found.id, volet_key=first.key))
-    values = (found.values or {}).get(current.key) or {}
+    if current.key in (found.values or {}):
+        values = found.values[current.key] or {}
+    else:
+        # Never saved: what the account already knows is shown, to be kept or changed.
+        values = prefilled(current, found.organisation)
+    from_account = set(values) if current.key not in (found.values or {}) else set()
     errors: dict[str, str] = {}
     message = notice = None
     status = 200
@@ -251,10 +267,20 @@ def volet(dossier_id: int, volet_key: str) -> Page:
                 message, status = " ".join(refused.reasons), 422
             else:
                 flash(f"Le volet « {current.title} » est enregistré.", "success")
+                warned = [
+                    f.label
+                    for f in current.fields
+                    if volet_form.field_warning(f, (found.values or {})[current.key].get(f.key))
+                ]
+                if warned:
+                    names = ", ".join(f"« {label} »" for label in warned)
+                    flash(f"Vérifiez {names} : voir l'avertissement sous le champ.", "warning")
                 return redirect(url_for(".volet", dossier_id=found.id, volet_key=current.key))
         values = raw
     page = DossierPage.build(s, found, current_user.actor)
     fields = volet_form.field_views(definition, current, values, found.values or {}, errors)
+    for view in fields:
+        view.prefilled = request.method == "GET" and view.field.key in from_account
     html = render_template(
         "deposant/volet.html",
         page=page,

@@ -10,6 +10,7 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from web.shared.parsing import parse_int
+from workflow.campaigns.fields import clean_value, is_empty
 from workflow.campaigns.schema import Campaign as Definition
 from workflow.campaigns.schema import Column, Condition, FieldDef, FieldType, Volet
 from workflow.plumbing.identifiers import format_phone_fr
@@ -30,8 +31,14 @@ INPUTS: dict[FieldType, tuple[str, str | None]] = {
     FieldType.SIREN: ("text", "numeric"),
     FieldType.RPPS: ("text", "numeric"),
     FieldType.POSTAL_CODE: ("text", "numeric"),
+    FieldType.COMMUNE: ("text", None),
 }
-AUTOCOMPLETE = {FieldType.EMAIL: "email", FieldType.PHONE: "tel", FieldType.POSTAL_CODE: "off"}
+AUTOCOMPLETE = {
+    FieldType.EMAIL: "email",
+    FieldType.PHONE: "tel",
+    FieldType.POSTAL_CODE: "off",
+    FieldType.COMMUNE: "off",
+}
 
 
 # --- reading the form ------------------------------------------------------------------------
@@ -135,6 +142,10 @@ class FieldView:
     field: FieldDef
     value: Any
     error: str | None = None
+    # Shown next to the field without refusing it (an RPPS key off the usual algorithm).
+    warning: str | None = None
+    # Shown from the organisation's account, the volet not yet saved.
+    prefilled: bool = False
     condition: ConditionView | None = None
     input_type: str = "text"
     inputmode: str | None = None
@@ -160,6 +171,7 @@ def field_views(
                 field=item,
                 value=value,
                 error=errors.get(item.key),
+                warning=None if item.key in errors else field_warning(item, values.get(item.key)),
                 condition=_condition(definition, volet, item.visible_if, saved),
                 input_type=input_type,
                 inputmode=inputmode,
@@ -168,6 +180,13 @@ def field_views(
             )
         )
     return views
+
+
+def field_warning(definition: FieldDef, value: Any) -> str | None:
+    """The French warning a value earns without being refused, if any."""
+    if definition.type is FieldType.TABLE or is_empty(value):
+        return None
+    return clean_value(definition, value).warning
 
 
 def condition_text(definition: Definition, condition: Condition) -> str:

@@ -32,6 +32,7 @@ from web.shared.formatting import campaign_status
 from web.shared.parsing import parse_date, parse_int
 from web.shared.security import safe_next
 from workflow.administration.instructors import followers, visible_campaigns
+from workflow.campaigns.missing import missing_by_kind
 from workflow.campaigns.store import definition_of
 from workflow.instruction import dashboard
 from workflow.instruction.archives import (
@@ -144,6 +145,7 @@ def campaign(slug: str) -> str:
         filters=filters,
         page=page,
         reports=reports,
+        missing={d.id: missing_by_kind(reports[d.id], d.values or {}) for d, _ in page.rows},
         bulk=bulk if role in bulk.who else None,
         sorts=SORT_LABELS,
         unpublished=dashboard.unpublished_decisions(s, found.id),

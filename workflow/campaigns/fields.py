@@ -32,6 +32,7 @@ IDENTIFIER_CHECKS: dict[FieldType, Callable[[str], identifiers.Checked]] = {
     FieldType.SIREN: identifiers.check_siren,
     FieldType.RPPS: identifiers.check_rpps,
     FieldType.POSTAL_CODE: identifiers.check_postal_code,
+    FieldType.COMMUNE: identifiers.check_commune,
 }
 
 YES = {"oui", "true", "1", "on", "yes"}

@@ -178,6 +178,11 @@ def _validate_campaign(
             message = model_problem(piece.model, campaigns_dir)
             if message:
                 found.append((("pieces", index, "model"), message))
+    for index, document in enumerate(campaign.reference_documents):
+        if document.model is not None:
+            message = model_problem(document.model, campaigns_dir)
+            if message:
+                found.append((("reference_documents", index, "model"), message))
     problems = [
         LoadProblem(source, _line(path, lines), _dotted(path), message) for path, message in found
     ]

@@ -20,6 +20,9 @@ from pydantic import (
     model_validator,
 )
 
+from workflow.campaigns.reference_lists import LISTS as REFERENCE_LISTS
+from workflow.campaigns.reference_lists import reference_list
+
 KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
 FIELD_REF_PATTERN = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
@@ -49,6 +52,7 @@ class FieldType(StrEnum):
     SIREN = "siren"
     RPPS = "rpps"
     POSTAL_CODE = "postal_code"
+    COMMUNE = "commune"
 
 
 class OrganisationType(StrEnum):
@@ -104,8 +108,26 @@ class Column(_Input):
         return self
 
 
+# What of the déposant's organisation a field may start from (`prefill:`).
+PrefillSource = Literal[
+    "organisation.name",
+    "organisation.finess",
+    "organisation.siret",
+    "organisation.address",
+    "organisation.postal_code",
+    "organisation.city",
+]
+
+
 class FieldDef(_Input):
     type: FieldType
+    # The recruiter's own name, FINESS, address…: shown filled in from the account until the
+    # volet is first saved, and editable.
+    prefill: PrefillSource | None = None
+    # A choice whose values are an official list (campaigns/data/), all of it or only the
+    # `choices_only` labels: a campaign may restrict the specialties it funds.
+    choices_from: Literal["specialites_des"] | None = None
+    choices_only: tuple[str, ...] = ()
     help: str | None = None
     placeholder: str | None = None
     columns: tuple[Column, ...] = ()
@@ -116,12 +138,36 @@ class FieldDef(_Input):
     maximum: float | None = None
     visible_if: Condition | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _choices_from_list(cls, data: object) -> object:
+        """Fills the choices in from the official list when the file names one; a stored
+        version already holds them and keeps them, even if the list changed since."""
+        if not isinstance(data, dict) or not data.get("choices_from") or data.get("choices"):
+            return data
+        name = data["choices_from"]
+        if name not in REFERENCE_LISTS:
+            return data  # the Literal refuses it with the known names
+        labels = reference_list(name)
+        only = data.get("choices_only") or ()
+        if not isinstance(only, list | tuple) or not all(isinstance(o, str) for o in only):
+            return data
+        unknown = [label for label in only if label not in labels]
+        if unknown:
+            names = ", ".join(f"« {label} »" for label in unknown)
+            raise ValueError(f"absent(s) de la liste « {name} » : {names}")
+        return {**data, "choices": [label for label in labels if not only or label in only]}
+
     @model_validator(mode="after")
     def _consistent(self) -> FieldDef:
         if self.type is FieldType.TABLE and not self.columns:
             raise ValueError("un champ « table » demande ses « columns »")
         if self.type is not FieldType.TABLE and self.columns:
             raise ValueError("seul un champ « table » a des « columns »")
+        if self.choices_from and self.type is not FieldType.CHOICE:
+            raise ValueError("« choices_from » ne s'emploie qu'avec un champ « choice »")
+        if self.choices_only and not self.choices_from:
+            raise ValueError("« choices_only » restreint une liste de « choices_from »")
         _check_choices(self.type, self.choices)
         return self
 
@@ -149,6 +195,23 @@ class Piece(Strict):
     model: str | None = None
     # Required only when the condition holds ("copie des diplômes, si la thèse est passée").
     required_if: Condition | None = None
+
+
+class ReferenceDocument(Strict):
+    """A document the campaign points to (cahier des charges, mode opératoire): a file under
+    campaigns/models/, served like the pieces' models, or a web address."""
+
+    key: Key
+    title: str
+    model: str | None = None
+    url: Annotated[str, Field(pattern=r"^https://[^\s<>\"]+$", max_length=500)] | None = None
+    help: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ReferenceDocument:
+        if (self.model is None) == (self.url is None):
+            raise ValueError("indiquez « model » ou « url », l'un des deux seulement")
+        return self
 
 
 class Attestation(Strict):
@@ -215,6 +278,14 @@ class Summary(Strict):
         return (value,) if isinstance(value, str) else value
 
 
+class DecisionGroup(Strict):
+    """A block of the « Décision » screen: a title (« Etablissement de santé Recruteur »)
+    and the fields it recalls, as "volet.field"."""
+
+    title: str
+    fields: tuple[FieldRef, ...] = Field(min_length=1)
+
+
 class Window(Strict):
     start: dt.date
     end: dt.date
@@ -243,8 +314,14 @@ class Campaign(Strict):
     start_dates: tuple[dt.date, ...] = ()
     rules_text: str = "Tout dossier incomplet et/ou déposé hors délai ne sera pas traité."
     summary: Summary = Summary()
+    # What the « Décision » tab recalls above the decision (IdF ASP: both établissements'
+    # Nom, CP, Ville, Directeur, Spécialité; MGVH: the candidate's Statut and ONM).
+    decision_summary: tuple[DecisionGroup, ...] = ()
     volets: tuple[Volet, ...] = Field(min_length=1)
     pieces: tuple[Piece, ...] = ()
+    # Shown on the campaign's page and at the end of the dossier (AUMG: « Le cahier des
+    # charges et le mode opératoire sont consultables à la fin du dossier en ligne »).
+    reference_documents: tuple[ReferenceDocument, ...] = ()
     attestations: tuple[Attestation, ...] = ()
     consent: str | None = None
     avis: tuple[AvisDef, ...] = ()
@@ -283,12 +360,19 @@ class Campaign(Strict):
             ("pieces", self.pieces),
             ("attestations", self.attestations),
             ("avis", self.avis),
+            ("reference_documents", self.reference_documents),
         ):
             seen: set[str] = set()
             for index, item in enumerate(items):
                 if item.key in seen:
                     problems.append(((name, index, "key"), f"clé en double : « {item.key} »"))
                 seen.add(item.key)
+        piece_keys = {p.key for p in self.pieces}
+        for index, document in enumerate(self.reference_documents):
+            # Pieces' models and reference documents share the download route's key.
+            if document.key in piece_keys:
+                message = f"clé déjà prise par une pièce : « {document.key} »"
+                problems.append((("reference_documents", index, "key"), message))
         known = {f"{v.key}.{f.key}": f for v in self.volets for f in v.fields}
         refs: list[tuple[tuple[str | int, ...], str]] = []
         for v_index, volet in enumerate(self.volets):
@@ -312,6 +396,11 @@ class Campaign(Strict):
         summary = self.summary
         for name in ("partner_name", "candidate_name"):
             refs += [(("summary", name, i), ref) for i, ref in enumerate(getattr(summary, name))]
+        for g_index, group in enumerate(self.decision_summary):
+            refs += [
+                (("decision_summary", g_index, "fields", i), ref)
+                for i, ref in enumerate(group.fields)
+            ]
         for name in ("partner_email", "speciality"):
             if getattr(summary, name):
                 refs.append((("summary", name), getattr(summary, name)))

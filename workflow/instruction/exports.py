@@ -28,15 +28,17 @@ from workflow.campaigns.schema import Column, FieldDef, FieldType
 from workflow.campaigns.store import definition_of
 from workflow.instruction.deposited import DEPOSITED
 from workflow.machine.states import workflow
-from workflow.models import CampaignVersion, Dossier, Organisation
+from workflow.models import Avis, CampaignVersion, Dossier, Organisation
 from workflow.plumbing.dates import PARIS, as_utc
 
+VERDICTS = {"favorable": "Favorable", "defavorable": "Défavorable"}
 DECISIONS = {"accepte": "Accepté", "refuse": "Refusé", "sans_suite": "Classé sans suite"}
 FIXED = (
     "N° de dossier",
     "Organisation",
     "FINESS",
     "SIRET",
+    "Ordre de priorité",
     "État",
     "Déposé le",
     "Décision",
@@ -65,7 +67,9 @@ def export_rows(session: Session, campaign_id: int) -> Iterator[list[Any]]:
     )
     definitions = {vid: definition_of(session, vid) for vid in versions}
     columns = _columns(list(definitions.values()))
-    yield [*FIXED, *(c.header for c in columns)]
+    avis_columns = _avis_columns(list(definitions.values()))
+    avis_headers = [f"Avis {label} — {part}" for _, label in avis_columns for part in AVIS_PARTS]
+    yield [*FIXED, *(c.header for c in columns), *avis_headers]
     labels = workflow().state_labels
     dossiers = session.scalars(
         select(Dossier)
@@ -73,6 +77,7 @@ def export_rows(session: Session, campaign_id: int) -> Iterator[list[Any]]:
         .where(Dossier.campaign_id == campaign_id, DEPOSITED)
         .order_by(Dossier.number)
     )
+    avis = _avis_by_dossier(session, campaign_id) if avis_columns else {}
     for dossier in dossiers:
         definition = definitions[dossier.campaign_version_id]
         organisation: Organisation = dossier.organisation
@@ -82,6 +87,7 @@ def export_rows(session: Session, campaign_id: int) -> Iterator[list[Any]]:
             organisation.name,
             organisation.finess,
             organisation.siret,
+            dossier.priority,
             labels[dossier.state],
             _local(dossier.deposited_at),
             DECISIONS[decision.kind] if decision else None,
@@ -92,7 +98,48 @@ def export_rows(session: Session, campaign_id: int) -> Iterator[list[Any]]:
         values = dossier.values or {}
         for column in columns:
             row.append(_cell(definition, column, values))
+        given = avis.get(dossier.id, {})
+        for key, _ in avis_columns:
+            row += _avis_cells(given.get(key))
         yield row
+
+
+# One column group per avis of the campaign: what was answered, when, and by whom.
+AVIS_PARTS = ("verdict", "date", "donné par")
+
+
+def _avis_columns(definitions: list[Definition]) -> list[tuple[str, str]]:
+    """The (key, label) of every avis any version asks for, the newest version's order
+    first."""
+    seen: dict[str, str] = {}
+    for definition in definitions:
+        for avis in definition.avis:
+            seen.setdefault(avis.key, avis.label)
+    return list(seen.items())
+
+
+def _avis_by_dossier(session: Session, campaign_id: int) -> dict[int, dict[str, Avis]]:
+    """The avis of each deposited dossier of the campaign, by key: the one given last, or
+    else the last one asked (an avis asked again replaces the first request)."""
+    rows = session.scalars(
+        select(Avis)
+        .join(Dossier, Dossier.id == Avis.dossier_id)
+        .where(Dossier.campaign_id == campaign_id, DEPOSITED)
+        .order_by(Avis.given_at.is_not(None), Avis.given_at, Avis.invited_at, Avis.id)
+    )
+    found: dict[int, dict[str, Avis]] = {}
+    for avis in rows:
+        found.setdefault(avis.dossier_id, {})[avis.avis_key] = avis
+    return found
+
+
+def _avis_cells(avis: Avis | None) -> list[Any]:
+    if avis is None:
+        return [None, None, None]
+    if avis.verdict is None:
+        return ["En attente", None, avis.giver_name or avis.giver_email]
+    giver = avis.giver_name or avis.giver_email
+    return [VERDICTS.get(avis.verdict, avis.verdict), _local(avis.given_at), giver]
 
 
 def _columns(definitions: list[Definition]) -> list[_Column]:

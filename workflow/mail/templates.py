@@ -101,12 +101,14 @@ def _timely(campaign: Campaign | None, dossier: Dossier | None, now: dt.datetime
         "window_end": latest_day_text(window_end) if window_end else "",
         "window_left": time_left(now, end_instant(window_end), True) if window_end else "",
         "start_date": start_date(dossier) if dossier else None,
+        "rules_text": _rules_text(campaign, dossier),
     }
 
 
 def load_for_rendering(session: Session, mails: Sequence[OutboxMail]) -> list[object]:
-    """Loads the dossiers (with their decisions) and campaigns of many mails in three
-    queries, so that `render` finds them in the session instead of querying once per mail.
+    """Loads the dossiers (with their decisions and form versions) and campaigns of many
+    mails in four queries, so that `render` finds them in the session instead of querying
+    once per mail.
 
     The caller keeps the returned objects while rendering: the session's identity map holds
     its objects weakly and would let unreferenced ones go.
@@ -116,7 +118,18 @@ def load_for_rendering(session: Session, mails: Sequence[OutboxMail]) -> list[ob
     campaign_ids = {m.campaign_id for m in mails if m.campaign_id}
     if dossier_ids:
         query = select(Dossier).where(Dossier.id.in_(dossier_ids))
-        loaded += session.scalars(query.options(selectinload(Dossier.decision))).all()
+        options = (selectinload(Dossier.decision), selectinload(Dossier.campaign_version))
+        loaded += session.scalars(query.options(*options)).all()
     if campaign_ids:
         loaded += session.scalars(select(Campaign).where(Campaign.id.in_(campaign_ids))).all()
     return loaded
+
+
+def _rules_text(campaign: Campaign, dossier: Dossier | None) -> str:
+    """The campaign's own warning about incomplete or late dossiers, as the dossier's version
+    of the form says it (the campaign's latest version for a mail about no dossier)."""
+    if dossier is not None:
+        definition = dossier.campaign_version.definition
+    else:
+        definition = campaign.versions[-1].definition if campaign.versions else {}
+    return str(definition.get("rules_text") or "")

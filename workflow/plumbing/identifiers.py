@@ -7,15 +7,20 @@ Every ``check_*`` function takes the raw text typed by the user and either retur
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from stdnum.fr import siren as stdnum_siren
+from stdnum.fr import siret as stdnum_siret
 
 __all__ = [
     "Checked",
     "IdentifierError",
+    "check_commune",
     "check_email",
     "check_finess",
     "check_phone",
@@ -49,12 +54,10 @@ EMPTY_MESSAGE = "Ce champ est vide."
 # `str.isdigit` and `\d` also accept non-ASCII digits ("²", "٣"), which must not reach storage.
 _ASCII_DIGITS = re.compile(r"[0-9]+")
 
-# La Poste registered all its establishments under one SIREN, more than the Luhn key on the
-# NIC can number; INSEE therefore checks them by "sum of the digits is a multiple of 5".
-_LA_POSTE_SIREN = "356000000"
-# The head office was numbered before the exception and keeps an ordinary Luhn key (its digit
-# sum is 26): applying the multiple-of-5 rule to it would refuse La Poste's own SIRET.
-_LA_POSTE_HEAD_OFFICE_SIRET = "35600000000048"
+# SIREN and SIRET keys are python-stdnum's, La Poste's exception included (its
+# establishments, SIREN 356000000 except the head office 35600000000048, are checked by "sum of
+# the digits is a multiple of 5"); tests/test_identifiers.py pins that case. FINESS and RPPS
+# keys, which no library checks, are computed here with `luhn_valid`.
 
 # Corsica's two departments are 2A and 2B in FINESS; these numbers carry no computable key.
 _CORSICAN_FINESS_PREFIXES = ("2A", "2B")
@@ -162,33 +165,26 @@ def check_finess(raw: str) -> Checked:
 
 
 def check_siren(raw: str) -> Checked:
-    """Validate a SIREN number: 9 digits with a Luhn key."""
+    """Validate a SIREN number: 9 digits with a Luhn key (checked by python-stdnum)."""
     value = _compact(raw)
     _require_digits(value, "Le n° SIREN", 9)
-    if not luhn_valid(value):
+    if not stdnum_siren.is_valid(value):
         raise _key_error("n° SIREN")
     return Checked(value)
 
 
 def check_siret(raw: str) -> Checked:
-    """Validate a SIRET number: 14 digits with a Luhn key over the 14 digits.
-
-    The SIREN it starts with must itself be valid. La Poste's establishments (SIREN
-    356000000, except its head office) follow INSEE's exception instead: the sum of the
-    14 digits must be a multiple of 5.
-    """
+    """Validate a SIRET number: 14 digits, its SIREN valid, and its key as python-stdnum
+    computes it (Luhn over the 14 digits; for La Poste's establishments, INSEE's exception:
+    the sum of the 14 digits is a multiple of 5)."""
     value = _compact(raw)
     _require_digits(value, "Le n° SIRET", 14)
-    if value.startswith(_LA_POSTE_SIREN) and value != _LA_POSTE_HEAD_OFFICE_SIRET:
-        if sum(int(char) for char in value) % 5 != 0:
-            raise _key_error("n° SIRET")
-        return Checked(value)
-    if not luhn_valid(value[:9]):
+    if not stdnum_siren.is_valid(value[:9]):
         raise IdentifierError(
             "La clé de contrôle du SIREN (9 premiers chiffres du n° SIRET) est invalide : "
             "vérifiez le numéro."
         )
-    if not luhn_valid(value):
+    if not stdnum_siret.is_valid(value):
         raise _key_error("n° SIRET")
     return Checked(value)
 
@@ -211,11 +207,29 @@ def check_rpps(raw: str) -> Checked:
     return Checked(value)
 
 
-def check_postal_code(raw: str) -> Checked:
-    """Validate a French postal code: 5 digits starting with an existing department.
+POSTAL_CODE_UNLISTED_WARNING = (
+    "Le code postal {code} n'est pas dans la liste officielle de La Poste : vérifiez-le "
+    "(un code CEDEX, absent de cette liste, est accepté)."
+)
 
-    Accepted prefixes are 01 to 95 (20 for Corsica), 97 and 98. The value stays a string so
-    that the leading zero of "01000" is kept.
+
+@functools.cache
+def _official_postal_codes() -> Any:
+    # The State's `frformat` ships La Poste's list (its module takes a second to import: only
+    # when a postal code is first checked, not at every start).
+    from frformat import CodePostal
+
+    return CodePostal()
+
+
+def check_postal_code(raw: str) -> Checked:
+    """Validate a French postal code: 5 digits starting with an existing department, then
+    looked up in La Poste's official list of postal codes (from the `frformat` package).
+
+    Accepted prefixes are 01 to 95 (20 for Corsica), 97 and 98; anything else is refused. A
+    code with a valid prefix that is not in the list is kept with a warning: CEDEX codes,
+    which hospitals often use ("76031 Rouen Cedex"), are not in La Poste's distribution
+    list. The value stays a string so that the leading zero of "01000" is kept.
     """
     value = _compact(raw)
     _require_digits(value, "Le code postal", 5)
@@ -224,6 +238,45 @@ def check_postal_code(raw: str) -> Checked:
             f"Le code postal {value} ne correspond à aucun département : "
             "il doit commencer par 01 à 95, 97 ou 98."
         )
+    if not _official_postal_codes().is_valid(value):
+        return Checked(value, warning=POSTAL_CODE_UNLISTED_WARNING.format(code=value))
+    return Checked(value)
+
+
+COMMUNE_UNLISTED_WARNING = (
+    "« {name} » n'est pas le nom d'une commune du Code officiel géographique : vérifiez "
+    "l'orthographe (par exemple « Saint-Étienne », « Le Kremlin-Bicêtre »)."
+)
+# "76031 ROUEN CEDEX 1": the CEDEX mention is La Poste's, not part of the commune's name.
+_CEDEX = re.compile(r"\s+cedex(\s+[0-9]{1,2})?\s*$", re.IGNORECASE)
+
+
+@functools.cache
+def _official_communes() -> Any:
+    # INSEE's Code officiel géographique as `frformat` ships it; case, accents, hyphens and
+    # extra spaces are not held against the déposant.
+    from frformat import Commune, Millesime, Options
+
+    options = Options(
+        ignore_case=True,
+        ignore_accents=True,
+        replace_non_alphanumeric_with_space=True,
+        ignore_extra_whitespace=True,
+    )
+    return Commune(Millesime.LATEST, options)
+
+
+def check_commune(raw: str) -> Checked:
+    """Validate a town's name against the communes of INSEE's Code officiel géographique
+    (from the `frformat` package). The name is kept as typed (spaces trimmed); one that is
+    not a commune gets a warning only: a new commune or a district name may be right."""
+    value = " ".join(raw.split())
+    if not value:
+        raise IdentifierError(EMPTY_MESSAGE)
+    if len(value) > 120:
+        raise IdentifierError(f"120 caractères au maximum ({len(value)} saisis).")
+    if not _official_communes().is_valid(_CEDEX.sub("", value)):
+        return Checked(value, warning=COMMUNE_UNLISTED_WARNING.format(name=value))
     return Checked(value)
 
 
