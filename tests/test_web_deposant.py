@@ -217,7 +217,7 @@ def test_the_other_tabs_open_once_the_first_volet_is_saved(
         response = client.get(f"/dossiers/{dossier.id}/volets/candidat")
         assert response.location == f"/dossiers/{dossier.id}/volets/identification"
         page = client.get(response.location).text
-        assert "Enregistrez d'abord le volet « Identification »" in page
+        assert "Complétez et enregistrez d'abord le volet « Identification »" in page
         assert 'class="locked"' in page
         saved = client.post(f"/dossiers/{dossier.id}/volets/identification", data=identification())
         assert saved.status_code == 302
@@ -575,7 +575,7 @@ def test_pieces_wait_for_the_first_volet(at, world, client, campaign, hospital, 
     with at(DURING):
         response = upload(client, dossier, pdf_bytes())
     assert response.status_code == 422
-    assert "Enregistrez d'abord le volet « Identification »" in text_of(response)
+    assert "Complétez et enregistrez d'abord le volet « Identification »" in text_of(response)
 
 
 # --- confirmer and deposit -------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from workflow.campaigns.completeness import Report, completeness
+from workflow.campaigns.completeness import Report, check_volet, completeness
 from workflow.campaigns.fields import clean_value
 from workflow.campaigns.schema import Campaign as Definition
 from workflow.campaigns.store import current_version, definition_of
@@ -105,7 +105,8 @@ def save_volet(
 
     Nothing is saved when a value is invalid (InvalidInput maps each field to its French
     message, so the page keeps the input on screen). A deposited dossier (en construction)
-    must stay complete. The first volet must be saved before the others, as in the manuals.
+    must stay complete. Where the campaign says `identification_first`, the other volets
+    wait until the first one's required fields are filled.
     """
     now = now or clock.now()
     label = "Enregistrer"
@@ -249,15 +250,31 @@ def edit_refusal(
     return None
 
 
-def first_volet_saved(definition: Definition, dossier: Dossier) -> bool:
-    """The manuals: once the first volet (Identification) is saved, the other tabs open."""
-    return definition.volets[0].key in (dossier.values or {})
+def other_volets_open(definition: Definition, dossier: Dossier) -> bool:
+    """Whether the volets after the first, and the pieces, can be filled in. The IdF ASP
+    and MGVH manuals: « Une fois l'onglet Identification complété, vous avez la possibilité
+    de renseigner les différents onglets dans n'importe quel ordre » — complété, not just
+    saved: an empty save opens nothing. Campaigns whose seed says nothing of it
+    (`identification_first` absent) open every volet at once."""
+    if not definition.identification_first:
+        return True
+    first = definition.volets[0].key
+    values = dossier.values or {}
+    return first in values and not check_volet(definition, first, values)
+
+
+def first_volet_refusal(definition: Definition) -> str:
+    """What the déposant is told while the other volets wait for the first."""
+    first = definition.volets[0].title
+    return (
+        f"Complétez et enregistrez d'abord le volet « {first} » (ses champs obligatoires) : "
+        "les autres onglets s'ouvrent ensuite, dans l'ordre que vous voulez."
+    )
 
 
 def _require_first_volet(definition: Definition, dossier: Dossier, label: str) -> None:
-    if not first_volet_saved(definition, dossier):
-        first = definition.volets[0].title
-        raise TransitionRefused(label, [f"Enregistrez d'abord le volet « {first} »."])
+    if not other_volets_open(definition, dossier):
+        raise TransitionRefused(label, [first_volet_refusal(definition)])
 
 
 def _piece(definition: Definition, piece_key: str):  # type: ignore[no-untyped-def]
