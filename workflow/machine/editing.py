@@ -10,12 +10,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from workflow.campaigns.candidates import candidate_key
 from workflow.campaigns.completeness import Report, check_volet, completeness
 from workflow.campaigns.fields import clean_value
 from workflow.campaigns.schema import Campaign as Definition
 from workflow.campaigns.store import current_version, definition_of
 from workflow.journal.audit import record_audit
-from workflow.machine.guards import NOT_YOURS, campaign_open_reason
+from workflow.machine.guards import NOT_YOURS, campaign_open_reason, same_candidate_reason
 from workflow.machine.states import workflow
 from workflow.models import Attachment, Campaign, Dossier, Organisation
 from workflow.people.actors import Actor
@@ -137,6 +138,12 @@ def save_volet(
             )
     dossier.values = values
     _copy_summary(definition, dossier)
+    dossier.candidate_key = candidate_key(definition, values)
+    if dossier.state == "en_construction":
+        # A deposited dossier cannot become a second one for a candidate already proposed.
+        duplicate = same_candidate_reason(session, dossier, definition)
+        if duplicate:
+            raise InvalidInput(duplicate)
     dossier.updated_at = now
     session.flush()
     record_audit(session, dossier, actor, "modifier", dossier.state, now, {"volet": volet_key})
