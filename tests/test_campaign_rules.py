@@ -122,7 +122,7 @@ def test_a_date_rule_waits_for_its_field():
 ASR_RULE = """\
   - kind: date
     field: candidat.des_date
-    not_after: {date: candidat.prise_de_fonction, days: -1}
+    not_after: {date: candidat.prise_de_fonction}
     message: >-
       Il est impératif que le DES et la thèse aient été validés à la date d'entrée en
       fonction en qualité d'assistant spécialiste.
@@ -132,8 +132,9 @@ ASR_RULE = """\
 def test_the_des_must_be_validated_before_the_chosen_start_date():
     campaign = campaign_with(ASR_RULE)
     start = "2026-11-02"
-    assert messages(campaign, des_date="2026-11-01", prise_de_fonction=start) == []
-    (message,) = messages(campaign, des_date="2026-11-02", prise_de_fonction=start)
+    # « validés à la date d'entrée en fonction »: the same day still counts.
+    assert messages(campaign, des_date="2026-11-02", prise_de_fonction=start) == []
+    (message,) = messages(campaign, des_date="2026-11-03", prise_de_fonction=start)
     assert message.startswith("Il est impératif que le DES et la thèse aient été validés")
     # The same DES date is fine for a later prise de fonction, wrong for an earlier one.
     assert len(messages(campaign, des_date="2026-06-30", prise_de_fonction="2026-05-04")) == 1
@@ -148,6 +149,16 @@ def test_a_date_rule_without_message_says_the_limit_in_french():
         "« Date d'obtention du DES » doit être au plus tôt le 3 mars 2025."
     ]
     assert messages(campaign, des_date="2025-03-03") == []
+
+
+def test_an_offset_in_days_moves_the_limit():
+    campaign = campaign_with(
+        "  - kind: date\n    field: candidat.des_date\n    not_after: {date: deadline, days: -1}\n"
+    )
+    assert messages(campaign, des_date="2025-04-29") == []
+    assert messages(campaign, des_date="2025-04-30") == [
+        "« Date d'obtention du DES » doit être au plus tard le 29 avril 2025."
+    ]
 
 
 def test_offsets_in_months_keep_the_end_of_the_month():
