@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from workflow.campaigns.candidates import candidate_key
 from workflow.campaigns.completeness import completeness
 from workflow.campaigns.schema import Campaign as Definition
 from workflow.machine.firing import Firing
@@ -83,19 +84,23 @@ def same_candidate_reason(session: Session, dossier: Dossier, definition: Defini
     and still alive, names the same candidate (« Un dossier par candidat »), or None. The
     message names the rule, never the other dossier nor its organisation."""
     identity = definition.candidate
-    if identity is None or identity.one_dossier is None or not dossier.candidate_key:
+    if identity is None or identity.one_dossier is None:
+        return None
+    # From the values themselves: a dossier saved before the key existed has none stored.
+    key = candidate_key(definition, dossier.values or {})
+    if key is None:
         return None
     others = session.scalar(
         select(func.count(Dossier.id)).where(
             Dossier.campaign_id == dossier.campaign_id,
-            Dossier.candidate_key == dossier.candidate_key,
+            Dossier.candidate_key == key,
             Dossier.id != dossier.id,
             Dossier.state.in_(HOLDS_THE_CANDIDATE),
         )
     )
     if not others:
         return None
-    by_rpps = dossier.candidate_key.startswith("rpps:")
+    by_rpps = key.startswith("rpps:")
     how = "même n° RPPS" if by_rpps else "mêmes nom et date de naissance"
     return (
         f"{identity.one_dossier.strip()} Un dossier déposé dans cette campagne porte déjà sur ce "
