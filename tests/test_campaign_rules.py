@@ -310,3 +310,21 @@ def test_the_command_line_prints_a_broken_rule_at_its_line(tmp_path: Path):
     assert f"{path}:{line_of(text, 'not_after:')}: rules[0].not_after.date: date inconnue" in (
         done.stdout + done.stderr
     )
+
+
+def test_a_candidate_identity_on_the_wrong_field_is_explained_at_its_line():
+    text = BASE + "candidate:\n  rpps: candidat.nom\n  birth_date: candidat.naissance\n"
+    with pytest.raises(CampaignFileError) as raised:
+        load_campaign_text(text, source="essai.yaml")
+    found = {str(p) for p in raised.value.problems}
+    assert found == {
+        f"essai.yaml:{line_of(text, 'rpps: candidat.nom')}: candidate.rpps: "
+        "« rpps » demande un champ « rpps », pas « candidat.nom » (text)",
+        f"essai.yaml:{line_of(text, 'birth_date:')}: candidate.birth_date: "
+        "champ inconnu : « candidat.naissance »",
+    }
+
+
+def test_identification_first_is_off_unless_the_campaign_says_so():
+    assert campaign_with().identification_first is False
+    assert load_campaign_text(BASE + "identification_first: true\n").identification_first
