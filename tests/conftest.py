@@ -138,6 +138,7 @@ def definition(**overrides: Any) -> Definition:
         "publication": "grouped",
         "confirmation_window": {"start": WINDOW[0], "end": WINDOW[1]},
         "start_dates": [START],
+        "identification_first": True,
         "summary": {
             "partner_name": "identification.partenaire_nom",
             "partner_email": "identification.partenaire_email",

@@ -117,6 +117,49 @@ def test_a_university_gives_its_siret_and_a_candidate_no_identifier(session):
     assert session.get(Organisation, candidate.organisation_id).type == "candidat"
 
 
+def test_a_university_registers_with_its_address_and_a_password_only(session):
+    # AUMG manual, « Création de compte »: « Renseigner le mail de l'université … le mot de
+    # passe choisi par la personne référente pour l'université » — no SIRET.
+    university = register(
+        session,
+        organisation_type="universite",
+        organisation_name="Université Paris-Saclay — DUMG",
+        finess="",
+        siret="",
+        email="dumg@universite-paris-saclay.example.fr",
+    )
+    organisation = session.get(Organisation, university.organisation_id)
+    assert (organisation.type, organisation.siret) == ("universite", None)
+    assert outbox(session, "confirmation_compte")[0].recipient == university.email
+
+
+def test_a_siret_typed_by_a_university_still_has_its_key_checked(session):
+    with pytest.raises(InvalidInput) as refused:
+        register(
+            session,
+            organisation_type="universite",
+            organisation_name="Université Paris-Saclay — DUMG",
+            finess="",
+            siret="77220148900023",
+            email="dumg@universite-paris-saclay.example.fr",
+        )
+    assert set(refused.value.errors) == {"siret"}
+    assert session.scalars(select(User)).all() == []
+
+
+def test_a_care_structure_without_siret_is_refused(session):
+    with pytest.raises(InvalidInput) as refused:
+        register(
+            session,
+            organisation_type="structure_soins",
+            organisation_name="Maison de santé de Trappes",
+            finess="",
+            siret="",
+            email="msp@trappes.example.fr",
+        )
+    assert "siret" in refused.value.errors
+
+
 def test_every_problem_of_the_form_is_reported_at_once(session):
     with pytest.raises(InvalidInput) as refused:
         register(

@@ -75,7 +75,42 @@ def test_identification_is_saved_before_the_other_volets(setup, world, session):
         transaction(session),
     ):
         save_volet(session, dossier, deposant, "candidat", COMPLETE_VALUES["candidat"])
-    assert refused.value.reasons == ["Enregistrez d'abord le volet « Identification »."]
+    assert refused.value.reasons[0].startswith(
+        "Complétez et enregistrez d'abord le volet « Identification »"
+    )
+
+
+def test_an_empty_identification_save_opens_no_other_volet(setup, world, session):
+    # IdF ASP manual: « Une fois l'onglet « Identification » complété, vous avez la
+    # possibilité de renseigner les différents onglets dans n'importe quel ordre ».
+    campaign, hospital, deposant = setup
+    dossier = world.dossier(campaign, hospital, complete=False)
+    with time_machine.travel(DURING, tick=False):
+        with transaction(session):
+            save_volet(session, dossier, deposant, "identification", {})
+        half = {**COMPLETE_VALUES["identification"], "specialite": ""}
+        with transaction(session):
+            save_volet(session, dossier, deposant, "identification", half)
+        with pytest.raises(TransitionRefused), transaction(session):
+            save_volet(session, dossier, deposant, "candidat", COMPLETE_VALUES["candidat"])
+        with transaction(session):
+            save_volet(
+                session, dossier, deposant, "identification", COMPLETE_VALUES["identification"]
+            )
+        with transaction(session):
+            save_volet(session, dossier, deposant, "candidat", COMPLETE_VALUES["candidat"])
+    assert dossier.values["candidat"]["nom"] == "Lambourde"
+
+
+def test_without_identification_first_every_volet_is_open_at_once(world, session):
+    # Only the IdF ASP and MGVH manuals say so; the other seeds never order the volets.
+    campaign = world.campaign(identification_first=False)
+    hospital = world.organisation()
+    deposant = world.actor("deposant", hospital)
+    dossier = world.dossier(campaign, hospital, complete=False)
+    with time_machine.travel(DURING, tick=False), transaction(session):
+        save_volet(session, dossier, deposant, "candidat", COMPLETE_VALUES["candidat"])
+    assert dossier.values["candidat"]["prenom"] == "Peggy"
 
 
 def test_an_invalid_finess_is_refused_and_nothing_saved_is_lost(setup, world, session):

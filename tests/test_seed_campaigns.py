@@ -489,3 +489,128 @@ def test_each_campaign_file_cites_its_seed_by_file_name():
         cited = re.match(r"# Source: ([\w.-]+\.txt) ", first)
         assert cited, f"{path.name} does not cite its seed by file name: {first}"
         assert (SEEDS / cited.group(1)).is_file(), cited.group(1)
+
+
+# --- issue 14: the rules the seeds state, each tested on both sides of its limit ------------
+
+
+def problems_in(campaign: Campaign, values: dict[str, dict[str, Any]], place: str) -> list[str]:
+    return [p.message for p in completeness(campaign, values).problems if p.place == place]
+
+
+AUMG_INTERNAT = (
+    "Pour être AUMG, il faut être médecin généraliste en post internat (dans les 4 à 5 années "
+    "qui suivent la fin de l'internat)."
+)
+
+
+@pytest.mark.parametrize(
+    ("ended", "passes"),
+    [
+        ("2010-06-30", False),  # « an internship ended in 2010 passes today »: no longer
+        ("2020-10-31", False),  # five years and a day before the prise de poste
+        ("2020-11-01", True),  # five years before 1 November 2025
+        ("2025-10-31", True),
+        ("2025-11-02", False),  # still an intern at the prise de poste
+    ],
+)
+def test_aumg_internat_ended_within_five_years_of_the_prise_de_poste(ended, passes) -> None:
+    campaign = load("idf-aumg-vague12")
+    found = problems_in(campaign, {"candidat": {"date_fin_internat": ended}}, "candidat")
+    assert (AUMG_INTERNAT not in found) is passes
+
+
+def test_aumg_a_no_to_the_des_of_general_medicine_is_refused() -> None:
+    campaign = load("idf-aumg-vague12")
+    refused = "Pour être AUMG, il faut être diplômé du Diplôme d'Etat de Médecine Générale."
+    no = problems_in(campaign, {"candidat": {"diplome_medecine_generale": False}}, "candidat")
+    yes = problems_in(campaign, {"candidat": {"diplome_medecine_generale": True}}, "candidat")
+    assert refused in no and refused not in yes
+
+
+def test_aumg_one_dossier_per_candidate_is_a_rule_not_a_checkbox() -> None:
+    campaign = load("idf-aumg-vague12")
+    assert campaign.candidate is not None
+    assert campaign.candidate.one_dossier == "Un dossier par candidat."
+    assert campaign.candidate.rpps == "candidat.rpps"
+    assert "un_dossier_par_candidat" not in {a.key for a in campaign.attestations}
+
+
+def test_aumg_asks_no_siret_the_manual_does_not_ask() -> None:
+    types = {f.type for v in load("idf-aumg-vague12").volets for f in v.fields}
+    assert "siret" not in types
+
+
+@pytest.mark.parametrize(
+    ("slug", "first"), [(slug, slug in {"idf-asp-vague6", "idf-mgvh-2020"}) for slug in SEED_OF]
+)
+def test_identification_first_only_where_the_manual_says_so(slug, first) -> None:
+    # « Une fois l'onglet « Identification » complété, vous avez la possibilité de renseigner
+    # les différents onglets dans n'importe quel ordre » — IdF ASP and MGVH manuals only.
+    assert load(slug).identification_first is first
+
+
+def test_asp_idf_requires_the_recruiters_finess_not_the_partners() -> None:
+    campaign = load("idf-asp-vague6")
+    assert campaign.field("identification.recruteur_finess").required
+    assert not campaign.field("identification.partenaire_finess").required
+
+
+@pytest.mark.parametrize(("share", "passes"), [(0, False), (19, False), (20, True), (40, True)])
+def test_normandie_asr_at_least_one_day_a_week_at_the_chu(share, passes) -> None:
+    # « au moins 1 journée et au plus de 40 % du temps au sein d'un centre hospitalier
+    # universitaire par semaine »: 0 % at the CHU and 100 % at the CH no longer passes.
+    campaign = load("normandie-asr-2026")
+    values = {"projet": {"annee1_chu": share, "annee1_ch": 100 - share}}
+    found = problems_in(campaign, values, "projet")
+    day = [m for m in found if "au moins 1 journée par semaine" in m]
+    assert (not day) is passes
+
+
+@pytest.mark.parametrize(
+    ("field", "date", "start", "passes"),
+    [
+        ("des_date", "2026-11-02", "2026-11-02", True),
+        ("des_date", "2026-11-03", "2026-11-02", False),
+        ("des_date", "2026-06-30", "2026-05-04", False),
+        ("des_date", "2026-06-30", "2027-05-02", True),
+        ("doctorat_date", "2026-05-05", "2026-05-04", False),
+        ("these_date_soutenance_fixee", "2026-10-15", "2026-11-02", True),
+    ],
+)
+def test_normandie_asr_des_and_thesis_validated_at_the_start_chosen(
+    field, date, start, passes
+) -> None:
+    # « Il est impératif que le DES et la thèse aient été validés à la date d'entrée en
+    # fonction en qualité d'assistant spécialiste. »
+    campaign = load("normandie-asr-2026")
+    these = field != "these_date_soutenance_fixee"
+    values = {
+        "candidat": {"date_prise_de_fonction": start},
+        "parcours": {"these": these, field: date},
+    }
+    found = problems_in(campaign, values, "parcours")
+    late = [m for m in found if m.startswith("Il est impératif que le DES et la thèse")]
+    assert (not late) is passes
+
+
+def test_normandie_asr_annexe_4_has_its_date_and_signature() -> None:
+    # Annexe 4 ends with « Date : » and « Signature : ».
+    campaign = load("normandie-asr-2026")
+    assert campaign.field("projet.projet_date").type == "date"
+    assert campaign.field("projet.projet_date").required
+    (signature,) = [p for p in campaign.pieces if p.key == "projet_signature"]
+    assert signature.required and signature.volet == "projet"
+    assert "Signature" in signature.label
+
+
+@pytest.mark.parametrize(("zone", "required"), [(True, False), (False, True)])
+def test_normandie_asp_justification_required_outside_a_priority_zone(zone, required) -> None:
+    # « le coordonnateur … devra justifier le choix de l'établissement partenaire lorsque ce
+    # dernier ne sera pas dans une zone prioritaire ».
+    campaign = load("normandie-asp-2025")
+    found = problems_in(campaign, {"fonction": {"structure_zone_prioritaire": zone}}, "fonction")
+    missing = [m for m in found if "Justification du choix" in m]
+    assert bool(missing) is required
+    values = {"fonction": {"structure_zone_prioritaire": zone, "justification_hors_zone": "x"}}
+    assert not [m for m in problems_in(campaign, values, "fonction") if "Justification" in m]

@@ -61,6 +61,28 @@ def test_a_bad_finess_is_refused_next_to_its_field(client, session):
     assert session.scalars(select(User)).all() == []
 
 
+def test_a_university_registers_through_the_form_without_siret(client, session):
+    # AUMG manual: « Un Identifiant : l'adresse email de l'université ; Un Mot de passe :
+    # choisi par l'université ».
+    university = {
+        **FORM,
+        "organisation_type": "universite",
+        "organisation_name": "Université Paris-Saclay — DUMG",
+        "finess": "",
+        "siret": "",
+        "email": "dumg@universite-paris-saclay.example.fr",
+    }
+    response = client.post("/compte/creation", data=university)
+    assert response.location == "/compte/creation/envoye"
+    (user,) = session.scalars(select(User)).all()
+    assert user.email == "dumg@universite-paris-saclay.example.fr"
+    wrong_key = client.post(
+        "/compte/creation", data={**university, "siret": "77220148900023", "email": "b@u.fr"}
+    )
+    assert wrong_key.status_code == 422
+    assert 'id="error-siret"' in wrong_key.text
+
+
 def test_registering_sends_a_confirmation_link_before_the_first_sign_in(client, session):
     response = client.post("/compte/creation", data=FORM)
     assert response.location == "/compte/creation/envoye"

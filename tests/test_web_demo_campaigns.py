@@ -25,7 +25,9 @@ TYPED = {
     FieldType.LONG_TEXT: "Description détaillée du projet médical partagé.\nSur deux lignes.",
     FieldType.EMAIL: "direction@partenaire.example.fr",
     FieldType.PHONE: "01 44 55 66 77",
-    FieldType.DATE: "2026-09-01",
+    # A past date that the date rules accept: an internat ended less than 5 years before
+    # the AUMG prise de poste, a DES obtained before the ASR prise de fonction.
+    FieldType.DATE: "2024-09-01",
     FieldType.INTEGER: "3",
     FieldType.FINESS: "750100018",
     FieldType.SIRET: "77220148900022",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import COMPLETE_VALUES, at_paris, pdf_bytes
+from tests.conftest import COMPLETE_VALUES, at_paris, definition, pdf_bytes
 from workflow.models import Attachment, AuditEvent, Dossier, OutboxMail
 from workflow.plumbing.db import transaction
 
@@ -217,7 +217,7 @@ def test_the_other_tabs_open_once_the_first_volet_is_saved(
         response = client.get(f"/dossiers/{dossier.id}/volets/candidat")
         assert response.location == f"/dossiers/{dossier.id}/volets/identification"
         page = client.get(response.location).text
-        assert "Enregistrez d'abord le volet « Identification »" in page
+        assert "Complétez et enregistrez d'abord le volet « Identification »" in page
         assert 'class="locked"' in page
         saved = client.post(f"/dossiers/{dossier.id}/volets/identification", data=identification())
         assert saved.status_code == 302
@@ -575,7 +575,7 @@ def test_pieces_wait_for_the_first_volet(at, world, client, campaign, hospital, 
     with at(DURING):
         response = upload(client, dossier, pdf_bytes())
     assert response.status_code == 422
-    assert "Enregistrez d'abord le volet « Identification »" in text_of(response)
+    assert "Complétez et enregistrez d'abord le volet « Identification »" in text_of(response)
 
 
 # --- confirmer and deposit -------------------------------------------------------------------
@@ -836,3 +836,23 @@ def test_the_deposit_is_not_an_action_of_the_decision_tab(
     with at(DURING):
         assert client.post(f"/dossiers/{dossier.id}/actions/deposer").status_code == 404
         assert client.post(f"/dossiers/{dossier.id}/actions/accepter").status_code == 404
+
+
+def test_a_field_required_on_a_condition_says_when(at, world, client, hospital, signed_in):
+    # Normandie ASP: « justifier le choix … lorsque ce dernier ne sera pas dans une zone
+    # prioritaire »: the page says when the justification is required.
+    volets = definition().model_dump(mode="json")["volets"]
+    volets[0]["fields"] += [
+        {"key": "zone", "label": "Zone prioritaire", "type": "yes_no"},
+        {
+            "key": "justification",
+            "label": "Justification du choix",
+            "type": "long_text",
+            "required_if": {"field": "identification.zone", "equals": False},
+        },
+    ]
+    campaign = world.campaign(volets=volets)
+    dossier = world.dossier(campaign, hospital, complete=False)
+    with at(DURING):
+        page = text_of(client.get(f"/dossiers/{dossier.id}/volets/identification"))
+    assert "Obligatoire si « Zone prioritaire » : Non." in page

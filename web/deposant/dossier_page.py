@@ -16,7 +16,7 @@ from workflow.campaigns.schema import Campaign as Definition
 from workflow.campaigns.schema import Piece, Volet
 from workflow.campaigns.store import definition_of
 from workflow.instruction.readable import text_of
-from workflow.machine.editing import edit_refusal, first_volet_saved, volet_report
+from workflow.machine.editing import edit_refusal, other_volets_open, volet_report
 from workflow.machine.guards import campaign_open_reason
 from workflow.machine.operations import allowed_events, refusal_reasons, state_for_deposant
 from workflow.machine.spec import EventSpec
@@ -96,7 +96,7 @@ class DossierPage:
             can_deposit=any(e.name == "deposer" for e in offered),
             events=events,
             now=now,
-            first_saved=first_volet_saved(definition, dossier),
+            first_saved=other_volets_open(definition, dossier),
             problems=report.by_place(),
         )
 

@@ -36,7 +36,9 @@ from workflow.machine.editing import (
     create_dossier,
     delete_dossier,
     dossiers_of,
+    first_volet_refusal,
     move_in_priority,
+    other_volets_open,
     remove_piece,
     save_confirmation,
     save_volet,
@@ -228,12 +230,8 @@ def volet(dossier_id: int, volet_key: str) -> Page:
     except KeyError:
         abort(404)
     first = definition.volets[0]
-    if current.key != first.key and first.key not in (found.values or {}):
-        flash(
-            f"Enregistrez d'abord le volet « {first.title} » : les autres onglets s'ouvrent "
-            "ensuite, dans l'ordre que vous voulez.",
-            "warning",
-        )
+    if current.key != first.key and not other_volets_open(definition, found):
+        flash(first_volet_refusal(definition), "warning")
         return redirect(url_for(".volet", dossier_id=found.id, volet_key=first.key))
     if current.key in (found.values or {}):
         values = found.values[current.key] or {}

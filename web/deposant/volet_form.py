@@ -151,6 +151,8 @@ class FieldView:
     inputmode: str | None = None
     autocomplete: str | None = None
     rows: list[dict[str, Any]] = field(default_factory=list)
+    # « Obligatoire si … », for a field required only on a condition (`required_if`).
+    required_note: str | None = None
 
 
 def field_views(
@@ -177,6 +179,11 @@ def field_views(
                 inputmode=inputmode,
                 autocomplete=AUTOCOMPLETE.get(item.type),
                 rows=value if item.type is FieldType.TABLE and isinstance(value, list) else [],
+                required_note=(
+                    f"Obligatoire si {condition_text(definition, item.required_if)}."
+                    if item.required_if and not item.required
+                    else None
+                ),
             )
         )
     return views

@@ -45,6 +45,7 @@ from workflow.instruction.avis import VERDICTS, delete_avis, invite_avis
 from workflow.instruction.deposited import deposited_states
 from workflow.instruction.exports import export_csv, export_xlsx
 from workflow.instruction.readable import shown_volets
+from workflow.instruction.same_candidate import other_dossiers_of_candidate
 from workflow.instruction.timeline import dossier_timeline
 from workflow.machine.batch import Selected, fire_each
 from workflow.machine.editing import volet_report
@@ -323,6 +324,7 @@ def _dossier_page(dossier: Dossier, status: int = 200, **extra: Any) -> tuple[st
         "labels": INPUT_LABELS,
         "decision_kinds": DECISION_KINDS,
         "organisation": dossier.organisation,
+        "same_candidate": other_dossiers_of_candidate(s, dossier),
         "now": now,
         "reasons": [],
         "refused": None,

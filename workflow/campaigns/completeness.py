@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from workflow.campaigns.fields import clean_value, is_empty
 from workflow.campaigns.schema import (
-    BoundRule,
+    DATE_KEYWORDS,
     Campaign,
     Condition,
+    DateBound,
+    DateRule,
+    EqualsRule,
     FieldDef,
     FieldType,
     OneOfRule,
+    Rule,
     SumRule,
 )
+from workflow.plumbing.dates import format_date
 
 Values = Mapping[str, Mapping[str, Any]]
 
@@ -73,6 +79,13 @@ def is_visible(definition: FieldDef, values: Values) -> bool:
     return definition.visible_if is None or condition_holds(definition.visible_if, values)
 
 
+def is_required(definition: FieldDef, values: Values) -> bool:
+    """Required always, or only while its `required_if` condition holds."""
+    if definition.required:
+        return True
+    return definition.required_if is not None and condition_holds(definition.required_if, values)
+
+
 def check_volet(campaign: Campaign, volet_key: str, values: Values) -> list[Problem]:
     """Every missing or invalid field of one volet, in the order of the form."""
     volet = campaign.volet(volet_key)
@@ -84,7 +97,7 @@ def check_volet(campaign: Campaign, volet_key: str, values: Values) -> list[Prob
         value = stored.get(definition.key)
         label = f"{volet.title} — « {definition.label} »"
         if is_empty(value):
-            if definition.required:
+            if is_required(definition, values):
                 problems.append(Problem(volet_key, definition.key, f"{label} est obligatoire."))
             continue
         cleaned = clean_value(definition, value)
@@ -107,7 +120,7 @@ def check_rules(campaign: Campaign, values: Values) -> list[Problem]:
     stored in case the déposant switches back, but it no longer counts)."""
     problems: list[Problem] = []
     for rule in campaign.rules:
-        refs = [rule.field] if isinstance(rule, BoundRule) else list(rule.fields)
+        refs = rule_fields(rule)
         if not all(is_visible(campaign.field(ref), values) for ref in refs):
             continue
         message = _broken(campaign, rule, values)
@@ -117,16 +130,78 @@ def check_rules(campaign: Campaign, values: Values) -> list[Problem]:
     return problems
 
 
-def rule_anchor(rule: SumRule | BoundRule | OneOfRule) -> tuple[str, str]:
+def rule_fields(rule: Rule) -> list[str]:
+    """The fields a rule reads: hidden, any of them makes the rule wait."""
+    if isinstance(rule, SumRule | OneOfRule):
+        return list(rule.fields)
+    refs = [rule.field]
+    if isinstance(rule, DateRule):
+        for bound in (rule.not_before, rule.not_after):
+            if bound is not None and bound.date not in DATE_KEYWORDS:
+                refs.append(bound.date)
+    return refs
+
+
+def rule_anchor(rule: Rule) -> tuple[str, str]:
     """The volet and field next to which a broken rule is shown."""
-    ref = rule.field if isinstance(rule, BoundRule) else rule.fields[-1]
+    ref = rule.fields[-1] if isinstance(rule, SumRule | OneOfRule) else rule.field
     volet_key, field_key = ref.split(".", 1)
     return volet_key, field_key
 
 
-def _broken(campaign: Campaign, rule: SumRule | BoundRule | OneOfRule, values: Values) -> str:
+def shift(day: dt.date, years: int = 0, months: int = 0, days: int = 0) -> dt.date:
+    """`day` moved by whole years, months and days; the 31st of a shorter month becomes
+    its last day, and 29 February of a year that has none the 28th."""
+    total = day.year * 12 + (day.month - 1) + years * 12 + months
+    year, month = divmod(total, 12)
+    month += 1
+    following = dt.date(year + (month == 12), month % 12 + 1, 1)
+    last = (following - dt.timedelta(days=1)).day
+    return dt.date(year, month, min(day.day, last)) + dt.timedelta(days=days)
+
+
+def _day(value: Any) -> dt.date | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def bound_date(campaign: Campaign, bound: DateBound, values: Values) -> dt.date | None:
+    """The day a date rule compares with, or None while the field it names is empty."""
+    if bound.date == "opens":
+        base: dt.date | None = _as_date(campaign.opens)
+    elif bound.date == "deadline":
+        base = _as_date(campaign.deadline)
+    elif bound.date == "start_date":
+        base = min(campaign.start_dates, default=None)
+    else:
+        base = _day(lookup(values, bound.date))
+    if base is None:
+        return None
+    try:
+        return shift(base, bound.years, bound.months, bound.days)
+    except (ValueError, OverflowError):  # past year 9999: no dossier date gets there
+        return None
+
+
+def _as_date(value: dt.date | dt.datetime) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def _broken(campaign: Campaign, rule: Rule, values: Values) -> str:
     def label(ref: str) -> str:
         return f"« {campaign.field(ref).label} »"
+
+    if isinstance(rule, DateRule):
+        return _broken_date(campaign, rule, values, label(rule.field))
+    if isinstance(rule, EqualsRule):
+        value = lookup(values, rule.field)
+        if is_empty(value) or value == rule.value:
+            return ""
+        return f"{label(rule.field)} : la réponse attendue est « {_answer(campaign, rule)} »."
 
     def unit(ref: str) -> str:
         return " %" if campaign.field(ref).type is FieldType.PERCENTAGE else ""
@@ -152,6 +227,31 @@ def _broken(campaign: Campaign, rule: SumRule | BoundRule | OneOfRule, values: V
     if rule.kind == "max" and number > rule.value:
         return f"{label(rule.field)} doit être d'au plus {_num(rule.value)}{unit(rule.field)}."
     return ""
+
+
+def _broken_date(campaign: Campaign, rule: DateRule, values: Values, label: str) -> str:
+    day = _day(lookup(values, rule.field))
+    if day is None:
+        return ""
+    if rule.not_before is not None:
+        earliest = bound_date(campaign, rule.not_before, values)
+        if earliest is not None and day < earliest:
+            return f"{label} doit être au plus tôt le {format_date(earliest)}."
+    if rule.not_after is not None:
+        latest = bound_date(campaign, rule.not_after, values)
+        if latest is not None and day > latest:
+            return f"{label} doit être au plus tard le {format_date(latest)}."
+    return ""
+
+
+def _answer(campaign: Campaign, rule: EqualsRule) -> str:
+    definition = campaign.field(rule.field)
+    if isinstance(rule.value, bool):
+        return "oui" if rule.value else "non"
+    for choice in definition.choices:
+        if choice.value == str(rule.value):
+            return choice.label
+    return str(rule.value)
 
 
 def _num(number: float) -> str:

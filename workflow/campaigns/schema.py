@@ -137,6 +137,9 @@ class FieldDef(_Input):
     minimum: float | None = None
     maximum: float | None = None
     visible_if: Condition | None = None
+    # Required only when the condition holds (« justifier le choix … lorsque ce dernier ne
+    # sera pas dans une zone prioritaire »); `required: true` wins over it.
+    required_if: Condition | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -261,7 +264,69 @@ class OneOfRule(Strict):
     message: str | None = None
 
 
-Rule = Annotated[SumRule | BoundRule | OneOfRule, Field(discriminator="kind")]
+# What a date rule compares with, besides another field: the campaign's own dates.
+DATE_KEYWORDS = {
+    "opens": "la date d'ouverture de la campagne",
+    "deadline": "la date limite de dépôt",
+    "start_date": "la date de prise de poste",
+}
+
+
+class DateBound(Strict):
+    """A date a field is compared with: another field ("volet.champ", a date or a choice
+    whose values are dates), or `opens`, `deadline`, `start_date` (the campaign's first start
+    date), moved by whole years, months and days (negative to go back)."""
+
+    date: Annotated[str, Field(max_length=130)]
+    years: int = Field(default=0, ge=-100, le=100)
+    months: int = Field(default=0, ge=-1200, le=1200)
+    days: int = Field(default=0, ge=-36500, le=36500)
+
+
+class DateRule(Strict):
+    """A date field on or after `not_before`, on or before `not_after`; both: within."""
+
+    kind: Literal["date"]
+    field: FieldRef
+    not_before: DateBound | None = None
+    not_after: DateBound | None = None
+    message: str | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> DateRule:
+        if self.not_before is None and self.not_after is None:
+            raise ValueError("indiquez « not_before », « not_after » ou les deux")
+        return self
+
+
+class EqualsRule(Strict):
+    """A field whose answer must be the given one (« être diplômé du DES » : oui)."""
+
+    kind: Literal["equals"]
+    field: FieldRef
+    value: str | bool | int
+    message: str | None = None
+
+
+Rule = Annotated[
+    SumRule | BoundRule | OneOfRule | DateRule | EqualsRule, Field(discriminator="kind")
+]
+
+
+class CandidateIdentity(Strict):
+    """Where the candidate's identity is: RPPS, else name and birth date. It makes the
+    dossier's candidate key; `one_dossier` (the seed's sentence) refuses a second deposited
+    dossier for the same candidate in the campaign."""
+
+    rpps: FieldRef | None = None
+    name: tuple[FieldRef, ...] = ()
+    birth_date: FieldRef | None = None
+    one_dossier: str | None = None
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return (value,) if isinstance(value, str) else value
 
 
 class Summary(Strict):
@@ -326,6 +391,11 @@ class Campaign(Strict):
     consent: str | None = None
     avis: tuple[AvisDef, ...] = ()
     rules: tuple[Rule, ...] = ()
+    candidate: CandidateIdentity | None = None
+    # « Une fois l'onglet Identification complété, vous avez la possibilité de renseigner les
+    # différents onglets dans n'importe quel ordre »: the other volets and the pieces wait
+    # until the first volet's required fields are filled (IdF ASP and MGVH manuals).
+    identification_first: bool = False
     demo: bool = False
 
     @field_validator("opens", "deadline", mode="before")
@@ -377,9 +447,11 @@ class Campaign(Strict):
         refs: list[tuple[tuple[str | int, ...], str]] = []
         for v_index, volet in enumerate(self.volets):
             for f_index, field in enumerate(volet.fields):
-                if field.visible_if:
-                    path = ("volets", v_index, "fields", f_index, "visible_if", "field")
-                    refs.append((path, field.visible_if.field))
+                for name in ("visible_if", "required_if"):
+                    condition = getattr(field, name)
+                    if condition:
+                        path = ("volets", v_index, "fields", f_index, name, "field")
+                        refs.append((path, condition.field))
         for p_index, piece in enumerate(self.pieces):
             if piece.required_if:
                 refs.append((("pieces", p_index, "required_if", "field"), piece.required_if.field))
@@ -387,7 +459,7 @@ class Campaign(Strict):
                 message = f"volet inconnu : « {piece.volet} »"
                 problems.append((("pieces", p_index, "volet"), message))
         for r_index, rule in enumerate(self.rules):
-            if isinstance(rule, BoundRule):
+            if isinstance(rule, BoundRule | DateRule | EqualsRule):
                 refs.append((("rules", r_index, "field"), rule.field))
             else:
                 refs += [
@@ -404,21 +476,85 @@ class Campaign(Strict):
         for name in ("partner_email", "speciality"):
             if getattr(summary, name):
                 refs.append((("summary", name), getattr(summary, name)))
-        numeric = {FieldType.INTEGER, FieldType.PERCENTAGE}
+        if self.candidate:
+            refs += [(("candidate", "name", i), ref) for i, ref in enumerate(self.candidate.name)]
+            for name in ("rpps", "birth_date"):
+                if getattr(self.candidate, name):
+                    refs.append((("candidate", name), getattr(self.candidate, name)))
         for path, ref in refs:
             if ref not in known:
                 problems.append((path, f"champ inconnu : « {ref} »"))
-            elif path[0] == "rules" and self.rules[path[1]].kind != "one_of":
-                kind, type_ = self.rules[path[1]].kind, known[ref].type
-                if type_ not in numeric:
-                    message = (
-                        f"une règle « {kind} » porte sur des champs numériques, "
-                        f"pas sur « {ref} » ({type_})"
-                    )
+            else:
+                message = self._type_problem(path, ref, known[ref])
+                if message:
                     problems.append((path, message))
+        for r_index, rule in enumerate(self.rules):
+            if isinstance(rule, DateRule):
+                for name in ("not_before", "not_after"):
+                    bound = getattr(rule, name)
+                    if bound is not None:
+                        path = ("rules", r_index, name, "date")
+                        message = self._bound_problem(bound.date, known)
+                        if message:
+                            problems.append((path, message))
+            elif isinstance(rule, EqualsRule) and rule.field in known:
+                message = _equals_problem(rule.value, known[rule.field])
+                if message:
+                    problems.append((("rules", r_index, "value"), message))
         if _as_date(self.deadline) < _as_date(self.opens):
             problems.append((("deadline",), "la date limite précède la date d'ouverture"))
         return problems
+
+    def _type_problem(self, path: tuple[str | int, ...], ref: str, field: FieldDef) -> str | None:
+        """Why the field `ref` cannot be used where `path` names it, or None."""
+        wanted: dict[str, set[FieldType]] = {
+            "sum": {FieldType.INTEGER, FieldType.PERCENTAGE},
+            "min": {FieldType.INTEGER, FieldType.PERCENTAGE},
+            "max": {FieldType.INTEGER, FieldType.PERCENTAGE},
+            "date": {FieldType.DATE},
+            "equals": {FieldType.YES_NO, FieldType.CHOICE, FieldType.TEXT, FieldType.INTEGER},
+        }
+        if path[0] == "rules":
+            kind = self.rules[int(path[1])].kind
+            types = wanted.get(kind)
+            if types is not None and field.type not in types:
+                if kind in ("sum", "min", "max"):
+                    return (
+                        f"une règle « {kind} » porte sur des champs numériques, "
+                        f"pas sur « {ref} » ({field.type})"
+                    )
+                return f"une règle « {kind} » ne peut pas porter sur « {ref} » ({field.type})"
+        if path[0] == "candidate":
+            types = {
+                "rpps": {FieldType.RPPS},
+                "birth_date": {FieldType.DATE},
+                "name": {FieldType.TEXT},
+            }[str(path[1])]
+            if field.type not in types:
+                expected = next(iter(types)).value
+                return (
+                    f"« {path[1]} » demande un champ « {expected} », pas « {ref} » ({field.type})"
+                )
+        return None
+
+    def _bound_problem(self, date: str, known: dict[str, FieldDef]) -> str | None:
+        """Why a date rule cannot compare with `date`, or None."""
+        if date in DATE_KEYWORDS:
+            if date == "start_date" and not self.start_dates:
+                return "« start_date » demande les « start_dates » de la campagne"
+            return None
+        if date not in known:
+            keywords = ", ".join(f"« {k} »" for k in DATE_KEYWORDS)
+            return f"date inconnue : « {date} » (un champ « volet.champ » ou {keywords})"
+        field = known[date]
+        if field.type is FieldType.DATE:
+            return None
+        if field.type is FieldType.CHOICE and all(_is_iso_date(c.value) for c in field.choices):
+            return None
+        return (
+            f"« {date} » n'est pas une date ({field.type}) : un champ « date », ou un choix "
+            "dont chaque valeur est une date 2026-03-20"
+        )
 
     def field(self, ref: str) -> FieldDef:
         """The field named "volet.field"."""
@@ -432,6 +568,23 @@ class Campaign(Strict):
             if volet.key == key:
                 return volet
         raise KeyError(key)
+
+
+def _is_iso_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _equals_problem(value: str | bool | int, field: FieldDef) -> str | None:
+    """Why a field can never hold `value` (an `equals` rule that no answer can meet)."""
+    if field.type is FieldType.YES_NO and not isinstance(value, bool):
+        return "une réponse oui/non attend « true » ou « false »"
+    if field.type is FieldType.CHOICE and str(value) not in {c.value for c in field.choices}:
+        return f"« {value} » n'est pas une des valeurs proposées par le champ"
+    return None
 
 
 def _as_date(value: dt.date | dt.datetime) -> dt.date:

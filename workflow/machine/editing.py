@@ -10,12 +10,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from workflow.campaigns.completeness import Report, completeness
+from workflow.campaigns.candidates import candidate_key
+from workflow.campaigns.completeness import Report, check_volet, completeness
 from workflow.campaigns.fields import clean_value
 from workflow.campaigns.schema import Campaign as Definition
 from workflow.campaigns.store import current_version, definition_of
 from workflow.journal.audit import record_audit
-from workflow.machine.guards import NOT_YOURS, campaign_open_reason
+from workflow.machine.guards import NOT_YOURS, campaign_open_reason, same_candidate_reason
 from workflow.machine.states import workflow
 from workflow.models import Attachment, Campaign, Dossier, Organisation
 from workflow.people.actors import Actor
@@ -105,7 +106,8 @@ def save_volet(
 
     Nothing is saved when a value is invalid (InvalidInput maps each field to its French
     message, so the page keeps the input on screen). A deposited dossier (en construction)
-    must stay complete. The first volet must be saved before the others, as in the manuals.
+    must stay complete. Where the campaign says `identification_first`, the other volets
+    wait until the first one's required fields are filled.
     """
     now = now or clock.now()
     label = "Enregistrer"
@@ -136,6 +138,12 @@ def save_volet(
             )
     dossier.values = values
     _copy_summary(definition, dossier)
+    dossier.candidate_key = candidate_key(definition, values)
+    if dossier.state == "en_construction":
+        # A deposited dossier cannot become a second one for a candidate already proposed.
+        duplicate = same_candidate_reason(session, dossier, definition)
+        if duplicate:
+            raise InvalidInput(duplicate)
     dossier.updated_at = now
     session.flush()
     record_audit(session, dossier, actor, "modifier", dossier.state, now, {"volet": volet_key})
@@ -249,15 +257,31 @@ def edit_refusal(
     return None
 
 
-def first_volet_saved(definition: Definition, dossier: Dossier) -> bool:
-    """The manuals: once the first volet (Identification) is saved, the other tabs open."""
-    return definition.volets[0].key in (dossier.values or {})
+def other_volets_open(definition: Definition, dossier: Dossier) -> bool:
+    """Whether the volets after the first, and the pieces, can be filled in. The IdF ASP
+    and MGVH manuals: « Une fois l'onglet Identification complété, vous avez la possibilité
+    de renseigner les différents onglets dans n'importe quel ordre » — complété, not just
+    saved: an empty save opens nothing. Campaigns whose seed says nothing of it
+    (`identification_first` absent) open every volet at once."""
+    if not definition.identification_first:
+        return True
+    first = definition.volets[0].key
+    values = dossier.values or {}
+    return first in values and not check_volet(definition, first, values)
+
+
+def first_volet_refusal(definition: Definition) -> str:
+    """What the déposant is told while the other volets wait for the first."""
+    first = definition.volets[0].title
+    return (
+        f"Complétez et enregistrez d'abord le volet « {first} » (ses champs obligatoires) : "
+        "les autres onglets s'ouvrent ensuite, dans l'ordre que vous voulez."
+    )
 
 
 def _require_first_volet(definition: Definition, dossier: Dossier, label: str) -> None:
-    if not first_volet_saved(definition, dossier):
-        first = definition.volets[0].title
-        raise TransitionRefused(label, [f"Enregistrez d'abord le volet « {first} »."])
+    if not other_volets_open(definition, dossier):
+        raise TransitionRefused(label, [first_volet_refusal(definition)])
 
 
 def _piece(definition: Definition, piece_key: str):  # type: ignore[no-untyped-def]

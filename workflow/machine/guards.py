@@ -5,9 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from workflow.campaigns.candidates import candidate_key
 from workflow.campaigns.completeness import completeness
+from workflow.campaigns.schema import Campaign as Definition
 from workflow.machine.firing import Firing
-from workflow.models import Campaign, start_date
+from workflow.models import Campaign, Dossier, start_date
 from workflow.plumbing.dates import as_utc, deadline_text, format_date, format_instant
 
 Guard = Callable[[Firing], str | Iterable[str] | None]
@@ -61,9 +66,46 @@ def dossier_complete(f: Firing) -> list[str]:
         attestations=f.dossier.attestations or [],
         consent=f.dossier.consent,
     )
+    duplicate = same_candidate_reason(f.session, f.dossier, f.definition)
     if report.complete:
-        return []
-    return ["Le dossier est incomplet :", *report.messages()]
+        return [duplicate] if duplicate else []
+    return ["Le dossier est incomplet :", *report.messages(), *([duplicate] if duplicate else [])]
+
+
+# The dossiers that hold a candidate's place in a campaign. A brouillon does not: it is the
+# organisation's private draft, may never be deposited, and an instructor cannot see it. A
+# refused, classé sans suite or désisté dossier does not either: it is over, and the
+# candidate may be proposed again by another project.
+HOLDS_THE_CANDIDATE = ("en_construction", "en_instruction", "accepte", "confirme", "en_poste")
+
+
+def same_candidate_reason(session: Session, dossier: Dossier, definition: Definition) -> str | None:
+    """Why the dossier cannot be deposited while another dossier of the campaign, deposited
+    and still alive, names the same candidate (« Un dossier par candidat »), or None. The
+    message names the rule, never the other dossier nor its organisation."""
+    identity = definition.candidate
+    if identity is None or identity.one_dossier is None:
+        return None
+    # From the values themselves: a dossier saved before the key existed has none stored.
+    key = candidate_key(definition, dossier.values or {})
+    if key is None:
+        return None
+    others = session.scalar(
+        select(func.count(Dossier.id)).where(
+            Dossier.campaign_id == dossier.campaign_id,
+            Dossier.candidate_key == key,
+            Dossier.id != dossier.id,
+            Dossier.state.in_(HOLDS_THE_CANDIDATE),
+        )
+    )
+    if not others:
+        return None
+    by_rpps = key.startswith("rpps:")
+    how = "même n° RPPS" if by_rpps else "mêmes nom et date de naissance"
+    return (
+        f"{identity.one_dossier.strip()} Un dossier déposé dans cette campagne porte déjà sur ce "
+        f"candidat ({how}) : un second dossier ne peut pas être déposé."
+    )
 
 
 def _text(f: Firing, key: str) -> str:

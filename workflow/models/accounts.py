@@ -27,13 +27,14 @@ class Organisation(Base):
             "type IN ('etablissement_sante', 'structure_soins', 'universite', 'candidat')",
             name="known_type",
         ),
-        # The manuals: a hospital is identified by its FINESS, a care structure or a
-        # university by its SIRET.
+        # The manuals: a hospital is identified by its FINESS, a care structure by its
+        # SIRET. A university may give its SIRET, but the AUMG manual signs it in with « l'adresse
+        # email de l'université » and « un mot de passe » only.
         CheckConstraint(
             "type <> 'etablissement_sante' OR finess IS NOT NULL", name="hospital_has_finess"
         ),
         CheckConstraint(
-            "type NOT IN ('structure_soins', 'universite') OR siret IS NOT NULL",
+            "type <> 'structure_soins' OR siret IS NOT NULL",
             name="structure_has_siret",
         ),
     )

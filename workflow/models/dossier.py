@@ -48,6 +48,7 @@ class Dossier(Base):
         CheckConstraint("version >= 1", name="version_positive"),
         Index("ix_dossiers_campaign_state", "campaign_id", "state"),
         Index("ix_dossiers_organisation_campaign", "organisation_id", "campaign_id"),
+        Index("ix_dossiers_candidate_key", "candidate_key", "campaign_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -66,6 +67,10 @@ class Dossier(Base):
     partner_name: Mapped[str | None] = mapped_column(String(300))
     partner_email: Mapped[str | None] = mapped_column(String(254))
     speciality: Mapped[str | None] = mapped_column(String(200))
+    # The candidate's identity (RPPS, else name and birth date), computed at each save:
+    # one dossier per candidate in a campaign, and the instructors' « candidat présent dans
+    # un autre dossier » across campaigns.
+    candidate_key: Mapped[str | None] = mapped_column(String(160))
     corrections_message: Mapped[str | None] = mapped_column(Text)
     corrections_due_at: Mapped[dt.datetime | None]
     actual_start_date: Mapped[dt.date | None]

@@ -69,6 +69,9 @@ ORGANISATION_KINDS: dict[str, tuple[str, str | None]] = {
     "universite": ("Université (Département de Médecine Générale)", "siret"),
     "candidat": ("Candidat, à titre personnel", None),
 }
+# The AUMG manual's « Création de compte »: « Renseigner le mail de l'université » and « le
+# mot de passe » — no SIRET. A university may still give one (then checked).
+OPTIONAL_IDENTIFIER = {"universite"}
 
 BAD_CREDENTIALS = "Adresse électronique ou mot de passe incorrect."
 
@@ -163,7 +166,9 @@ def register(
     if identifier_field == "finess":
         identifier = _identifier(form.finess, identifiers.check_finess, "finess", errors)
     elif identifier_field == "siret":
-        identifier = _identifier(form.siret, identifiers.check_siret, "siret", errors)
+        optional = form.organisation_type in OPTIONAL_IDENTIFIER
+        if not (optional and not form.siret.strip()):
+            identifier = _identifier(form.siret, identifiers.check_siret, "siret", errors)
     email = ""
     try:
         email = normalise_email(form.email)
