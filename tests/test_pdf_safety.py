@@ -332,7 +332,7 @@ def test_a_deposant_cannot_attach_a_pdf_that_runs_javascript(
 def test_a_signed_avis_that_runs_javascript_is_refused_and_nothing_is_kept(
     world, client, app, session
 ):
-    secret = "test-secret-key"  # the app fixture's
+    secret = app.config["SECRET_KEY"]
     campaign = world.campaign(
         avis=[{"key": "coordonnateur", "label": "Avis du coordonnateur", "giver": "coordonnateur"}]
     )

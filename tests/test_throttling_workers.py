@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests import test_production
-from tests.conftest import World
+from tests.conftest import TEST_SECRET_KEY, World
 from tests.test_production import free_port, wait_for
 from web.shared.throttling import LIMITS
 from workflow.models import User
@@ -78,7 +78,7 @@ def test_two_gunicorn_workers_together_allow_the_account_limit_once(
     port = free_port()
     env = {
         "DATABASE_URL": sqlite_url,
-        "SECRET_KEY": "test-secret",
+        "SECRET_KEY": TEST_SECRET_KEY,
         "RATELIMIT_STORAGE_URI": redis_db,
         "UPLOAD_DIR": str(tmp_path / "uploads"),
         "SMTP_URL": "",
@@ -89,6 +89,8 @@ def test_two_gunicorn_workers_together_allow_the_account_limit_once(
             sys.executable,
             "-m",
             "gunicorn",
+            "-c",
+            "gunicorn.conf.py",
             "-w",
             "2",
             "-b",
