@@ -113,9 +113,14 @@ def cmd_set_deadline(args: argparse.Namespace) -> int:
 
 
 def upload_storage():  # type: ignore[no-untyped-def]
-    from workflow.plumbing.storage import Storage
+    """The service's storage: STORAGE_URL (file or s3://), or the folder UPLOAD_DIR."""
+    from workflow.plumbing.storage import open_storage
 
-    return Storage(os.environ.get("UPLOAD_DIR") or ROOT / "instance" / "uploads")
+    return open_storage(
+        os.environ.get("STORAGE_URL")
+        or os.environ.get("UPLOAD_DIR")
+        or ROOT / "instance" / "uploads"
+    )
 
 
 def cmd_backup(args: argparse.Namespace) -> int:

@@ -9,7 +9,9 @@ files. The archive is written to a temporary file, not held in memory.
 from __future__ import annotations
 
 import re
+import shutil
 import tempfile
+import time
 import unicodedata
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -22,7 +24,7 @@ from sqlalchemy.orm import Session, selectinload
 from workflow.campaigns.store import definition_of
 from workflow.instruction.deposited import DEPOSITED
 from workflow.models import Attachment, Avis, Dossier
-from workflow.plumbing.storage import Storage
+from workflow.plumbing.storage import COPY_CHUNK, FileStore
 
 MISSING_NOTE = "FICHIERS-MANQUANTS.txt"
 
@@ -110,24 +112,27 @@ def _stem(filename: str) -> str:
     return safe_name(stem)
 
 
-def write_zip(entries: Iterable[Entry], storage: Storage) -> IO[bytes]:
-    """The archive of `entries`, in a temporary file opened at its start. A file missing from
-    the storage is listed in FICHIERS-MANQUANTS.txt instead of failing the whole archive."""
-    output = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the caller, who closes it
+def write_zip(
+    entries: Iterable[Entry], storage: FileStore, output: IO[bytes] | None = None
+) -> IO[bytes]:
+    """The archive of `entries`, in `output` (a new temporary file by default) opened at its
+    start. Each file is streamed from the storage, never held whole. A file missing from the
+    storage is listed in FICHIERS-MANQUANTS.txt instead of failing the whole archive."""
+    if output is None:
+        output = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the caller, who closes it
     missing: list[str] = []
     used: set[str] = set()
-    with zipfile.ZipFile(output, "w", compression=zipfile.ZIP_STORED) as archive:
+    with zipfile.ZipFile(output, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
         for entry in entries:
             arcname = _unique(entry.arcname, used)
             try:
-                path = storage.path(entry.storage_name)
-            except ValueError:
+                source = storage.open(entry.storage_name)
+            except (ValueError, FileNotFoundError):
                 missing.append(arcname)
                 continue
-            if not path.is_file():
-                missing.append(arcname)
-                continue
-            archive.write(path, arcname)
+            info = zipfile.ZipInfo(arcname, date_time=time.localtime()[:6])
+            with source, archive.open(info, "w") as target:
+                shutil.copyfileobj(source, target, COPY_CHUNK)
         if missing:
             note = "Fichiers introuvables sur le serveur au moment de l'export :\n" + "".join(
                 f"- {name}\n" for name in missing

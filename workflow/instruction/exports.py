@@ -14,13 +14,14 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from workflow.campaigns.schema import Campaign as Definition
@@ -53,6 +54,20 @@ class _Column:
     header: str
 
 
+BATCH = 1000
+Progress = Callable[[int], None]
+
+
+def count_rows(session: Session, campaign_id: int) -> int:
+    """How many dossiers an export of the campaign has (its deposited dossiers)."""
+    return (
+        session.scalar(
+            select(func.count(Dossier.id)).where(Dossier.campaign_id == campaign_id, DEPOSITED)
+        )
+        or 0
+    )
+
+
 def export_rows(session: Session, campaign_id: int) -> Iterator[list[Any]]:
     """The header, then one row per dossier in number order; values are typed (numbers,
     dates) so that a spreadsheet sorts and sums them."""
@@ -72,6 +87,9 @@ def export_rows(session: Session, campaign_id: int) -> Iterator[list[Any]]:
         .options(joinedload(Dossier.organisation), joinedload(Dossier.decision))
         .where(Dossier.campaign_id == campaign_id, DEPOSITED)
         .order_by(Dossier.number)
+        # Rows come in batches (a server-side cursor on PostgreSQL): memory stays flat
+        # whatever the number of dossiers.
+        .execution_options(yield_per=BATCH)
     )
     for dossier in dossiers:
         definition = definitions[dossier.campaign_version_id]
@@ -160,11 +178,28 @@ def _local(instant: dt.datetime | None) -> dt.datetime | None:
 
 def export_csv(session: Session, campaign_id: int) -> bytes:
     """CSV in UTF-8 with a BOM and semicolons, as French Excel opens it without a wizard."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    for row in export_rows(session, campaign_id):
+    output = io.BytesIO()
+    write_csv(session, campaign_id, output)
+    return output.getvalue()
+
+
+def write_csv(
+    session: Session, campaign_id: int, output: IO[bytes], progress: Progress | None = None
+) -> None:
+    """`export_csv` written into `output` row by row; `progress(n)` is told the number of
+    dossiers written every BATCH rows and at the end."""
+    text = io.TextIOWrapper(output, encoding="utf-8", newline="", write_through=False)
+    text.write("\ufeff")
+    writer = csv.writer(text, delimiter=";", lineterminator="\r\n")
+    written = -1
+    for written, row in enumerate(export_rows(session, campaign_id)):
         writer.writerow([_csv_value(v) for v in row])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+        if progress and written and written % BATCH == 0:
+            progress(written)
+    if progress:
+        progress(max(written, 0))
+    text.flush()
+    text.detach()  # leaves `output` open for the caller
 
 
 def _csv_value(value: Any) -> Any:
@@ -201,29 +236,47 @@ def _xlsx_text(text: str) -> str:
 def export_xlsx(session: Session, campaign_id: int, title: str = "Dossiers") -> bytes:
     """An Excel workbook with a frozen, bold header row and dates as dates; every text is a
     string cell, never a formula, whatever it starts with."""
-    book = Workbook()
-    sheet = book.active
-    sheet.title = title[:31]
-    for index, row in enumerate(export_rows(session, campaign_id)):
-        sheet.append([_xlsx_text(v) if isinstance(v, str) else v for v in row])
-        for cell in sheet[sheet.max_row]:
-            # openpyxl makes a formula of any text starting with "=" (and an error value of
-            # "#N/A"…): the cell is told it holds a string.
-            if isinstance(cell.value, str):
-                cell.data_type = "s"
-        if index == 0:
-            for cell in sheet[1]:
-                cell.font = Font(bold=True)
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
-    for row in sheet.iter_rows(min_row=2):
-        for cell in row:
-            if isinstance(cell.value, dt.datetime):
-                cell.number_format = "dd/mm/yyyy hh:mm"
-            elif isinstance(cell.value, dt.date):
-                cell.number_format = "dd/mm/yyyy"
-            elif isinstance(cell.value, str) and "\n" in cell.value:
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
-    sheet.freeze_panes = "B2"
     output = io.BytesIO()
-    book.save(output)
+    write_xlsx(session, campaign_id, output, title)
     return output.getvalue()
+
+
+def write_xlsx(
+    session: Session,
+    campaign_id: int,
+    output: IO[bytes] | str,
+    title: str = "Dossiers",
+    progress: Progress | None = None,
+) -> None:
+    """`export_xlsx` written into `output` (a file or its path) in openpyxl's write-only
+    mode: rows go to a temporary file as they come, never held as a sheet in memory."""
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title[:31])
+    sheet.freeze_panes = "B2"
+    header_font = Font(bold=True)
+    wrapped = Alignment(wrap_text=True, vertical="top")
+    written = -1
+    for written, row in enumerate(export_rows(session, campaign_id)):
+        cells = []
+        for value in row:
+            cell = WriteOnlyCell(sheet, _xlsx_text(value) if isinstance(value, str) else value)
+            if isinstance(value, str):
+                # openpyxl makes a formula of any text starting with "=" (and an error value
+                # of "#N/A"…): the cell is told it holds a string.
+                cell.data_type = "s"
+            if written == 0:
+                cell.font = header_font
+                cell.alignment = wrapped
+            elif isinstance(value, dt.datetime):
+                cell.number_format = "dd/mm/yyyy hh:mm"
+            elif isinstance(value, dt.date):
+                cell.number_format = "dd/mm/yyyy"
+            elif isinstance(value, str) and "\n" in value:
+                cell.alignment = wrapped
+            cells.append(cell)
+        sheet.append(cells)
+        if progress and written and written % BATCH == 0:
+            progress(written)
+    book.save(output)
+    if progress:
+        progress(max(written, 0))
