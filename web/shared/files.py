@@ -6,7 +6,8 @@ from __future__ import annotations
 from flask import Response, abort, current_app, send_file
 
 from workflow.models import Dossier
-from workflow.plumbing.storage import FileStore, open_storage
+from workflow.plumbing.storage import FileStore
+from workflow.plumbing.storage_url import open_storage
 
 
 def storage() -> FileStore:
@@ -18,10 +19,13 @@ def storage() -> FileStore:
     return found
 
 
-def send_stored(storage_name: str, name: str, mimetype: str) -> Response:
-    """A stored file as a download, never cached by a shared proxy; 404 if the file is gone."""
+def send_stored(
+    storage_name: str, name: str, mimetype: str, store: FileStore | None = None
+) -> Response:
+    """A stored file (of `store`, by default the app's storage) as a download, never cached
+    by a shared proxy; 404 if the file is gone."""
     try:
-        stream = storage().open(storage_name)
+        stream = (store or storage()).open(storage_name)
     except (ValueError, FileNotFoundError):
         abort(404)
     response = send_file(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from workflow.models.base import Base
 
 EXPORT_KINDS = ("csv", "xlsx", "zip")
-EXPORT_STATES = ("queued", "running", "done", "failed", "expired")
+EXPORT_STATUSES = ("queued", "running", "done", "failed", "expired")
 
 
 class ExportJob(Base):
@@ -25,10 +25,10 @@ class ExportJob(Base):
             "kind IN (" + ", ".join(f"'{k}'" for k in EXPORT_KINDS) + ")", name="known_kind"
         ),
         CheckConstraint(
-            "state IN (" + ", ".join(f"'{s}'" for s in EXPORT_STATES) + ")", name="known_state"
+            "status IN (" + ", ".join(f"'{s}'" for s in EXPORT_STATUSES) + ")", name="known_status"
         ),
-        CheckConstraint("state != 'done' OR storage_name IS NOT NULL", name="done_has_file"),
-        Index("ix_export_jobs_state_id", "state", "id"),
+        CheckConstraint("status != 'done' OR storage_name IS NOT NULL", name="done_has_file"),
+        Index("ix_export_jobs_status_id", "status", "id"),
         Index("ix_export_jobs_campaign_id_id", "campaign_id", "id"),
     )
 
@@ -36,7 +36,7 @@ class ExportJob(Base):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
     kind: Mapped[str] = mapped_column(String(10))
     requested_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    state: Mapped[str] = mapped_column(String(10), default="queued")
+    status: Mapped[str] = mapped_column(String(10), default="queued")
     progress_done: Mapped[int] = mapped_column(default=0)
     progress_total: Mapped[int] = mapped_column(default=0)
     storage_name: Mapped[str | None] = mapped_column(String(128))

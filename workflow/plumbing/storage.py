@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import unquote, urlsplit
 
 from pypdf import PdfReader
 from sqlalchemy import event
@@ -229,21 +228,6 @@ class Storage(FileStore):
     def delete(self, name: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.path(name).unlink()
-
-
-def open_storage(url: str | Path) -> FileStore:
-    """The storage named by STORAGE_URL: `s3://bucket/prefix?endpoint_url=…&region=…`
-    (credentials from the standard AWS variables), or `file:///folder` or a bare folder."""
-    text = str(url)
-    if text.startswith("s3://"):
-        from workflow.plumbing.s3 import S3Storage
-
-        return S3Storage.from_url(text)
-    if text.startswith("file://"):
-        return Storage(unquote(urlsplit(text).path))
-    if "://" in text:
-        raise ValueError(f"unknown storage URL (file:// or s3:// expected): {text}")
-    return Storage(text)
 
 
 @event.listens_for(Session, "after_commit")
