@@ -22,14 +22,14 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from workflow.campaigns.schema import Campaign as Definition
 from workflow.campaigns.schema import Column, FieldDef, FieldType
 from workflow.campaigns.store import definition_of
 from workflow.instruction.deposited import DEPOSITED
 from workflow.machine.states import workflow
-from workflow.models import CampaignVersion, Dossier, Organisation
+from workflow.models import CampaignVersion, Decision, Dossier, Organisation
 from workflow.plumbing.dates import PARIS, as_utc
 
 DECISIONS = {"accepte": "Accepté", "refuse": "Refusé", "sans_suite": "Classé sans suite"}
@@ -82,35 +82,69 @@ def export_rows(session: Session, campaign_id: int) -> Iterator[list[Any]]:
     columns = _columns(list(definitions.values()))
     yield [*FIXED, *(c.header for c in columns)]
     labels = workflow().state_labels
-    dossiers = session.scalars(
-        select(Dossier)
-        .options(joinedload(Dossier.organisation), joinedload(Dossier.decision))
+    # Per version of the form, each column's field definition, found once (not per cell).
+    fields = {
+        vid: [_field(definition, column) for column in columns]
+        for vid, definition in definitions.items()
+    }
+    rows = session.execute(
+        select(
+            Dossier.number,
+            Dossier.campaign_version_id,
+            Dossier.state,
+            Dossier.deposited_at,
+            Dossier.values,
+            Organisation.name,
+            Organisation.finess,
+            Organisation.siret,
+            Decision.kind,
+            Decision.motivation,
+            Decision.published_at,
+        )
+        .join(Organisation, Organisation.id == Dossier.organisation_id)
+        .outerjoin(Decision, Decision.dossier_id == Dossier.id)
         .where(Dossier.campaign_id == campaign_id, DEPOSITED)
         .order_by(Dossier.number)
-        # Rows come in batches (a server-side cursor on PostgreSQL): memory stays flat
-        # whatever the number of dossiers.
+        # Plain rows in batches (a server-side cursor on PostgreSQL), not ORM objects:
+        # memory stays flat and time linear whatever the number of dossiers.
         .execution_options(yield_per=BATCH)
     )
-    for dossier in dossiers:
-        definition = definitions[dossier.campaign_version_id]
-        organisation: Organisation = dossier.organisation
-        decision = dossier.decision
+    for (
+        number,
+        version_id,
+        state,
+        deposited_at,
+        values,
+        name,
+        finess,
+        siret,
+        decision,
+        motivation,
+        published_at,
+    ) in rows:
         row: list[Any] = [
-            dossier.number,
-            organisation.name,
-            organisation.finess,
-            organisation.siret,
-            labels[dossier.state],
-            _local(dossier.deposited_at),
-            DECISIONS[decision.kind] if decision else None,
-            decision.motivation if decision else None,
-            _local(decision.published_at) if decision else None,
-            versions[dossier.campaign_version_id],
+            number,
+            name,
+            finess,
+            siret,
+            labels[state],
+            _local(deposited_at),
+            DECISIONS[decision] if decision else None,
+            motivation if decision else None,
+            _local(published_at) if decision else None,
+            versions[version_id],
         ]
-        values = dossier.values or {}
-        for column in columns:
-            row.append(_cell(definition, column, values))
+        values = values or {}
+        for column, field in zip(columns, fields[version_id], strict=True):
+            row.append(_cell(field, column, values))
         yield row
+
+
+def _field(definition: Definition, column: _Column) -> FieldDef | None:
+    try:
+        return definition.field(f"{column.volet}.{column.field}")
+    except StopIteration:
+        return None  # a field of another version of the form
 
 
 def _columns(definitions: list[Definition]) -> list[_Column]:
@@ -127,14 +161,12 @@ def _columns(definitions: list[Definition]) -> list[_Column]:
     return sorted(seen.values(), key=lambda c: order.get(c.volet, len(order)))
 
 
-def _cell(definition: Definition, column: _Column, values: dict[str, Any]) -> Any:
+def _cell(field: FieldDef | None, column: _Column, values: dict[str, Any]) -> Any:
     value = (values.get(column.volet) or {}).get(column.field)
     if value is None:
         return None
-    try:
-        field = definition.field(f"{column.volet}.{column.field}")
-    except StopIteration:
-        return str(value)  # a field of another version of the form
+    if field is None:
+        return str(value)
     return _readable(field, value)
 
 
@@ -155,10 +187,10 @@ def _readable(field: FieldDef | Column, value: Any) -> Any:
         return dt.date.fromisoformat(value)
     if kind is FieldType.YES_NO:
         return "Oui" if value else "Non"
-    labels = {c.value: c.label for c in field.choices}
     if kind is FieldType.CHOICE:
-        return labels.get(value, value)
+        return {c.value: c.label for c in field.choices}.get(value, value)
     if kind is FieldType.MULTI_CHOICE:
+        labels = {c.value: c.label for c in field.choices}
         return " ; ".join(labels.get(v, v) for v in value)
     return value
 
@@ -203,12 +235,12 @@ def write_csv(
 
 
 def _csv_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return neutralised(value)
     if isinstance(value, dt.datetime):
         return value.strftime("%d/%m/%Y %H:%M")
     if isinstance(value, dt.date):
         return value.strftime("%d/%m/%Y")
-    if isinstance(value, str):
-        return neutralised(value)
     return value
 
 
