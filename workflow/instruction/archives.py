@@ -3,7 +3,7 @@ each file named by its dossier number so that the archive sorts like the dashboa
 
 PDFs are already compressed: entries are stored, not deflated, which keeps building the
 archive of a whole campaign (hundreds of dossiers, a few files each) as fast as copying the
-files. The archive is written to a temporary file, not held in memory.
+files. The archive is written to a temporary file, each file streamed from the storage.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import tempfile
 import time
 import unicodedata
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -27,6 +27,8 @@ from workflow.models import Attachment, Avis, Dossier
 from workflow.plumbing.storage import COPY_CHUNK, FileStore
 
 MISSING_NOTE = "FICHIERS-MANQUANTS.txt"
+# Dossiers read at a time for a campaign's archive.
+BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -60,15 +62,9 @@ def dossier_entries(session: Session, dossier: Dossier, folder: str = "") -> lis
     return _entries(session, dossier, dossier.attachments, signed, folder)
 
 
-def campaign_entries(session: Session, campaign_id: int) -> list[Entry]:
+def campaign_entries(session: Session, campaign_id: int) -> Iterator[Entry]:
     """Every file of a campaign's deposited dossiers, one folder per dossier number; a few
-    queries whatever the number of dossiers."""
-    dossiers = session.scalars(
-        select(Dossier)
-        .where(Dossier.campaign_id == campaign_id, DEPOSITED)
-        .order_by(Dossier.number)
-        .options(selectinload(Dossier.attachments))
-    ).all()
+    queries per batch of dossiers, read as the archive is written (memory stays flat)."""
     signed: dict[int, list[Avis]] = {}
     for avis in session.scalars(
         select(Avis)
@@ -77,12 +73,17 @@ def campaign_entries(session: Session, campaign_id: int) -> list[Entry]:
         .order_by(Avis.id)
     ):
         signed.setdefault(avis.dossier_id, []).append(avis)
-    entries: list[Entry] = []
+    dossiers = session.scalars(
+        select(Dossier)
+        .where(Dossier.campaign_id == campaign_id, DEPOSITED)
+        .order_by(Dossier.number)
+        .options(selectinload(Dossier.attachments))
+        .execution_options(yield_per=BATCH)
+    )
     for dossier in dossiers:
         folder = f"{dossier_label(dossier)}/"
         mine = signed.get(dossier.id, [])
-        entries += _entries(session, dossier, dossier.attachments, mine, folder)
-    return entries
+        yield from _entries(session, dossier, dossier.attachments, mine, folder)
 
 
 def _entries(

@@ -205,9 +205,6 @@ def run_job(
         if job is None or job.status != "running" or job.worker != worker:
             return job.status if job else "missing"
         kind, campaign_id = job.kind, job.campaign_id
-        campaign = session.get(Campaign, campaign_id)
-        assert campaign is not None
-        title = campaign.title
 
     def progress(done: int) -> None:
         with sessions() as beat, transaction(beat):
@@ -226,7 +223,7 @@ def run_job(
                 if kind == "csv":
                     write_csv(reading, campaign_id, output, progress)
                 elif kind == "xlsx":
-                    write_xlsx(reading, campaign_id, output, title=title, progress=progress)
+                    write_xlsx(reading, campaign_id, output, progress=progress)
                 else:
                     write_zip(campaign_entries(reading, campaign_id), storage, output)
                     progress(total)
