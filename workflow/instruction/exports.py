@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES
 from openpyxl.styles import Alignment, Font
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -261,6 +262,16 @@ def neutralised(text: str) -> str:
     return text
 
 
+def _styled(sheet: Any, value: Any, **style: Any) -> WriteOnlyCell:
+    """A cell with its own style; a text is always a string cell, never a formula."""
+    cell = WriteOnlyCell(sheet, value)
+    if isinstance(value, str):
+        cell.data_type = "s"
+    for name, setting in style.items():
+        setattr(cell, name, setting)
+    return cell
+
+
 def _xlsx_text(text: str) -> str:
     return _NOT_IN_XLSX.sub("", text)[:XLSX_MAX_TEXT]
 
@@ -287,25 +298,31 @@ def write_xlsx(
     sheet.freeze_panes = "B2"
     header_font = Font(bold=True)
     wrapped = Alignment(wrap_text=True, vertical="top")
+    date_time = {"number_format": "dd/mm/yyyy hh:mm"}
+    date_only = {"number_format": "dd/mm/yyyy"}
     written = -1
     for written, row in enumerate(export_rows(session, campaign_id)):
-        cells = []
+        cells: list[Any] = []
         for value in row:
-            cell = WriteOnlyCell(sheet, _xlsx_text(value) if isinstance(value, str) else value)
-            if isinstance(value, str):
-                # openpyxl makes a formula of any text starting with "=" (and an error value
-                # of "#N/A"…): the cell is told it holds a string.
-                cell.data_type = "s"
             if written == 0:
-                cell.font = header_font
-                cell.alignment = wrapped
+                cells.append(_styled(sheet, value, font=header_font, alignment=wrapped))
+            elif isinstance(value, str):
+                text = _xlsx_text(value)
+                if "\n" in text:
+                    cells.append(_styled(sheet, text, alignment=wrapped))
+                elif text[:1] == "=" or text in ERROR_CODES:
+                    # openpyxl makes a formula of any text starting with "=" (and an error
+                    # value of "#N/A"…): the cell is told it holds a string.
+                    cells.append(_styled(sheet, text))
+                else:
+                    # A plain value: openpyxl writes it through one reused cell, the fast path.
+                    cells.append(text)
             elif isinstance(value, dt.datetime):
-                cell.number_format = "dd/mm/yyyy hh:mm"
+                cells.append(_styled(sheet, value, **date_time))
             elif isinstance(value, dt.date):
-                cell.number_format = "dd/mm/yyyy"
-            elif isinstance(value, str) and "\n" in value:
-                cell.alignment = wrapped
-            cells.append(cell)
+                cells.append(_styled(sheet, value, **date_only))
+            else:
+                cells.append(value)
         sheet.append(cells)
         if progress and written and written % BATCH == 0:
             progress(written)
