@@ -30,7 +30,7 @@ def text_of(response) -> str:  # type: ignore[no-untyped-def]
 def large(world, session, app, auth):
     """A campaign of 3 deposited dossiers, past a threshold of 2 for this test, followed by
     the signed-in instructeur."""
-    app.config["EXPORT_DIRECT_MAX"] = 2
+    app.config["EXPORT_DIRECT_MAX"] = app.config["EXPORT_DIRECT_MAX_ZIP"] = 2
     campaign = world.campaign()
     hospital = world.organisation()
     for state in ("en_instruction", "en_instruction", "accepte", "brouillon"):
@@ -109,6 +109,17 @@ def test_an_export_is_queued_shown_with_its_progress_then_downloaded(large, clie
     session.rollback()
     (mail,) = session.scalars(select(OutboxMail).where(OutboxMail.template == "export_pret"))
     assert mail.recipient == instructor.email and mail.context["export_id"] == job.id
+
+
+def test_the_pieces_of_a_campaign_go_to_the_worker_sooner_than_its_table(
+    large, client, session, app
+):
+    campaign, _ = large
+    app.config["EXPORT_DIRECT_MAX"] = 10
+    base = f"/instruction/campagnes/{campaign.slug}"
+    assert client.get(f"{base}/export.csv").status_code == 200
+    assert client.get(f"{base}/pieces.zip").status_code == 302
+    assert jobs(session) == []
 
 
 def test_an_expired_export_cannot_be_downloaded(large, client, session, app, auth):

@@ -264,17 +264,19 @@ def export_campaign_xlsx(slug: str) -> Response:
 @staff_required
 def campaign_zip(slug: str) -> Response:
     found = followed_campaign(slug)
-    if (queued := _too_large_for_the_request(found)) is not None:
+    if (queued := _too_large_for_the_request(found, "EXPORT_DIRECT_MAX_ZIP")) is not None:
         return queued
     archive = write_zip(campaign_entries(db_session(), found.id), storage())
     return _zip(archive, f"{found.slug}-pieces.zip")
 
 
-def _too_large_for_the_request(found: Campaign) -> Response | None:
-    """A campaign past EXPORT_DIRECT_MAX dossiers is exported by the worker, never by a web
+def _too_large_for_the_request(
+    found: Campaign, limit: str = "EXPORT_DIRECT_MAX"
+) -> Response | None:
+    """A campaign past the `limit` of dossiers is exported by the worker, never by a web
     worker: the instructor is sent to the exports page to ask for it."""
     count = count_rows(db_session(), found.id)
-    if count <= current_app.config["EXPORT_DIRECT_MAX"]:
+    if count <= current_app.config[limit]:
         return None
     flash(
         f"Cette campagne compte {count} dossiers déposés : son export est préparé en "

@@ -122,6 +122,8 @@ def configure(app: Flask, test_config: Mapping[str, Any] | None = None) -> None:
         # A campaign of at most this many deposited dossiers is exported within the request;
         # a larger one by the export worker (a web worker never builds a large file).
         EXPORT_DIRECT_MAX=int(os.environ.get("EXPORT_DIRECT_MAX") or 500),
+        # The ZIP of the pieces weighs megabytes per dossier: a lower limit.
+        EXPORT_DIRECT_MAX_ZIP=int(os.environ.get("EXPORT_DIRECT_MAX_ZIP") or 50),
         CAMPAIGNS_DIR=os.environ.get("CAMPAIGNS_DIR") or str(ROOT / "campaigns"),
         # Where the throttling counts live (redis://… shared by every worker and host), and how
         # many reverse proxies in front may be believed about the client's address.
