@@ -4,6 +4,7 @@ sub-commands administer the database and the campaigns, or run the scheduler alo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -113,9 +114,14 @@ def cmd_set_deadline(args: argparse.Namespace) -> int:
 
 
 def upload_storage():  # type: ignore[no-untyped-def]
-    from workflow.plumbing.storage import Storage
+    """The service's storage: STORAGE_URL (file or s3://), or the folder UPLOAD_DIR."""
+    from workflow.plumbing.storage_url import open_storage
 
-    return Storage(os.environ.get("UPLOAD_DIR") or ROOT / "instance" / "uploads")
+    return open_storage(
+        os.environ.get("STORAGE_URL")
+        or os.environ.get("UPLOAD_DIR")
+        or ROOT / "instance" / "uploads"
+    )
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
@@ -215,11 +221,27 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
+    if os.environ.get("EXPORT_WORKER", "on") != "off":
+        # Exports run in this process, beside the ticks, never in a web worker.
+        from workflow.scheduling.export_worker import start_export_worker
+
+        start_export_worker(scheduler.sessions, upload_storage())
     print(f"Scheduler {scheduler.leadership.holder}: a tick every {interval:g} s", flush=True)
     try:
         start(scheduler, interval, blocking=True)
     except (KeyboardInterrupt, SystemExit):
         scheduler.leadership.release()
+    return 0
+
+
+def cmd_export_worker(args: argparse.Namespace) -> int:
+    """Exports alone, in a process of their own (several may run, on several hosts)."""
+    from workflow.scheduling.export_worker import start_export_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # Stopped by Ctrl+C or SIGTERM; a job cut short is queued again after STALE_AFTER.
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        start_export_worker(_sessions(), upload_storage(), blocking=True)
     return 0
 
 
@@ -246,6 +268,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         scheduler, interval = from_environment(app.extensions["db_sessions"])
         start(scheduler, interval, blocking=False)
         print(f"In-process scheduler: a tick every {interval:g} s (SCHEDULER=off to disable)")
+        from workflow.plumbing.storage_url import open_storage
+        from workflow.scheduling.export_worker import start_export_worker
+
+        storage = open_storage(app.config["STORAGE_URL"])
+        start_export_worker(app.extensions["db_sessions"], storage)
     print(f"Serving on http://{args.host}:{args.port}/ (Ctrl+C to stop)")
     app.run(host=args.host, port=args.port, debug=False, request_handler=QuietRequestHandler)
     return 0
@@ -281,6 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     checking.set_defaults(func=cmd_check)
     sub.add_parser("scheduler", help="run the scheduler alone (production)").set_defaults(
         func=cmd_scheduler
+    )
+    sub.add_parser("export-worker", help="run queued exports alone").set_defaults(
+        func=cmd_export_worker
     )
     sub.add_parser("diagram", help="print the state machine (Mermaid)").set_defaults(
         func=cmd_diagram

@@ -564,3 +564,41 @@ def pdf_bytes(pages: int = 1, password: str | None = None, title: str = "Pièce"
     buffer = io.BytesIO()
     writer.write(buffer)
     return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's S3 server on loopback, at a free port, for the whole run."""
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_url(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """STORAGE_URL of a new, empty bucket on moto's server (credentials as AWS variables)."""
+    import uuid
+
+    import boto3
+
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_DEFAULT_REGION", "eu-west-3"),
+    ):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    bucket = f"pp-{uuid.uuid4().hex[:12]}"
+    client = boto3.client("s3", endpoint_url=moto_endpoint, region_name="eu-west-3")
+    client.create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"}
+    )
+    return f"s3://{bucket}/postes?endpoint_url={moto_endpoint}&region=eu-west-3"

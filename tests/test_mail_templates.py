@@ -28,6 +28,12 @@ CONTEXTS = {
         "expires_at": "2026-06-01T10:00:00+00:00",
     },
     "rappel_avis": {"avis_key": "coordonnateur"},
+    "export_pret": {
+        "export_id": 7,
+        "kind_label": "XLSX (Excel)",
+        "dossiers": 3,
+        "expires_at": "2026-06-08T10:00:00+00:00",
+    },
     "changement_date_limite": {
         "before": "jusqu'au 20 mars 2026 inclus",
         "after": "jusqu'au 27 mars 2026 inclus",

@@ -14,7 +14,9 @@ from sqlalchemy import select
 from tests.conftest import pdf_bytes
 from workflow.administration.instructors import follow
 from workflow.instruction.avis import avis_token, invite_avis
+from workflow.instruction.export_jobs import request_export, work
 from workflow.models import Attachment, Campaign, Dossier, User
+from workflow.plumbing import clock
 from workflow.plumbing.db import transaction
 from workflow.plumbing.storage import Storage
 
@@ -29,6 +31,10 @@ INSTRUCTION_ROUTES = [
     ("get", "/instruction/campagnes/{slug}/export.csv"),
     ("get", "/instruction/campagnes/{slug}/export.xlsx"),
     ("get", "/instruction/campagnes/{slug}/pieces.zip"),
+    ("get", "/instruction/campagnes/{slug}/exports"),
+    ("post", "/instruction/campagnes/{slug}/exports"),
+    ("get", "/instruction/exports/{export}/etat"),
+    ("get", "/instruction/exports/{export}/fichier"),
     ("get", "/instruction/dossiers/{dossier}"),
     ("post", "/instruction/dossiers/{dossier}/actions"),
     ("get", "/instruction/dossiers/{dossier}/pieces/cv"),
@@ -75,6 +81,7 @@ class Scene:
     token: str
     instructor: User
     users: dict[str, User]
+    export_id: int = 0
 
     def path(self, template: str) -> str:
         return template.format(
@@ -83,6 +90,7 @@ class Scene:
             avis=self.avis_id,
             user=self.instructor.id,
             token=self.token,
+            export=self.export_id,
         )
 
 
@@ -118,7 +126,11 @@ def scene(world, session, app) -> Scene:
     with transaction(session):
         follow(session, users["instructeur_autre"], elsewhere, admin_actor)
     token = avis_token(avis.id, app.config["SECRET_KEY"])
-    return Scene(campaign, dossier, avis.id, token, users["instructeur"], users)
+    # A finished export of the campaign, asked by its instructeur.
+    with transaction(session):
+        export = request_export(session, campaign, "csv", users["instructeur"], clock.now())
+    work(app.extensions["db_sessions"], storage, "test")
+    return Scene(campaign, dossier, avis.id, token, users["instructeur"], users, export.id)
 
 
 def sign_in(auth, scene: Scene, role: str) -> None:
@@ -135,7 +147,8 @@ def test_every_route_of_the_ars_and_avis_pages_is_in_the_access_tests(app):
     listed = INSTRUCTION_ROUTES + ADMIN_ROUTES + AVIS_ROUTES
     covered = {
         adapter.match(
-            path.format(slug="c", dossier=1, avis=1, user=1, token="t"), method=method.upper()
+            path.format(slug="c", dossier=1, avis=1, user=1, token="t", export=1),
+            method=method.upper(),
         )[0]
         for method, path in listed
     }

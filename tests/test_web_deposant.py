@@ -502,6 +502,24 @@ def test_a_real_pdf_is_stored_outside_the_web_root_and_served_to_the_owner(
     assert download.headers["Cache-Control"] == "private, no-store"
 
 
+def test_with_an_s3_bucket_a_piece_goes_to_the_bucket_and_comes_back(
+    at, app, client, signed_in, fresh, session, s3_url
+):
+    from workflow.plumbing.storage_url import open_storage
+
+    app.config["STORAGE_URL"] = s3_url
+    app.extensions.pop("storage", None)
+    data = pdf_bytes(title="CV")
+    with at(DURING):
+        assert upload(client, fresh, data).status_code == 302
+    attachment = session.scalars(select(Attachment)).one()
+    assert list(open_storage(s3_url).names()) == [attachment.storage_name]
+    assert not Path(app.config["UPLOAD_DIR"]).exists()  # nothing on this host's disk
+    with at(DURING):
+        download = client.get(f"/dossiers/{fresh.id}/pieces/cv/fichier")
+    assert download.data == data and download.mimetype == "application/pdf"
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [

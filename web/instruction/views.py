@@ -15,6 +15,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -27,11 +28,11 @@ from werkzeug.wrappers import Response
 
 from web.shared.access import followed_campaign, followed_dossier, staff_required
 from web.shared.db import db_session
-from web.shared.files import send_pdf, storage
+from web.shared.files import send_pdf, send_stored, storage
 from web.shared.formatting import campaign_status
 from web.shared.parsing import parse_date, parse_int
 from web.shared.security import safe_next
-from workflow.administration.instructors import followers, visible_campaigns
+from workflow.administration.instructors import followers, may_instruct, visible_campaigns
 from workflow.campaigns.missing import missing_by_kind
 from workflow.campaigns.store import definition_of
 from workflow.instruction import dashboard
@@ -43,7 +44,16 @@ from workflow.instruction.archives import (
 )
 from workflow.instruction.avis import VERDICTS, delete_avis, invite_avis
 from workflow.instruction.deposited import deposited_states
-from workflow.instruction.exports import export_csv, export_xlsx
+from workflow.instruction.export_jobs import KINDS as EXPORT_KINDS
+from workflow.instruction.export_jobs import STATUS_LABELS as EXPORT_STATUS_LABELS
+from workflow.instruction.export_jobs import (
+    TooManyExports,
+    campaign_jobs,
+    export_storage,
+    request_export,
+)
+from workflow.instruction.export_jobs import file_name as export_file_name
+from workflow.instruction.exports import count_rows, export_csv, export_xlsx
 from workflow.instruction.readable import shown_volets
 from workflow.instruction.same_candidate import other_dossiers_of_candidate
 from workflow.instruction.timeline import dossier_timeline
@@ -55,7 +65,7 @@ from workflow.machine.spec import EventSpec
 from workflow.machine.states import workflow
 from workflow.mail.sender import failed_mails
 from workflow.mail.templates import render
-from workflow.models import Avis, Dossier
+from workflow.models import Avis, Campaign, Dossier, ExportJob
 from workflow.plumbing import clock
 from workflow.plumbing.dates import paris_date
 from workflow.plumbing.db import transaction
@@ -236,6 +246,8 @@ def _download(data: bytes, mimetype: str, name: str) -> Response:
 @staff_required
 def export_campaign_csv(slug: str) -> Response:
     found = followed_campaign(slug)
+    if (queued := _too_large_for_the_request(found)) is not None:
+        return queued
     data = export_csv(db_session(), found.id)
     return _download(data, "text/csv; charset=utf-8", f"{found.slug}-dossiers.csv")
 
@@ -244,6 +256,8 @@ def export_campaign_csv(slug: str) -> Response:
 @staff_required
 def export_campaign_xlsx(slug: str) -> Response:
     found = followed_campaign(slug)
+    if (queued := _too_large_for_the_request(found)) is not None:
+        return queued
     data = export_xlsx(db_session(), found.id)
     kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return _download(data, kind, f"{found.slug}-dossiers.xlsx")
@@ -253,8 +267,108 @@ def export_campaign_xlsx(slug: str) -> Response:
 @staff_required
 def campaign_zip(slug: str) -> Response:
     found = followed_campaign(slug)
+    if (queued := _too_large_for_the_request(found, "EXPORT_DIRECT_MAX_ZIP")) is not None:
+        return queued
     archive = write_zip(campaign_entries(db_session(), found.id), storage())
     return _zip(archive, f"{found.slug}-pieces.zip")
+
+
+def _too_large_for_the_request(
+    found: Campaign, limit: str = "EXPORT_DIRECT_MAX"
+) -> Response | None:
+    """A campaign past the `limit` of dossiers is exported by the worker, never by a web
+    worker: the instructor is sent to the exports page to ask for it."""
+    count = count_rows(db_session(), found.id)
+    if count <= current_app.config[limit]:
+        return None
+    flash(
+        f"Cette campagne compte {count} dossiers déposés : son export est préparé en "
+        "arrière-plan. Demandez-le ci-dessous ; vous recevrez un mail quand il sera prêt.",
+        "info",
+    )
+    return redirect(url_for(".exports_page", slug=found.slug))
+
+
+@bp.get("/campagnes/<slug>/exports")
+@staff_required
+def exports_page(slug: str) -> str:
+    """The campaign's export jobs with their progress, and the forms that ask for one."""
+    found = followed_campaign(slug)
+    jobs = campaign_jobs(db_session(), found.id)
+    return render_template(
+        "instruction/exports.html",
+        campaign=found,
+        jobs=jobs,
+        kinds=EXPORT_KINDS,
+        labels=EXPORT_STATUS_LABELS,
+        pending=any(job.status in ("queued", "running") for job in jobs),
+        file_name=export_file_name,
+    )
+
+
+@bp.post("/campagnes/<slug>/exports")
+@staff_required
+def request_campaign_export(slug: str) -> Response:
+    """« Exporter »: queues a job for the worker; the page shows its progress."""
+    found = followed_campaign(slug)
+    kind = request.form.get("kind", "")
+    if kind not in EXPORT_KINDS:
+        flash("Choisissez un export : CSV, XLSX ou ZIP des pièces.", "error")
+        return redirect(url_for(".exports_page", slug=slug))
+    s = db_session()
+    try:
+        with transaction(s):
+            job = request_export(s, found, kind, current_user.user, clock.now())
+            number = job.id
+    except TooManyExports as refused:
+        flash(refused.message, "error")
+        return redirect(url_for(".exports_page", slug=slug))
+    flash(
+        f"Export n° {number} ({EXPORT_KINDS[kind].label}) demandé : il est préparé en "
+        "arrière-plan, vous recevrez un mail avec le lien quand il sera prêt.",
+        "success",
+    )
+    return redirect(url_for(".exports_page", slug=slug))
+
+
+def _followed_job(job_id: int) -> tuple[ExportJob, Campaign]:
+    """The export job if the signed-in user may instruct its campaign; a 404 otherwise."""
+    s = db_session()
+    job = s.get(ExportJob, job_id)
+    found = s.get(Campaign, job.campaign_id) if job else None
+    if job is None or found is None or not may_instruct(s, current_user.user, found.id):
+        abort(404)
+    return job, found
+
+
+@bp.get("/exports/<int:job_id>/etat")
+@staff_required
+def export_status(job_id: int) -> Response:
+    """The progress of one job, for the page's small script."""
+    job, _ = _followed_job(job_id)
+    response = jsonify(
+        status=job.status,
+        label=EXPORT_STATUS_LABELS[job.status],
+        done=job.progress_done,
+        total=job.progress_total,
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/exports/<int:job_id>/fichier")
+@staff_required
+def export_file(job_id: int) -> Response:
+    """The file of a finished export, streamed from storage; 404 once it has expired."""
+    job, found = _followed_job(job_id)
+    if job.status != "done" or not job.storage_name:
+        abort(404)
+    return send_stored(
+        job.storage_name,
+        export_file_name(found, job),
+        EXPORT_KINDS[job.kind].mimetype,
+        export_storage(storage()),
+    )
 
 
 def _zip(archive: Any, name: str) -> Response:

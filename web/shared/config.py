@@ -116,6 +116,14 @@ def configure(app: Flask, test_config: Mapping[str, Any] | None = None) -> None:
         BASE_URL=os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
         SMTP_URL=os.environ.get("SMTP_URL"),
         UPLOAD_DIR=os.environ.get("UPLOAD_DIR") or os.path.join(app.instance_path, "uploads"),
+        # Where pieces and exports are stored: s3://bucket/prefix?endpoint_url=… shared by
+        # every host, or a folder (UPLOAD_DIR by default, see below).
+        STORAGE_URL=os.environ.get("STORAGE_URL"),
+        # A campaign of at most this many deposited dossiers is exported within the request;
+        # a larger one by the export worker (a web worker never builds a large file).
+        EXPORT_DIRECT_MAX=int(os.environ.get("EXPORT_DIRECT_MAX") or 500),
+        # The ZIP of the pieces weighs megabytes per dossier: a lower limit.
+        EXPORT_DIRECT_MAX_ZIP=int(os.environ.get("EXPORT_DIRECT_MAX_ZIP") or 50),
         CAMPAIGNS_DIR=os.environ.get("CAMPAIGNS_DIR") or str(ROOT / "campaigns"),
         # Where the throttling counts live (redis://… shared by every worker and host), and how
         # many reverse proxies in front may be believed about the client's address.
@@ -125,6 +133,8 @@ def configure(app: Flask, test_config: Mapping[str, Any] | None = None) -> None:
         MAX_CONTENT_LENGTH=MAX_PDF_BYTES + 256 * 1024,
     )
     app.config.update(overrides)
+    if not app.config["STORAGE_URL"]:
+        app.config["STORAGE_URL"] = app.config["UPLOAD_DIR"]
     if development:
         if not app.config["SECRET_KEY"]:
             app.config["SECRET_KEY"] = development_secret_key(app.instance_path)

@@ -3,16 +3,18 @@ each file named by its dossier number so that the archive sorts like the dashboa
 
 PDFs are already compressed: entries are stored, not deflated, which keeps building the
 archive of a whole campaign (hundreds of dossiers, a few files each) as fast as copying the
-files. The archive is written to a temporary file, not held in memory.
+files. The archive is written to a temporary file, each file streamed from the storage.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 import tempfile
+import time
 import unicodedata
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -22,9 +24,11 @@ from sqlalchemy.orm import Session, selectinload
 from workflow.campaigns.store import definition_of
 from workflow.instruction.deposited import DEPOSITED
 from workflow.models import Attachment, Avis, Dossier
-from workflow.plumbing.storage import Storage
+from workflow.plumbing.storage import COPY_CHUNK, FileStore
 
 MISSING_NOTE = "FICHIERS-MANQUANTS.txt"
+# Dossiers read at a time for a campaign's archive.
+BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -58,15 +62,9 @@ def dossier_entries(session: Session, dossier: Dossier, folder: str = "") -> lis
     return _entries(session, dossier, dossier.attachments, signed, folder)
 
 
-def campaign_entries(session: Session, campaign_id: int) -> list[Entry]:
+def campaign_entries(session: Session, campaign_id: int) -> Iterator[Entry]:
     """Every file of a campaign's deposited dossiers, one folder per dossier number; a few
-    queries whatever the number of dossiers."""
-    dossiers = session.scalars(
-        select(Dossier)
-        .where(Dossier.campaign_id == campaign_id, DEPOSITED)
-        .order_by(Dossier.number)
-        .options(selectinload(Dossier.attachments))
-    ).all()
+    queries per batch of dossiers, read as the archive is written (memory stays flat)."""
     signed: dict[int, list[Avis]] = {}
     for avis in session.scalars(
         select(Avis)
@@ -75,12 +73,17 @@ def campaign_entries(session: Session, campaign_id: int) -> list[Entry]:
         .order_by(Avis.id)
     ):
         signed.setdefault(avis.dossier_id, []).append(avis)
-    entries: list[Entry] = []
+    dossiers = session.scalars(
+        select(Dossier)
+        .where(Dossier.campaign_id == campaign_id, DEPOSITED)
+        .order_by(Dossier.number)
+        .options(selectinload(Dossier.attachments))
+        .execution_options(yield_per=BATCH)
+    )
     for dossier in dossiers:
         folder = f"{dossier_label(dossier)}/"
         mine = signed.get(dossier.id, [])
-        entries += _entries(session, dossier, dossier.attachments, mine, folder)
-    return entries
+        yield from _entries(session, dossier, dossier.attachments, mine, folder)
 
 
 def _entries(
@@ -110,24 +113,27 @@ def _stem(filename: str) -> str:
     return safe_name(stem)
 
 
-def write_zip(entries: Iterable[Entry], storage: Storage) -> IO[bytes]:
-    """The archive of `entries`, in a temporary file opened at its start. A file missing from
-    the storage is listed in FICHIERS-MANQUANTS.txt instead of failing the whole archive."""
-    output = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the caller, who closes it
+def write_zip(
+    entries: Iterable[Entry], storage: FileStore, output: IO[bytes] | None = None
+) -> IO[bytes]:
+    """The archive of `entries`, in `output` (a new temporary file by default) opened at its
+    start. Each file is streamed from the storage, never held whole. A file missing from the
+    storage is listed in FICHIERS-MANQUANTS.txt instead of failing the whole archive."""
+    if output is None:
+        output = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the caller, who closes it
     missing: list[str] = []
     used: set[str] = set()
-    with zipfile.ZipFile(output, "w", compression=zipfile.ZIP_STORED) as archive:
+    with zipfile.ZipFile(output, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
         for entry in entries:
             arcname = _unique(entry.arcname, used)
             try:
-                path = storage.path(entry.storage_name)
-            except ValueError:
+                source = storage.open(entry.storage_name)
+            except (ValueError, FileNotFoundError):
                 missing.append(arcname)
                 continue
-            if not path.is_file():
-                missing.append(arcname)
-                continue
-            archive.write(path, arcname)
+            info = zipfile.ZipInfo(arcname, date_time=time.localtime()[:6])
+            with source, archive.open(info, "w") as target:
+                shutil.copyfileobj(source, target, COPY_CHUNK)
         if missing:
             note = "Fichiers introuvables sur le serveur au moment de l'export :\n" + "".join(
                 f"- {name}\n" for name in missing

@@ -23,7 +23,7 @@ from workflow.people.actors import Actor
 from workflow.plumbing import clock, identifiers
 from workflow.plumbing.dates import format_instant
 from workflow.plumbing.errors import InvalidInput, InvalidLink, TransitionRefused
-from workflow.plumbing.storage import Storage, check_pdf
+from workflow.plumbing.storage import FileStore, check_pdf
 
 LINK_LIFETIME = dt.timedelta(days=30)
 VERDICTS = {"favorable": "Favorable", "defavorable": "Défavorable"}
@@ -149,7 +149,7 @@ def delete_avis(  # type: ignore[no-untyped-def]
     avis: Avis,
     actor: Actor,
     now: dt.datetime | None = None,
-    storage: Storage | None = None,
+    storage: FileStore | None = None,
 ):
     """Withdraws a request or removes a given avis; its link stops working. Its signed PDF,
     if any, is removed from `storage` once this commits."""
@@ -179,7 +179,7 @@ def answer_avis(
     verdict: str,
     comment: str,
     signed_pdf: tuple[str, bytes] | None,
-    storage: Storage,
+    storage: FileStore,
     now: dt.datetime | None = None,
 ) -> Avis:
     """The avis giver's form: favorable or défavorable, a comment, and optionally the signed

@@ -22,7 +22,7 @@ from workflow.models import Attachment, Campaign, Dossier, Organisation
 from workflow.people.actors import Actor
 from workflow.plumbing import clock
 from workflow.plumbing.errors import ConflictError, InvalidInput, TransitionRefused, WorkflowError
-from workflow.plumbing.storage import Storage, check_pdf
+from workflow.plumbing.storage import FileStore, check_pdf
 
 EDITABLE_STATES = ("brouillon", "en_construction")
 
@@ -218,7 +218,7 @@ def delete_dossier(
     dossier: Dossier,
     actor: Actor,
     now: dt.datetime | None = None,
-    storage: Storage | None = None,
+    storage: FileStore | None = None,
 ) -> None:
     """Deletes a brouillon or en construction dossier before the deadline; the audit trail
     keeps a line saying so. Its PDF files are removed from `storage` once this commits."""
@@ -307,7 +307,7 @@ def attach_piece(
     piece_key: str,
     filename: str,
     data: bytes,
-    storage: Storage,
+    storage: FileStore,
     *,
     expected_version: int | None = None,
     now: dt.datetime | None = None,
@@ -349,7 +349,7 @@ def remove_piece(
     dossier: Dossier,
     actor: Actor,
     piece_key: str,
-    storage: Storage,
+    storage: FileStore,
     *,
     expected_version: int | None = None,
     now: dt.datetime | None = None,

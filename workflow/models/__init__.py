@@ -8,6 +8,7 @@ from workflow.models.accounts import ORGANISATION_TYPES, Organisation, Role, Use
 from workflow.models.base import Base
 from workflow.models.campaign import Campaign, CampaignVersion
 from workflow.models.dossier import STATES, Attachment, Avis, Decision, Dossier, start_date
+from workflow.models.exports import EXPORT_KINDS, EXPORT_STATUSES, ExportJob
 from workflow.models.instructors import CampaignInstructor
 from workflow.models.journal import AuditEvent, Counter, OutboxMail
 from workflow.models.scheduling import Notice, SchedulerLease
@@ -25,6 +26,9 @@ __all__ = [
     "CampaignVersion",
     "Counter",
     "Decision",
+    "EXPORT_KINDS",
+    "EXPORT_STATUSES",
+    "ExportJob",
     "Notice",
     "Dossier",
     "Organisation",

@@ -35,7 +35,7 @@ from sqlalchemy.engine import make_url
 
 from workflow.plumbing import clock
 from workflow.plumbing.db import alembic_config
-from workflow.plumbing.storage import Storage
+from workflow.plumbing.storage import FileStore, Storage
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -69,7 +69,7 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def backup(url: str, storage: Storage, directory: str | Path) -> dict[str, Any]:
+def backup(url: str, storage: FileStore, directory: str | Path) -> dict[str, Any]:
     """Writes a backup of the database at `url` and of `storage` into `directory` (new or
     empty); returns the manifest. Safe while the service runs."""
     target = Path(directory)
@@ -123,7 +123,7 @@ def backup(url: str, storage: Storage, directory: str | Path) -> dict[str, Any]:
     return manifest
 
 
-def restore(directory: str | Path, url: str, storage: Storage) -> dict[str, Any]:
+def restore(directory: str | Path, url: str, storage: FileStore) -> dict[str, Any]:
     """Restores the backup in `directory` into the empty database at `url` and the empty
     `storage`; refuses a backup whose schema is newer than the code's. Returns the manifest
     once the restored row counts and file hashes are found equal to it."""
@@ -138,7 +138,7 @@ def restore(directory: str | Path, url: str, storage: Storage) -> dict[str, Any]
     if not _database_empty(url):
         raise BackupError("the target database is not empty: restore into an empty one")
     if next(storage.names(), None) is not None:
-        raise BackupError(f"the upload store {storage.root} is not empty")
+        raise BackupError(f"the upload store {storage} is not empty")
     dialect = manifest["database"]["dialect"]
     if dialect != ("sqlite" if _is_sqlite(url) else "postgresql"):
         raise BackupError(f"this backup is of a {dialect} database")
@@ -160,7 +160,7 @@ def restore(directory: str | Path, url: str, storage: Storage) -> dict[str, Any]
     return manifest
 
 
-def check(url: str, storage: Storage, manifest: dict[str, Any] | None = None) -> CheckReport:
+def check(url: str, storage: FileStore, manifest: dict[str, Any] | None = None) -> CheckReport:
     """Every piece the database names is in `storage` with its hash: the one the database
     recorded, else the manifest's. Reports the missing and the corrupt ones."""
     hashes = {name: entry["sha256"] for name, entry in (manifest or {}).get("files", {}).items()}
@@ -332,7 +332,9 @@ def _connection(url: str) -> Iterator[Connection]:
 # --- files and tools ------------------------------------------------------------------------
 
 
-def _copy(storage: Storage, copies: Storage, name: str, files: dict[str, dict[str, Any]]) -> bool:
+def _copy(
+    storage: FileStore, copies: FileStore, name: str, files: dict[str, dict[str, Any]]
+) -> bool:
     try:
         data = storage.read(name)
     except FileNotFoundError:

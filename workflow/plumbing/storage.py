@@ -1,5 +1,6 @@
-"""PDF pieces on disk: checked by their content, stored outside the web root under random
-names, and removed only once the database change that drops them is committed."""
+"""Stored files: PDF pieces checked by their content, kept outside the web root under random
+names (a local folder or an S3 bucket, one interface), and removed only once the database
+change that drops them is committed."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ import io
 import logging
 import os
 import secrets
+import shutil
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from pypdf import PdfReader
 from sqlalchemy import event
@@ -27,6 +31,7 @@ PDF_MAGIC = b"%PDF-"
 # header within the first kilobyte.
 HEADER_WINDOW = 1024
 
+COPY_CHUNK = 1024 * 1024
 _ON_COMMIT = "storage_on_commit"
 _ON_ROLLBACK = "storage_on_rollback"
 
@@ -89,56 +94,63 @@ def check_pdf(data: bytes, filename: str = "", limits: PdfLimits = PDF_LIMITS) -
     return CheckedPdf(len(data), hashlib.sha256(data).hexdigest(), count)
 
 
-class Storage:
-    """Files under one directory (UPLOAD_DIR), never served directly by the web server."""
+class FileStore(ABC):
+    """Where stored files live, by name: pieces, signed avis, exports. Two backends: a local
+    folder (`Storage`) and S3-compatible object storage (`workflow.plumbing.s3`), so that web
+    hosts share nothing but the database and the bucket. Names are ours only (lowercase hex):
+    a name from a request can never reach another file."""
 
-    def __init__(self, root: str | Path):
-        self.root = Path(root)
+    @abstractmethod
+    def put(self, name: str, data: bytes) -> None:
+        """Writes `data` under a name given (a restore puts each file back under its own)."""
 
-    def path(self, name: str) -> Path:
-        """The file of a stored name; refuses anything that is not one of our names."""
-        if not name or not all(c in "0123456789abcdef" for c in name):
-            raise ValueError(f"not a storage name: {name!r}")
-        return self.root / name[:2] / name
+    @abstractmethod
+    def put_file(self, name: str, source: BinaryIO) -> None:
+        """Writes the rest of the open file `source` under `name`, without holding it whole
+        in memory (exports of a large campaign)."""
+
+    @abstractmethod
+    def open(self, name: str) -> BinaryIO:
+        """The file for reading as a stream (the caller closes it); FileNotFoundError if it
+        is not stored."""
+
+    @abstractmethod
+    def exists(self, name: str) -> bool:
+        """Whether `name` is stored."""
+
+    @abstractmethod
+    def size(self, name: str) -> int:
+        """The size in bytes; FileNotFoundError if it is not stored."""
+
+    @abstractmethod
+    def names(self) -> Iterator[str]:
+        """Every stored name, in no particular order (files being written are skipped)."""
+
+    @abstractmethod
+    def delete(self, name: str) -> None:
+        """Removes a file; one already gone is not an error."""
+
+    @abstractmethod
+    def child(self, folder: str) -> FileStore:
+        """A storage of its own inside this one (exports live in `exports`): the names of
+        this one never include the child's, so backups leave them out."""
 
     def save(self, data: bytes) -> str:
-        """Writes `data` under a new random name (written whole, then renamed into place)."""
-        name = secrets.token_hex(32)
+        """Writes `data` under a new random name; returns the name."""
+        name = new_name()
         self.put(name, data)
         return name
 
+    def save_file(self, source: BinaryIO) -> str:
+        """Writes the open file `source` under a new random name; returns the name."""
+        name = new_name()
+        self.put_file(name, source)
+        return name
+
     def read(self, name: str) -> bytes:
-        return self.path(name).read_bytes()
-
-    def exists(self, name: str) -> bool:
-        return self.path(name).is_file()
-
-    def names(self) -> Iterator[str]:
-        """Every stored name, in no particular order (files being written are skipped)."""
-        if not self.root.is_dir():
-            return
-        for folder in sorted(self.root.iterdir()):
-            if folder.is_dir() and len(folder.name) == 2:
-                for file in sorted(folder.iterdir()):
-                    if file.suffix != ".partial" and file.name.startswith(folder.name):
-                        yield file.name
-
-    def put(self, name: str, data: bytes) -> None:
-        """Writes `data` under a name given (a restore puts each file back under its own)."""
-        target = self.path(name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(".partial")
-        with open(partial, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(partial, 0o600)
-        partial.replace(target)
-
-    def delete(self, name: str) -> None:
-        """Removes a file; one already gone is not an error."""
-        with contextlib.suppress(FileNotFoundError):
-            self.path(name).unlink()
+        """The whole file (pieces are 10 Mo at most); FileNotFoundError if it is not stored."""
+        with self.open(name) as handle:
+            return handle.read()
 
     def save_in(self, session: Session, data: bytes) -> str:
         """Saves a file for the session's current transaction: removed again if it rolls back."""
@@ -149,6 +161,73 @@ class Storage:
     def delete_after_commit(self, session: Session, name: str) -> None:
         """Removes a file once the transaction that stops referring to it commits."""
         session.info.setdefault(_ON_COMMIT, []).append((self, name))
+
+
+def new_name() -> str:
+    """A fresh random storage name (64 hex digits)."""
+    return secrets.token_hex(32)
+
+
+def check_name(name: str) -> str:
+    """`name` if it is one of our names; ValueError otherwise."""
+    if not name or len(name) > 128 or not all(c in "0123456789abcdef" for c in name):
+        raise ValueError(f"not a storage name: {name!r}")
+    return name
+
+
+class Storage(FileStore):
+    """Files under one directory (UPLOAD_DIR), never served directly by the web server."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def __str__(self) -> str:
+        return str(self.root)
+
+    def child(self, folder: str) -> FileStore:
+        return Storage(self.root / folder)
+
+    def path(self, name: str) -> Path:
+        """The file of a stored name; refuses anything that is not one of our names."""
+        check_name(name)
+        return self.root / name[:2] / name
+
+    def open(self, name: str) -> BinaryIO:
+        return open(self.path(name), "rb")  # noqa: SIM115 - the caller closes it
+
+    def exists(self, name: str) -> bool:
+        return self.path(name).is_file()
+
+    def size(self, name: str) -> int:
+        return self.path(name).stat().st_size
+
+    def names(self) -> Iterator[str]:
+        if not self.root.is_dir():
+            return
+        for folder in sorted(self.root.iterdir()):
+            if folder.is_dir() and len(folder.name) == 2:
+                for file in sorted(folder.iterdir()):
+                    if file.suffix != ".partial" and file.name.startswith(folder.name):
+                        yield file.name
+
+    def put(self, name: str, data: bytes) -> None:
+        self.put_file(name, io.BytesIO(data))
+
+    def put_file(self, name: str, source: BinaryIO) -> None:
+        # Written whole under a temporary name, then renamed: a reader never sees half a file.
+        target = self.path(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        with open(partial, "wb") as handle:
+            shutil.copyfileobj(source, handle, COPY_CHUNK)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(partial, 0o600)
+        partial.replace(target)
+
+    def delete(self, name: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path(name).unlink()
 
 
 @event.listens_for(Session, "after_commit")
