@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 
 import pytest
 from sqlalchemy import func, select
 
 from workflow.machine.operations import fire
-from workflow.models import AuditEvent, Dossier
+from workflow.models import AuditEvent, Dossier, OutboxMail
 from workflow.plumbing.db import transaction
 from workflow.plumbing.errors import ConflictError, TransitionRefused
 
@@ -98,3 +99,60 @@ def test_two_threads_firing_together_one_wins(world, sessions):
     with sessions() as check:
         assert check.get(Dossier, dossier_id).state in ("accepte", "refuse")
         assert check.scalar(select(func.count()).select_from(AuditEvent)) == 1
+
+
+def test_a_stale_copy_loses_a_transition_that_only_sets_columns(world, sessions):
+    """« Passer en instruction » is written as one UPDATE checked against the version the
+    page loaded: the second instructor's stale copy changes nothing, writes no audit event
+    and queues no mail."""
+    with sessions() as setup:
+        from tests.conftest import World
+
+        w = World(setup)
+        campaign = w.campaign()
+        hospital = w.organisation()
+        w.user("deposant", hospital)  # who the mail of the transition goes to
+        dossier_id = w.dossier(campaign, hospital, "en_construction").id
+        first, second = w.actor("instructeur"), w.actor("instructeur")
+    with sessions() as a, sessions() as b:
+        seen_by_a = a.get(Dossier, dossier_id)
+        seen_by_b = b.get(Dossier, dossier_id)
+        with transaction(a):
+            fire(a, seen_by_a, "passer_en_instruction", first)
+        with pytest.raises(ConflictError), transaction(b):
+            fire(b, seen_by_b, "passer_en_instruction", second)
+    with sessions() as check:
+        dossier = check.get(Dossier, dossier_id)
+        assert (dossier.state, dossier.version) == ("en_instruction", 2)
+        assert check.scalar(select(func.count()).select_from(AuditEvent)) == 1
+        assert check.scalar(select(func.count()).select_from(OutboxMail)) == 1
+
+
+def test_the_dossier_a_caller_holds_shows_the_change_fire_wrote(world, session, sessions):
+    """After `fire`, the caller's own copy has the new state, version and effect columns,
+    the session has nothing left to write, and the next event on it goes through."""
+    campaign = world.campaign()
+    dossier = world.dossier(campaign, world.organisation(), "en_construction")
+    instructeur = world.actor("instructeur")
+    with transaction(session):
+        fire(session, dossier, "passer_en_instruction", instructeur)
+        assert (dossier.state, dossier.version) == ("en_instruction", 2)
+        assert not session.dirty
+    due = dt.date(2026, 4, 30)
+    with transaction(session):
+        fire(
+            session,
+            dossier,
+            "demander_corrections",
+            instructeur,
+            {"message": " Joindre le CV. ", "due_date": due},
+            now=dt.datetime(2026, 4, 1, tzinfo=dt.UTC),
+            expected_version=2,
+        )
+    assert (dossier.state, dossier.version) == ("en_construction", 3)
+    with sessions() as check:
+        stored = check.get(Dossier, dossier.id)
+        assert (stored.state, stored.version) == ("en_construction", 3)
+        assert stored.corrections_message == "Joindre le CV."
+        assert stored.corrections_due_at == dossier.corrections_due_at
+        assert stored.updated_at == dt.datetime(2026, 4, 1, tzinfo=dt.UTC)

@@ -39,7 +39,7 @@ def record_audit(
     """Appends the audit event. A plain INSERT, not an ORM object: audit rows are never read
     back in the transaction, and the unit of work would double the cost of a transition."""
     session.connection().execute(
-        insert(AuditEvent.__table__),
+        _INSERT,
         {
             "dossier_id": dossier.id,
             "campaign_id": dossier.campaign_id,
@@ -52,6 +52,10 @@ def record_audit(
             "payload": _jsonable(payload),
         },
     )
+
+
+# Built once: a statement keeps its cache key, which costs more to compute than the INSERT.
+_INSERT = insert(AuditEvent.__table__)
 
 
 def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
