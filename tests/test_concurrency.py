@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from workflow.machine.operations import fire
 from workflow.models import AuditEvent, Dossier, OutboxMail
+from workflow.people.actors import Actor
 from workflow.plumbing.db import transaction
 from workflow.plumbing.errors import ConflictError, TransitionRefused
 
@@ -156,3 +157,41 @@ def test_the_dossier_a_caller_holds_shows_the_change_fire_wrote(world, session, 
         assert stored.corrections_message == "Joindre le CV."
         assert stored.corrections_due_at == dossier.corrections_due_at
         assert stored.updated_at == dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
+
+
+def test_a_transition_writes_its_audit_event_and_mails_with_the_change(world, session):
+    """« Demander des corrections » is written with its audit event and its mail (in one
+    statement on PostgreSQL): who, when, from which state to which, the payload, the mail's
+    context and a Message-ID of its own."""
+    campaign = world.campaign()
+    hospital = world.organisation()
+    deposant = world.user("deposant", hospital)
+    dossier = world.dossier(campaign, hospital, "en_instruction")
+    instructeur = world.user("instructeur")
+    when = dt.datetime(2026, 4, 1, 9, tzinfo=dt.UTC)
+    payload = {"message": "Joindre le CV.", "due_date": dt.date(2026, 4, 30)}
+    with transaction(session):
+        fire(session, dossier, "demander_corrections", Actor.of(instructeur), payload, now=when)
+    (event,) = session.scalars(select(AuditEvent)).all()
+    assert (event.dossier_id, event.campaign_id, event.actor_id) == (
+        dossier.id,
+        campaign.id,
+        instructeur.id,
+    )
+    assert (event.event, event.from_state, event.to_state, event.at) == (
+        "demander_corrections",
+        "en_instruction",
+        "en_construction",
+        when,
+    )
+    assert event.payload == {"message": "Joindre le CV.", "due_date": "2026-04-30"}
+    (mail,) = session.scalars(select(OutboxMail)).all()
+    assert (mail.template, mail.recipient, mail.dossier_id, mail.campaign_id) == (
+        "demande_corrections",
+        deposant.email,
+        dossier.id,
+        campaign.id,
+    )
+    assert mail.context == {"message": "Joindre le CV."}
+    assert (mail.status, mail.next_attempt_at) == ("pending", when)
+    assert mail.message_id.startswith("<") and mail.message_id.endswith("@postes-partages>")
