@@ -39,8 +39,9 @@ def fire(
     """Fires `event` on `dossier` for `actor`, inside the caller's transaction.
 
     Checks who may act, then every guard; on success the machine sets the new state, the
-    effects run, an audit event is written and the mails are queued, and the change is
-    flushed so that a lost race raises ConflictError here. On refusal, raises
+    effects run, and the change is written at once (one UPDATE checked against the version
+    the dossier was loaded with) with its audit event and its mails, so that a lost race
+    raises ConflictError here; `dossier` then holds the new state and version. On refusal, raises
     TransitionRefused with every reason, in French, having changed nothing.
     `expected_version` is the version the user saw, when the request comes from a page.
     """
