@@ -44,6 +44,8 @@ test: lint assets
 bench: $(STAMP)
 	$(PY) bench/core.py
 	$(PY) bench/mail.py
+	$(PY) bench/rush.py
+	$(PY) bench/exports.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

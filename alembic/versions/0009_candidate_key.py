@@ -1,7 +1,7 @@
 """candidate key: the candidate's identity on each dossier (RPPS, else name and birth date)
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-01 23:15:00.000000
 """
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Protocol
 
-from sqlalchemy import Select, String, insert, literal, null, select
+from sqlalchemy import Integer, Select, String, bindparam, insert, literal, null, select
 from sqlalchemy.orm import Session
 
 from workflow.models import AuditEvent, Dossier
@@ -39,7 +39,7 @@ def record_audit(
     """Appends the audit event. A plain INSERT, not an ORM object: audit rows are never read
     back in the transaction, and the unit of work would double the cost of a transition."""
     session.connection().execute(
-        insert(AuditEvent.__table__),
+        _INSERT,
         {
             "dossier_id": dossier.id,
             "campaign_id": dossier.campaign_id,
@@ -52,6 +52,47 @@ def record_audit(
             "payload": _jsonable(payload),
         },
     )
+
+
+def audit_parameters(
+    actor: Author,
+    event: str,
+    from_state: str | None,
+    to_state: str,
+    now: dt.datetime,
+    payload: dict[str, Any],
+) -> dict[str, Any]:
+    """The values of `audit_select`'s statement for one change."""
+    return {
+        "audit_actor_id": actor.user_id,
+        "audit_actor_label": actor.label,
+        "audit_at": now,
+        "audit_event": event,
+        "audit_from_state": from_state,
+        "audit_to_state": to_state,
+        "audit_payload": _jsonable(payload),
+    }
+
+
+def audit_select(dossiers: Any) -> Select:
+    """The audit event of each row of `dossiers` (a CTE with id and campaign_id) with the
+    values of `audit_parameters`, to insert with INSERT ... SELECT into AUDIT_COLUMNS in the
+    statement that makes the change."""
+    return select(
+        dossiers.c.id,
+        dossiers.c.campaign_id,
+        bindparam("audit_actor_id", type_=Integer),
+        bindparam("audit_actor_label", type_=String),
+        bindparam("audit_at", type_=UTCDateTime()),
+        bindparam("audit_event", type_=String),
+        bindparam("audit_from_state", type_=String),
+        bindparam("audit_to_state", type_=String),
+        bindparam("audit_payload", type_=JSONValue),
+    )
+
+
+# Built once: a statement keeps its cache key, which costs more to compute than the INSERT.
+_INSERT = insert(AuditEvent.__table__)
 
 
 def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:

@@ -136,7 +136,9 @@ def queue_for_dossier(
 
 
 @dataclass(frozen=True)
-class _Mail:
+class MailTo:
+    """A mail as `mail_rows` needs it: its template and its recipients' kind."""
+
     template: str
     to: str
 
@@ -150,7 +152,7 @@ def _queue_statement(mails: tuple[tuple[str, str], ...]) -> Any:
         .where(table.c.id == bindparam("dossier_id"))
         .subquery()
     )
-    rows = mail_rows([_Mail(*mail) for mail in mails], one)
+    rows = mail_rows([MailTo(*mail) for mail in mails], one)
     return insert(OutboxMail.__table__).from_select(OUTBOX_COLUMNS, union_all(*rows))
 
 

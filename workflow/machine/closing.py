@@ -172,8 +172,19 @@ def _bulk_sequential(
     now: dt.datetime,
 ) -> int:
     """SQLite: three statements in the caller's BEGIN IMMEDIATE transaction, which no other
-    writer can interleave with."""
-    moving = select(dossiers).where(where).subquery("moving")
+    writer can interleave with. The moving rows are read with the four columns the audit
+    events and mails need: a subquery of whole rows makes SQLite carry every dossier's
+    form values through the mails' join (2 to 3 times slower)."""
+    moving = (
+        select(
+            dossiers.c.id,
+            dossiers.c.campaign_id,
+            dossiers.c.organisation_id,
+            dossiers.c.partner_email,
+        )
+        .where(where)
+        .subquery("moving")
+    )
     session.execute(
         insert(audit).from_select(
             AUDIT_COLUMNS, audit_rows(moving, actor, now, spec.name, spec.sources[0], spec.dest)
