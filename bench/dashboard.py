@@ -1,86 +1,243 @@
-"""Benchmark of the instructor's dashboard on a database of 100,000 dossiers; prints
-medians, asserts nothing.
+"""Benchmark of the instructor's dashboard over HTTP, on a campaign of 100,000 deposited
+dossiers; prints p50/p95 and ratios, asserts nothing.
 
-    python bench/dashboard.py [--dossiers 100000] [--repeat 20]
+    python bench/dashboard.py [--dossiers 100000] [--requests 60] [--budget 600]
 
-PostgreSQL is measured too when BENCH_POSTGRES_URL or TEST_POSTGRES_URL is set.
+The app is served by gunicorn (2 workers) exactly as in production, and an instructeur who
+follows the campaign asks for: the first page, a filtered page (a state and a speciality,
+sorted by candidate), a search by part of a name, and the last page (the « Dernière page »
+link of the first page). The baseline, measured in the same run under the same gunicorn, is a
+bare Flask endpoint doing one indexed `SELECT … LIMIT 50` on the same table
+(bench/baseline_app.py): the ratio says what the dashboard costs beyond one query and HTTP.
+
+SQLite always; PostgreSQL too when BENCH_POSTGRES_URL or TEST_POSTGRES_URL is set (a database
+of its own, dropped afterwards). Every request has a timeout and the whole run a budget.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import datetime as dt
+import http.client
+import os
+import re
+import socket
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from html import unescape
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from data import STATES, migrated_databases, populate  # noqa: E402
+from data import migrated_databases, populate  # noqa: E402
+from sqlalchemy import update  # noqa: E402
 
-from workflow.instruction.dashboard import (  # noqa: E402
-    Filters,
-    completeness_of,
-    counts_by_state,
-    dossier_page,
-    specialities,
-    unpublished_decisions,
-)
-from workflow.plumbing.db import make_engine, make_session_factory  # noqa: E402
+from workflow.models import Campaign, CampaignInstructor, User  # noqa: E402
+from workflow.people.sign_in_sessions import open_session  # noqa: E402
+from workflow.plumbing.db import make_engine, make_session_factory, transaction  # noqa: E402
+
+SECRET_KEY = "bench-dashboard-secret-key-0123456789-abcdefghij"
+TIMEOUT = 30.0
+CASES = ("first page", "filtered", "search", "last page")
 
 
-def measure(function: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """gunicorn with 2 workers on a free loopback port, stopped on exit."""
+
+    def __init__(self, app: str, env: dict[str, str], log: Path):
+        self.port = free_port()
+        self.log = log.open("w")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                str(ROOT / "gunicorn.conf.py"),
+                "-w",
+                "2",
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "--timeout",
+                "60",
+                app,
+            ],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, path: str, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"gunicorn stopped; see {self.log.name}")
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                connection.request("GET", path)
+                connection.getresponse().read()
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise SystemExit("gunicorn did not answer in time")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+def get(connection: http.client.HTTPConnection, path: str, cookie: str) -> tuple[int, str]:
+    connection.request("GET", path, headers={"Cookie": cookie} if cookie else {})
+    response = connection.getresponse()
+    return response.status, response.read().decode()
+
+
+def measure(port: int, path: str, cookie: str, count: int, deadline: float) -> list[float]:
+    """`count` sequential requests on one keep-alive connection (after 3 to warm up both
+    workers' caches); milliseconds each."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+    times: list[float] = []
+    for index in range(count + 3):
+        if time.monotonic() > deadline:
+            break
         start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+        status, _ = get(connection, path, cookie)
+        elapsed = (time.perf_counter() - start) * 1000
+        if status != 200:
+            raise SystemExit(f"GET {path}: {status}")
+        if index >= 3:
+            times.append(elapsed)
+    connection.close()
+    return times
 
 
-def instructor_page(session, campaign: int) -> None:  # type: ignore[no-untyped-def]
-    """Every query of the dashboard page of web/instruction.py: counts, specialities, the
-    first page without brouillons, its completeness column, the decisions to publish."""
-    counts_by_state(session, campaign)
-    specialities(session, campaign)
-    page = dossier_page(session, campaign, Filters(deposited_only=True))
-    completeness_of(session, [dossier for dossier, _ in page.rows])
-    unpublished_decisions(session, campaign)
-    session.expunge_all()
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
-def report(name: str, url: str, args: argparse.Namespace) -> None:
-    campaigns = [populate(url, args.dossiers // 4, STATES)[0] for _ in range(4)]
-    campaign = campaigns[0]
+def signed_in_cookie(url: str, campaign_id: int, instructeur_id: int) -> str:
+    """An instructeur who follows the campaign, signed in as the sign-in page does: a
+    server-side session and Flask's signed cookie naming it."""
+    from flask import Flask
+
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    with sessions() as session, transaction(session):
+        session.execute(
+            update(User)
+            .where(User.id == instructeur_id)
+            .values(email_confirmed_at=dt.datetime.now(dt.UTC))
+        )
+        session.add(
+            CampaignInstructor(
+                campaign_id=campaign_id, user_id=instructeur_id, since=dt.datetime.now(dt.UTC)
+            )
+        )
+        session.flush()
+        token = open_session(session, session.get(User, instructeur_id))
+    engine.dispose()
+    signer = Flask("cookie")
+    signer.secret_key = SECRET_KEY
+    value = signer.session_interface.get_signing_serializer(signer).dumps(
+        {"_user_id": token, "_fresh": True}
+    )
+    return f"session={value}"
+
+
+def last_page_path(html: str) -> str:
+    """The « Dernière page » link of the first page."""
+    match = re.search(r'href="([^"]+)"[^>]*>\s*Dernière page', html) or re.search(
+        r'class="fr-pagination__link fr-pagination__link--last" href="([^"]+)"', html
+    )
+    if match is None:
+        raise SystemExit("no « Dernière page » link on the first page")
+    return unescape(match.group(1)).split("#")[0]
+
+
+def report(name: str, url: str, args: argparse.Namespace, deadline: float) -> None:
+    start = time.perf_counter()
+    campaign_id, instructeur_id = populate(
+        url, args.dossiers, ("en_construction", "en_instruction", "accepte", "refuse")
+    )
+    built = time.perf_counter() - start
     sessions = make_session_factory(make_engine(url))
-    print(f"== {name}: {args.dossiers} dossiers in 4 campaigns; one campaign's dashboard")
     with sessions() as session:
-        cases = {
-            "counts per state": lambda: counts_by_state(session, campaign),
-            "first page, by number": lambda: dossier_page(session, campaign, Filters()),
-            "filter state + sort by candidate": lambda: dossier_page(
-                session, campaign, Filters(state="en_instruction", sort="candidat")
-            ),
-            "search a name (partial)": lambda: dossier_page(
-                session, campaign, Filters(search="candidat 1234")
-            ),
-            "search a number": lambda: dossier_page(session, campaign, Filters(search="777")),
-            "last page": lambda: dossier_page(session, campaign, Filters(page=10_000)),
-            "the page as /instruction serves it": lambda: instructor_page(session, campaign),
+        slug = session.get(Campaign, campaign_id).slug
+    cookie = signed_in_cookie(url, campaign_id, instructeur_id)
+    env = {
+        "DATABASE_URL": url,
+        "SECRET_KEY": SECRET_KEY,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "SCHEDULER": "off",
+        "BENCH_CAMPAIGN_ID": str(campaign_id),
+    }
+    base = f"/instruction/campagnes/{slug}"
+    logs = Path(os.environ.get("BENCH_LOG_DIR", "/tmp"))
+    print(f"== {name}: one campaign of {args.dossiers} deposited dossiers (built in {built:.0f} s)")
+    results: dict[str, list[float]] = {}
+    baseline = Server("baseline_app:create_app()", env, logs / "bench-baseline.log")
+    try:
+        baseline.wait_ready("/", deadline)
+        results["baseline"] = measure(baseline.port, "/", "", args.requests, deadline)
+    finally:
+        baseline.stop()
+    server = Server("web:create_app()", env, logs / "bench-dashboard.log")
+    try:
+        server.wait_ready("/", deadline)
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=TIMEOUT)
+        status, first = get(connection, base, cookie)
+        connection.close()
+        if status != 200 or "Dossiers déposés" not in first:
+            raise SystemExit(f"the dashboard did not answer as an instructor's page ({status})")
+        paths = {
+            "first page": base,
+            "filtered": f"{base}?etat=en_instruction&specialite=Cardiologie&tri=candidat",
+            "search": f"{base}?q=candidat+1234",
+            "last page": last_page_path(first),
         }
-        for label, case in cases.items():
-            print(f"{label:34} median {measure(case, args.repeat):8.2f} ms")
+        for case in CASES:
+            results[case] = measure(server.port, paths[case], cookie, args.requests, deadline)
+    finally:
+        server.stop()
+    base_p50 = percentile(results["baseline"], 0.5)
+    base_p95 = percentile(results["baseline"], 0.95)
+    print(f"{'':34} {'p50 ms':>8} {'p95 ms':>8} {'p95/baseline':>13} {'n':>4}")
+    for label, samples in results.items():
+        if not samples:
+            print(f"{label:34} (out of time)")
+            continue
+        p50, p95 = percentile(samples, 0.5), percentile(samples, 0.95)
+        ratio = "" if label == "baseline" else f"{p95 / base_p95:12.1f}x"
+        print(f"{label:34} {p50:8.1f} {p95:8.1f} {ratio:>13} {len(samples):4}")
+    print(f"{'target: p95 of each page':34} {'':8} {50.0:8.1f} (baseline p50 {base_p50:.1f} ms)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dossiers", type=int, default=100_000)
-    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=60)
+    parser.add_argument("--budget", type=float, default=900, help="seconds for the whole run")
     args = parser.parse_args()
+    deadline = time.monotonic() + args.budget
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT / "bench"), str(ROOT), os.environ.get("PYTHONPATH", "")]
+    )
     for name, url in migrated_databases():
-        report("SQLite" if name == "SQLite" else name, url, args)
+        report(name, url, args, deadline)
 
 
 if __name__ == "__main__":

@@ -94,11 +94,20 @@ def test_the_app_starts_on_a_migrated_database_of_each_kind(db_url):
     )
 
 
+def only_in_the_models_or_both(obj, name, type_, reflected, compare_to) -> bool:  # type: ignore[no-untyped-def]
+    # The dashboard's trigram index exists where PostgreSQL has pg_trgm (migration 0008);
+    # the models cannot say "when the extension exists", so it is left out of the comparison.
+    return name != "ix_dossiers_search_text_trgm"
+
+
 def test_the_models_match_the_migrations(db_url):
     engine = make_engine(db_url)
     try:
         with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                connection,
+                opts={"compare_type": True, "include_object": only_in_the_models_or_both},
+            )
             diff = compare_metadata(context, Base.metadata)
     finally:
         engine.dispose()
