@@ -43,6 +43,7 @@ test: lint assets
 
 bench: $(STAMP)
 	$(PY) bench/core.py
+	$(PY) bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -227,6 +227,7 @@ def report(name: str, url: str, args: argparse.Namespace, deadline: float) -> No
 
 
 def main() -> None:
+    sys.stdout.reconfigure(line_buffering=True)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dossiers", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=60)

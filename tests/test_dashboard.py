@@ -156,3 +156,22 @@ def test_every_sort_pages_forward_and_backward_through_every_dossier_once(
             break
         page = dossier_page(session, campaign.id, replace(filters, before=page.first_id))
     assert backwards == expected
+
+
+def test_the_search_ignores_case_and_accents_and_finds_a_part_of_any_column(world, session):
+    campaign = world.campaign()
+    hospital = world.organisation(name="Hôpital Saint-Éloi")
+    dossier = world.dossier(campaign, hospital, "en_construction")
+    with transaction(session):
+        dossier.candidate_name, dossier.partner_name = "Œdipe Noël", "Clinique des Pins"
+        dossier.speciality = "Pédiatrie"
+
+    def found(text: str) -> bool:
+        return bool(dossier_page(session, campaign.id, Filters(search=text)).rows)
+
+    for text in ("hopital saint-eloi", "OEDIPE", "noel", "pediat", "des pins", str(dossier.number)):
+        assert found(text), text
+    assert not found("cardio")
+    with transaction(session):
+        dossier.candidate_name = "Durand Jeanne"
+    assert found("jeanne") and not found("noel")

@@ -1,6 +1,7 @@
 """dashboard indexes: one index per sort of the instructors' dashboard, per campaign, with
 the id as tiebreaker (keyset pages); counts per state and speciality from one index; a
 normalised search column, with a trigram index on PostgreSQL when pg_trgm can be created
+and an FTS5 trigram table kept by triggers on SQLite
 
 Revision ID: 0008
 Revises: 0006
@@ -32,6 +33,23 @@ INDEXES = [
     ("ix_dossiers_dashboard_updated", ["campaign_id", "updated_at", "id"], True),
 ]
 TRIGRAM = "ix_dossiers_search_text_trgm"
+# SQLite: an FTS5 index of dossiers.search_text (external content: the text is stored once,
+# in dossiers), with the trigram tokenizer, so that any part of 3 characters or more is
+# found without reading the table; kept by triggers, whatever writes the column.
+FTS = "dossiers_search"
+FTS_SQL = [
+    f"CREATE VIRTUAL TABLE {FTS} USING fts5(search_text, content='dossiers', "
+    "content_rowid='id', tokenize='trigram')",
+    f"INSERT INTO {FTS}({FTS}) VALUES ('rebuild')",
+    f"CREATE TRIGGER {FTS}_insert AFTER INSERT ON dossiers BEGIN "
+    f"INSERT INTO {FTS}(rowid, search_text) VALUES (new.id, new.search_text); END",
+    f"CREATE TRIGGER {FTS}_delete AFTER DELETE ON dossiers BEGIN "
+    f"INSERT INTO {FTS}({FTS}, rowid, search_text) VALUES ('delete', old.id, old.search_text); "
+    "END",
+    f"CREATE TRIGGER {FTS}_update AFTER UPDATE OF search_text ON dossiers BEGIN "
+    f"INSERT INTO {FTS}({FTS}, rowid, search_text) VALUES ('delete', old.id, old.search_text); "
+    f"INSERT INTO {FTS}(rowid, search_text) VALUES (new.id, new.search_text); END",
+]
 BATCH = 5_000
 
 
@@ -46,6 +64,9 @@ def upgrade() -> None:
         )
     if op.get_bind().dialect.name == "postgresql" and _trigram_available():
         op.execute(f"CREATE INDEX {TRIGRAM} ON dossiers USING gin (search_text gin_trgm_ops)")
+    if op.get_bind().dialect.name == "sqlite":
+        for statement in FTS_SQL:
+            op.execute(statement)
 
 
 def _fill_search_text() -> None:
@@ -88,6 +109,10 @@ def _trigram_available() -> bool:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"DROP INDEX IF EXISTS {TRIGRAM}")
+    if op.get_bind().dialect.name == "sqlite":
+        for trigger in ("insert", "delete", "update"):
+            op.execute(f"DROP TRIGGER IF EXISTS {FTS}_{trigger}")
+        op.execute(f"DROP TABLE IF EXISTS {FTS}")
     for name, _, _ in reversed(INDEXES):
         op.drop_index(name, table_name="dossiers")
     with op.batch_alter_table("dossiers", schema=None) as batch_op:
