@@ -1,6 +1,10 @@
 """The baseline of bench/dashboard.py: a bare Flask app whose one page runs one indexed
-`SELECT … LIMIT 50` on the benchmark's campaign and writes the rows as text. Served by the
-same gunicorn as the application, it measures what HTTP, WSGI and one query cost."""
+`SELECT … LIMIT 50` on the benchmark's table and writes the rows as text. Served by the
+same gunicorn as the application, it measures what HTTP, WSGI and one query cost.
+
+It reads the first 50 numbers through the unique index on `number`, which every schema has
+had since the first migration (the benchmark's database holds one campaign): the baseline
+stays the same query plan before and after the dashboard's own indexes."""
 
 from __future__ import annotations
 
@@ -16,10 +20,9 @@ from workflow.plumbing.db import make_engine
 def create_app() -> Flask:
     app = Flask(__name__)
     engine = make_engine(os.environ["DATABASE_URL"])
-    campaign_id = int(os.environ["BENCH_CAMPAIGN_ID"])
     query = (
         select(Dossier.id, Dossier.number, Dossier.candidate_name, Dossier.state)
-        .where(Dossier.campaign_id == campaign_id)
+        .where(Dossier.number.is_not(None))
         .order_by(Dossier.number)
         .limit(50)
     )
