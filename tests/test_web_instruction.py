@@ -502,3 +502,26 @@ def test_the_bulk_form_goes_back_to_the_page_it_came_from_on_this_site_only(
     assert same.location == f"/instruction/campagnes/{campaign.slug}?page=2"
     away = client.post(url, data={"retour": "https://example.com/"})
     assert away.location == f"/instruction/campagnes/{campaign.slug}"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"apres": "-1"},
+        {"avant": "٣"},
+        {"apres": "99999999999999999999999"},
+        {"fin": "oui", "apres": "1"},
+        {"q": '" OR "a'},
+        {"q": "NEAR(a b) *"},
+        {"q": "a\x00b"},
+        {"q": "x" * 5000},
+        {"tri": "candidat", "apres": "1", "ordre": "desc"},
+    ],
+)
+def test_hostile_page_and_search_arguments_show_a_page(
+    client, campaign, hospital, instructeur, world, args
+):
+    world.dossier(campaign, hospital, "en_construction")
+    response = client.get(f"/instruction/campagnes/{campaign.slug}", query_string=args)
+    assert response.status_code == 200
+    assert "Dossiers déposés" in response.text
