@@ -168,3 +168,30 @@ def test_sessions_and_security_journal_go_down_and_up_again(tmp_path):
         check_schema_current(engine)
     finally:
         engine.dispose()
+
+
+def test_the_dashboard_search_of_dossiers_already_there_works_after_migration_0008(db_url):
+    """0008 fills the search column of the dossiers it finds and indexes them (FTS5 on
+    SQLite, trigram on PostgreSQL): migrated down to 0006 and up again, a dossier is found."""
+    from alembic import command
+    from tests.conftest import World
+    from workflow.instruction.dashboard import Filters, dossier_page
+    from workflow.plumbing.db import alembic_config
+
+    engine = make_engine(db_url)
+    try:
+        with make_session_factory(engine)() as session:
+            world = World(session)
+            campaign = world.campaign()
+            dossier = world.dossier(
+                campaign, world.organisation(name="Hôpital Béclère"), "en_construction"
+            )
+            campaign_id, dossier_id = campaign.id, dossier.id
+        engine.dispose()
+        command.downgrade(alembic_config(db_url), "0006")
+        migrate(db_url)
+        with make_session_factory(engine)() as session:
+            page = dossier_page(session, campaign_id, Filters(search="beclere"))
+            assert [d.id for d, _ in page.rows] == [dossier_id]
+    finally:
+        engine.dispose()
