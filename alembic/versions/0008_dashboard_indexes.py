@@ -1,6 +1,7 @@
 """dashboard indexes: one index per sort of the instructors' dashboard, per campaign, with
 the id as tiebreaker (keyset pages); counts per state and speciality from one index; a
-normalised search column, with a trigram index on PostgreSQL when pg_trgm can be created
+partial index of the decisions waiting for publication; a normalised search column, with a
+trigram index on PostgreSQL when pg_trgm can be created
 and an FTS5 trigram table kept by triggers on SQLite
 
 Revision ID: 0008
@@ -62,6 +63,14 @@ def upgrade() -> None:
         op.create_index(
             name, "dossiers", columns, sqlite_where=where, postgresql_where=where, unique=False
         )
+    unpublished = sa.text("published_at IS NULL")
+    op.create_index(
+        "ix_decisions_unpublished",
+        "decisions",
+        ["dossier_id"],
+        sqlite_where=unpublished,
+        postgresql_where=unpublished,
+    )
     if op.get_bind().dialect.name == "postgresql" and _trigram_available():
         op.execute(f"CREATE INDEX {TRIGRAM} ON dossiers USING gin (search_text gin_trgm_ops)")
     if op.get_bind().dialect.name == "sqlite":
@@ -113,6 +122,7 @@ def downgrade() -> None:
         for trigger in ("insert", "delete", "update"):
             op.execute(f"DROP TRIGGER IF EXISTS {FTS}_{trigger}")
         op.execute(f"DROP TABLE IF EXISTS {FTS}")
+    op.drop_index("ix_decisions_unpublished", table_name="decisions")
     for name, _, _ in reversed(INDEXES):
         op.drop_index(name, table_name="dossiers")
     with op.batch_alter_table("dossiers", schema=None) as batch_op:

@@ -220,6 +220,13 @@ class Decision(Base):
     __table_args__ = (
         CheckConstraint("kind IN ('accepte', 'refuse', 'sans_suite')", name="known_kind"),
         CheckConstraint("length(trim(motivation)) > 0", name="motivated"),
+        # The dashboard's « décisions en attente de publication » (migration 0008).
+        Index(
+            "ix_decisions_unpublished",
+            "dossier_id",
+            sqlite_where=text("published_at IS NULL"),
+            postgresql_where=text("published_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
