@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(PY) bench/mail.py
 	$(PY) bench/rush.py
 	$(PY) bench/exports.py
+	$(PY) bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

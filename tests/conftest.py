@@ -83,10 +83,12 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
 
 def _empty_postgres(url: str) -> None:
     from workflow.campaigns import store
+    from workflow.instruction import dashboard
 
     # Ids restart below, so a campaign version id of an earlier test names another definition
-    # now: forget the parsed definitions cached by id.
+    # now, and a dossier id another dossier: forget what is cached by id.
     store._definitions.clear()
+    dashboard._reports.clear()
     engine = create_engine(url)
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with engine.begin() as connection:

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import select
+
+from workflow.instruction import dashboard
 from workflow.instruction.dashboard import (
     PAGE_SIZE,
+    SORTS,
     Filters,
     counts_by_state,
     dossier_page,
     specialities,
 )
+from workflow.models import Dossier, Organisation
 from workflow.plumbing.db import transaction
 
 
@@ -60,12 +69,109 @@ def test_filters_search_and_sort(world, session):
     assert page.rows[0][1] == "CH de Gonesse"
 
 
-def test_pages_hold_fifty_dossiers(world, session):
+def test_pages_hold_fifty_dossiers_and_lead_to_the_next_and_the_last(world, session):
     campaign = world.campaign()
     hospital = world.organisation()
-    for _ in range(PAGE_SIZE + 3):
-        world.dossier(campaign, hospital, "en_construction")
-    first = dossier_page(session, campaign.id, Filters(page=1))
-    last = dossier_page(session, campaign.id, Filters(page=99))
-    assert (first.total, first.pages, len(first.rows)) == (PAGE_SIZE + 3, 2, PAGE_SIZE)
-    assert (last.page, len(last.rows)) == (2, 3)
+    dossiers = [world.dossier(campaign, hospital, "en_construction") for _ in range(PAGE_SIZE + 3)]
+    first = dossier_page(session, campaign.id, Filters())
+    assert (first.total, len(first.rows), first.has_previous, first.has_next) == (
+        53,
+        50,
+        False,
+        True,
+    )
+    second = dossier_page(session, campaign.id, Filters(after=first.last_id))
+    assert [d.id for d, _ in second.rows] == [d.id for d in dossiers[50:]]
+    assert (second.has_previous, second.has_next) == (True, False)
+    last = dossier_page(session, campaign.id, Filters(last=True))
+    assert [d.id for d, _ in last.rows] == [d.id for d in dossiers[3:]]
+    assert (last.has_previous, last.has_next) == (True, False)
+    back = dossier_page(session, campaign.id, Filters(before=second.first_id))
+    assert [d.id for d, _ in back.rows] == [d.id for d, _ in first.rows]
+    assert (back.has_previous, back.has_next) == (False, True)
+
+
+def test_a_page_after_a_dossier_that_is_gone_or_elsewhere_is_the_first_page(world, session):
+    campaign, dossiers = campaign_of(world, session, NAMES)
+    other = world.campaign(slug="autre-campagne")
+    elsewhere = world.dossier(other, world.organisation(), "en_construction")
+    for anchor in (elsewhere.id, 2_000_000_000):
+        page = dossier_page(session, campaign.id, Filters(after=anchor))
+        assert [d.id for d, _ in page.rows] == [d.id for d in dossiers]
+        assert not page.has_previous
+
+
+SORTED = [
+    # candidate, partner, speciality, priority: ties and empty values on purpose
+    ("Bernard", "CHU B", "Cardiologie", 2),
+    ("Adam", None, "Cardiologie", None),
+    ("Bernard", "CHU A", None, 1),
+    (None, "CHU B", "Dermatologie", 2),
+    ("Adam", "CHU A", "Cardiologie", None),
+    ("Claude", None, None, 3),
+    (None, None, "Dermatologie", 1),
+    ("Adam", "CHU C", "Pédiatrie", None),
+]
+
+
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize("sort", list(SORTS))
+def test_every_sort_pages_forward_and_backward_through_every_dossier_once(
+    world, session, monkeypatch, sort, descending
+):
+    """Keyset pages of 3, walked from the first to the last and back from the last, give
+    the order of one query over the whole campaign: empty values last, ties by id."""
+    monkeypatch.setattr(dashboard, "PAGE_SIZE", 3)
+    campaign = world.campaign()
+    hospitals = [world.organisation(name=n) for n in ("CH Zola", "CH Ader", "CH Ader")]
+    for index, (candidate, partner, speciality, priority) in enumerate(SORTED):
+        dossier = world.dossier(campaign, hospitals[index % 3], "en_construction")
+        with transaction(session):
+            dossier.candidate_name, dossier.partner_name = candidate, partner
+            dossier.speciality, dossier.priority = speciality, priority
+            dossier.state = ("en_construction", "en_instruction")[index % 2]
+            dossier.updated_at = dt.datetime(2026, 3, 1 + index % 3, tzinfo=dt.UTC)
+    column = SORTS[sort]
+    order = column.desc() if descending else column.asc()
+    expected = list(
+        session.scalars(
+            select(Dossier.id)
+            .join(Organisation, Organisation.id == Dossier.organisation_id)
+            .where(Dossier.campaign_id == campaign.id)
+            .order_by(order.nulls_last(), Dossier.id.desc() if descending else Dossier.id)
+        )
+    )
+    filters = Filters(sort=sort, descending=descending)
+    walked, page = [], dossier_page(session, campaign.id, filters)
+    while True:
+        walked += [d.id for d, _ in page.rows]
+        if not page.has_next:
+            break
+        page = dossier_page(session, campaign.id, replace(filters, after=page.last_id))
+    assert walked == expected
+    backwards, page = [], dossier_page(session, campaign.id, replace(filters, last=True))
+    while True:
+        backwards = [d.id for d, _ in page.rows] + backwards
+        if not page.has_previous:
+            break
+        page = dossier_page(session, campaign.id, replace(filters, before=page.first_id))
+    assert backwards == expected
+
+
+def test_the_search_ignores_case_and_accents_and_finds_a_part_of_any_column(world, session):
+    campaign = world.campaign()
+    hospital = world.organisation(name="Hôpital Saint-Éloi")
+    dossier = world.dossier(campaign, hospital, "en_construction")
+    with transaction(session):
+        dossier.candidate_name, dossier.partner_name = "Œdipe Noël", "Clinique des Pins"
+        dossier.speciality = "Pédiatrie"
+
+    def found(text: str) -> bool:
+        return bool(dossier_page(session, campaign.id, Filters(search=text)).rows)
+
+    for text in ("hopital saint-eloi", "OEDIPE", "noel", "pediat", "des pins", str(dossier.number)):
+        assert found(text), text
+    assert not found("cardio")
+    with transaction(session):
+        dossier.candidate_name = "Durand Jeanne"
+    assert found("jeanne") and not found("noel")

@@ -114,14 +114,30 @@ def test_the_dashboard_counts_filters_searches_sorts_and_leaves_brouillons_out(
 
 
 def test_the_dashboard_pages_through_many_dossiers(world, client, campaign, hospital, instructeur):
+    """Keyset pages: « Page suivante » carries the last dossier shown, « Dernière page »
+    reads from the end; both work without JavaScript, as plain links."""
     for _ in range(51):
         world.dossier(campaign, hospital, "en_construction")
-    first = client.get(f"/instruction/campagnes/{campaign.slug}").text
-    second = client.get(f"/instruction/campagnes/{campaign.slug}?page=2").text
+    url = f"/instruction/campagnes/{campaign.slug}"
+    first = client.get(url).text
     assert first.count('<tr id="dossier-') == 50
-    assert second.count('<tr id="dossier-') == 1
-    assert "51 dossier(s) — page 2 sur 2" in html.unescape(second)
+    assert "51 dossier(s), 50 sur cette page." in html.unescape(text_of_html(first))
     assert 'aria-label="Pagination"' in first
+    following = html.unescape(re.search(r'href="([^"]+)" rel="next"', first).group(1))
+    last = html.unescape(re.search(r'href="([^"]+)">Dernière page', first).group(1))
+    second = client.get(following).text
+    rows = re.findall(r'<tr id="dossier-(\d+)"', second)
+    assert len(rows) == 1 and 'rel="prev"' in second and 'rel="next"' not in second
+    # The last page is the last 50 dossiers, ending with the one the second page shows.
+    end = client.get(last).text
+    assert re.findall(r'<tr id="dossier-(\d+)"', end)[-1] == rows[0]
+    assert end.count('<tr id="dossier-') == 50 and 'rel="next"' not in end
+    previous = html.unescape(re.search(r'href="([^"]+)" rel="prev"', second).group(1))
+    assert client.get(previous).text.count('<tr id="dossier-') == 50
+
+
+def text_of_html(page: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
 
 
 def test_several_selected_dossiers_pass_into_instruction_and_a_stale_one_says_why(
@@ -486,3 +502,26 @@ def test_the_bulk_form_goes_back_to_the_page_it_came_from_on_this_site_only(
     assert same.location == f"/instruction/campagnes/{campaign.slug}?page=2"
     away = client.post(url, data={"retour": "https://example.com/"})
     assert away.location == f"/instruction/campagnes/{campaign.slug}"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"apres": "-1"},
+        {"avant": "٣"},
+        {"apres": "99999999999999999999999"},
+        {"fin": "oui", "apres": "1"},
+        {"q": '" OR "a'},
+        {"q": "NEAR(a b) *"},
+        {"q": "a\x00b"},
+        {"q": "x" * 5000},
+        {"tri": "candidat", "apres": "1", "ordre": "desc"},
+    ],
+)
+def test_hostile_page_and_search_arguments_show_a_page(
+    client, campaign, hospital, instructeur, world, args
+):
+    world.dossier(campaign, hospital, "en_construction")
+    response = client.get(f"/instruction/campagnes/{campaign.slug}", query_string=args)
+    assert response.status_code == 200
+    assert "Dossiers déposés" in response.text

@@ -131,7 +131,9 @@ def _filters() -> dashboard.Filters:
         search=args.get("q") or None,
         sort=args.get("tri") if args.get("tri") in dashboard.SORTS else "numero",
         descending=args.get("ordre") == "desc",
-        page=parse_int(args.get("page"), 1, minimum=1) or 1,
+        after=parse_int(args.get("apres"), minimum=1),
+        before=parse_int(args.get("avant"), minimum=1),
+        last=args.get("fin") == "1",
     )
 
 
@@ -141,7 +143,8 @@ def campaign(slug: str) -> str:
     s = db_session()
     found = followed_campaign(slug)
     filters = _filters()
-    page = dashboard.dossier_page(s, found.id, filters)
+    counted = dashboard.overview(s, found.id)
+    page = dashboard.dossier_page(s, found.id, filters, counted)
     reports = dashboard.completeness_of(s, [d for d, _ in page.rows])
     bulk = workflow().events[BULK_EVENT]
     role = current_user.user.role
@@ -150,9 +153,9 @@ def campaign(slug: str) -> str:
     return render_template(
         "instruction/campaign.html",
         campaign=found,
-        counts=dashboard.counts_by_state(s, found.id),
+        counts=counted.by_state(),
         states=deposited_states(),
-        specialities=dashboard.specialities(s, found.id),
+        specialities=counted.specialities(),
         filters=filters,
         page=page,
         reports=reports,
@@ -168,7 +171,8 @@ def campaign(slug: str) -> str:
 
 
 def _query_args(filters: dashboard.Filters) -> dict[str, Any]:
-    """The current filters as query arguments, for the sort and page links."""
+    """The current filters and sort as query arguments, for the sort and page links (which
+    add where the page starts)."""
     args: dict[str, Any] = {}
     if filters.state:
         args["etat"] = filters.state

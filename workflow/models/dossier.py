@@ -7,19 +7,25 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     CheckConstraint,
+    Connection,
     ForeignKey,
     Index,
     String,
     Text,
     UniqueConstraint,
+    event,
     func,
+    inspect,
+    select,
+    text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship
 
+from workflow.models.accounts import Organisation
 from workflow.models.base import Base, JSONValue
+from workflow.plumbing.search_text import normalise
 
 if TYPE_CHECKING:
-    from workflow.models.accounts import Organisation
     from workflow.models.campaign import Campaign, CampaignVersion
 
 STATES = (
@@ -34,6 +40,11 @@ STATES = (
     "desiste",
 )
 _STATE_LIST = ", ".join(f"'{s}'" for s in STATES)
+# The dashboard shows deposited dossiers only: its indexes leave the brouillons out.
+DEPOSITED_ONLY = {
+    "sqlite_where": text("number IS NOT NULL"),
+    "postgresql_where": text("number IS NOT NULL"),
+}
 
 
 class Dossier(Base):
@@ -49,6 +60,33 @@ class Dossier(Base):
         Index("ix_dossiers_campaign_state", "campaign_id", "state"),
         Index("ix_dossiers_organisation_campaign", "organisation_id", "campaign_id"),
         Index("ix_dossiers_candidate_key", "candidate_key", "campaign_id"),
+        # The instructors' dashboard (migration 0008): per campaign, one index per sort
+        # column with the id as tiebreaker, for keyset pages that read 50 entries whatever
+        # the page; counts per state and speciality read from one index alone.
+        Index("ix_dossiers_dashboard_number", "campaign_id", "number", **DEPOSITED_ONLY),
+        Index(
+            "ix_dossiers_dashboard_counts",
+            "campaign_id",
+            "state",
+            "speciality",
+            "number",
+        ),
+        Index("ix_dossiers_dashboard_state", "campaign_id", "state", "id", **DEPOSITED_ONLY),
+        Index(
+            "ix_dossiers_dashboard_candidate",
+            "campaign_id",
+            "candidate_name",
+            "id",
+            **DEPOSITED_ONLY,
+        ),
+        Index(
+            "ix_dossiers_dashboard_partner", "campaign_id", "partner_name", "id", **DEPOSITED_ONLY
+        ),
+        Index(
+            "ix_dossiers_dashboard_speciality", "campaign_id", "speciality", "id", **DEPOSITED_ONLY
+        ),
+        Index("ix_dossiers_dashboard_priority", "campaign_id", "priority", "id", **DEPOSITED_ONLY),
+        Index("ix_dossiers_dashboard_updated", "campaign_id", "updated_at", "id", **DEPOSITED_ONLY),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -77,6 +115,9 @@ class Dossier(Base):
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     deposited_at: Mapped[dt.datetime | None]
+    # What the dashboard's search reads: number, organisation, partner, candidate and
+    # speciality, normalised (plumbing.search_text); kept by the ORM events below.
+    search_text: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}
@@ -89,6 +130,46 @@ class Dossier(Base):
     )
     decision: Mapped[Decision | None] = relationship(
         back_populates="dossier", cascade="all, delete-orphan"
+    )
+
+
+SEARCHED = ("number", "organisation_id", "partner_name", "candidate_name", "speciality")
+
+
+def search_text(dossier: Dossier, organisation_name: str | None) -> str:
+    """The dossier's normalised search text, the organisation's name given."""
+    parts = (
+        dossier.number,
+        organisation_name,
+        dossier.partner_name,
+        dossier.candidate_name,
+        dossier.speciality,
+    )
+    return normalise(" ".join(str(part) for part in parts if part not in (None, "")))
+
+
+@event.listens_for(Dossier, "before_insert")
+@event.listens_for(Dossier, "before_update")
+def _keep_search_text(mapper: Mapper[Dossier], connection: Connection, dossier: Dossier) -> None:
+    # Here rather than in each function that writes a summary column (editing, the deposit's
+    # number, tests and scripts): any ORM write keeps it, in the same INSERT or UPDATE.
+    # Bulk INSERTs bypass the ORM and must fill it themselves (bench/data.py does).
+    state = inspect(dossier)
+    if state.persistent and not any(state.attrs[k].history.has_changes() for k in SEARCHED):
+        return
+    dossier.search_text = search_text(dossier, _organisation_name(connection, dossier))
+
+
+def _organisation_name(connection: Connection, dossier: Dossier) -> str | None:
+    """The organisation's name from the session when loaded there, else one query. Names
+    are written once, at the account's creation: nothing renames an organisation."""
+    session = inspect(dossier).session
+    key = inspect(Organisation).identity_key_from_primary_key((dossier.organisation_id,))
+    loaded = session.identity_map.get(key) if session is not None else None
+    if loaded is not None:
+        return loaded.name
+    return connection.scalar(
+        select(Organisation.name).where(Organisation.id == dossier.organisation_id)
     )
 
 
@@ -144,6 +225,13 @@ class Decision(Base):
     __table_args__ = (
         CheckConstraint("kind IN ('accepte', 'refuse', 'sans_suite')", name="known_kind"),
         CheckConstraint("length(trim(motivation)) > 0", name="motivated"),
+        # The dashboard's « décisions en attente de publication » (migration 0008).
+        Index(
+            "ix_decisions_unpublished",
+            "dossier_id",
+            sqlite_where=text("published_at IS NULL"),
+            postgresql_where=text("published_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

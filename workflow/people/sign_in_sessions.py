@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from workflow.models import Role, SignInSession, User
 from workflow.people.actors import Actor
@@ -116,12 +116,19 @@ def resume(
     older than TOUCH_EVERY; then it writes in a short transaction of its own, so call it
     outside any transaction."""
     now = now or clock.now()
-    row = session.scalar(select(SignInSession).where(SignInSession.token_hash == hash_token(token)))
-    if row is None:
+    # One statement for the session, its user and the user's organisation: every page asks
+    # for them, and the organisation names each dossier a déposant writes.
+    found = session.execute(
+        select(SignInSession, User)
+        .outerjoin(User, User.id == SignInSession.user_id)
+        .options(joinedload(User.organisation))
+        .where(SignInSession.token_hash == hash_token(token))
+    ).first()
+    if found is None:
         return Resumed(None)
+    row, user = found
     if row.ended_at is not None:
         return Resumed(None, ended=True)
-    user = session.get(User, row.user_id)
     reason = _why_over(row, user, now)
     if reason is not None:
         with transaction(session):
