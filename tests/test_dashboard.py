@@ -175,3 +175,15 @@ def test_the_search_ignores_case_and_accents_and_finds_a_part_of_any_column(worl
     with transaction(session):
         dossier.candidate_name = "Durand Jeanne"
     assert found("jeanne") and not found("noel")
+
+
+def test_a_dossier_just_deposited_is_found_by_a_part_of_its_number(world, session):
+    # The deposit writes its number through the machine's Core UPDATE, not the ORM's unit of
+    # work: the search text must follow all the same.
+    dossier, _ = world.deposited()
+    session.expire_all()
+    stored = session.get(Dossier, dossier.id)
+    assert stored.number is not None
+    assert str(stored.number) in (stored.search_text or "").split()
+    rows = dossier_page(session, dossier.campaign_id, Filters(search=str(stored.number))).rows
+    assert [found.id for found, _ in rows] == [dossier.id]

@@ -21,6 +21,7 @@ from workflow.machine.firing import Firing
 from workflow.machine.spec import EventSpec, MailSpec
 from workflow.machine.states import guards_hold, workflow
 from workflow.models import AuditEvent, Dossier, OutboxMail
+from workflow.models.dossier import SEARCHED, current_search_text
 from workflow.people.actors import ROLE_LABELS, Actor
 from workflow.plumbing import clock
 from workflow.plumbing.errors import ConflictError, TransitionRefused, WorkflowError
@@ -109,11 +110,13 @@ def _write_change(
         session.flush()
         return False
     version = dossier.version
+    connection = session.connection()
+    if any(key in SEARCHED for key in changed):  # the deposit's number, for one
+        dossier.search_text = current_search_text(connection, dossier)
     values = {key: getattr(dossier, key) for key in changed if key != "version"}
     parameters = {f"new_{k}": v for k, v in values.items()}
     parameters.update(_id=dossier.id, _version=version)
     keys = tuple(sorted(values))
-    connection = session.connection()
     journaled = connection.dialect.name == "postgresql"
     if journaled:
         statement = _journaled_update(keys, tuple((m.template, m.to) for m in mails))

@@ -160,6 +160,12 @@ def _keep_search_text(mapper: Mapper[Dossier], connection: Connection, dossier: 
     dossier.search_text = search_text(dossier, _organisation_name(connection, dossier))
 
 
+def current_search_text(connection: Connection, dossier: Dossier) -> str:
+    """The search text of the dossier's current values, for a writer that bypasses the
+    ORM's unit of work (the machine's Core UPDATE) and so these events."""
+    return search_text(dossier, _organisation_name(connection, dossier))
+
+
 def _organisation_name(connection: Connection, dossier: Dossier) -> str | None:
     """The organisation's name from the session when loaded there, else one query. Names
     are written once, at the account's creation: nothing renames an organisation."""
