@@ -31,14 +31,27 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     engine = make_engine(config.attributes.get("database_url") or database_url())
     with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        # SQLite changes a table by rebuilding it (create, copy, drop, rename): with foreign
+        # keys on, dropping a table that other rows reference fails. Off for the migration
+        # (on the raw connection, before any BEGIN: inside a transaction the pragma is a
+        # no-op), then every reference is checked.
+        raw = connection.connection.driver_connection if sqlite else None
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
-            render_as_batch=connection.dialect.name == "sqlite",
+            render_as_batch=sqlite,
             render_item=render_item,
         )
         with context.begin_transaction():
             context.run_migrations()
+        if raw is not None:
+            broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+            raw.execute("PRAGMA foreign_keys=ON")
+            if broken:
+                raise RuntimeError(f"the migration left broken references: {broken[:5]}")
     engine.dispose()
 
 

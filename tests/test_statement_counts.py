@@ -81,8 +81,10 @@ def test_a_deposit_sends_a_fixed_number_of_statements(app, client, auth, world, 
     # The session with its user and organisation; the dossier; the « Confirmer » boxes, in
     # a transaction of their own (kept even if the deposit is refused): UPDATE and audit
     # row; the pieces, for the completeness guard; the number; the deposit's UPDATE (number,
-    # state, search text); its audit row; the accusé de réception, one INSERT … SELECT.
-    assert len(sent) == 9, shown(sent)
+    # state, search text); its audit row; the accusé de réception, one INSERT … SELECT. On
+    # PostgreSQL the last three are one statement (writable CTEs).
+    expected = 7 if app.extensions["db_sessions"].kw["bind"].dialect.name == "postgresql" else 9
+    assert len(sent) == expected, shown(sent)
 
 
 @pytest.fixture
