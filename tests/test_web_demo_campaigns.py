@@ -34,6 +34,7 @@ TYPED = {
     FieldType.SIREN: "772201489",
     FieldType.RPPS: "10001234565",
     FieldType.POSTAL_CODE: "75013",
+    FieldType.COMMUNE: "Paris",
     FieldType.YES_NO: "oui",
 }
 ORGANISATIONS = {
