@@ -155,7 +155,9 @@ def test_a_backup_taken_under_write_load_restores_whole_and_checks_clean(
             assert set(before) <= set(dossiers) <= set(deposits.committed)
             for dossier in dossiers.values():
                 events = session.scalars(
-                    select(AuditEvent.event).where(AuditEvent.dossier_id == dossier.id)
+                    select(AuditEvent.event)
+                    .where(AuditEvent.dossier_id == dossier.id)
+                    .order_by(AuditEvent.id)  # a restored table keeps no row order of its own
                 ).all()
                 mails = session.scalars(
                     select(OutboxMail.template).where(OutboxMail.dossier_id == dossier.id)
