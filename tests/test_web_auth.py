@@ -227,3 +227,15 @@ def test_signing_out_ends_the_session(client, session):
     sign_in(client)
     assert client.post("/deconnexion").location == "/"
     assert client.get("/mes-dossiers").status_code == 302
+
+
+def test_a_head_request_shows_the_form_and_never_runs_the_sign_in_or_the_reset(client, session):
+    # HEAD is exempt from CSRF: it must never reach what a POST does.
+    register_and_confirm(client, session)
+    for path in ("/connexion", "/compte/mot-de-passe-oublie", "/compte/creation"):
+        assert client.head(path, query_string={"email": FORM["email"]}).status_code == 200
+    session.rollback()
+    resets = session.scalars(
+        select(OutboxMail).where(OutboxMail.template == "reinitialisation_mot_de_passe")
+    ).all()
+    assert resets == []

@@ -66,7 +66,7 @@ def _home() -> str:
 @bp.route("/compte/creation", methods=["GET", "POST"])
 def register() -> str | Response | tuple[str, int]:
     form = request.form
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD: never the POST branch without CSRF
         return render_template("auth/register.html", form={}, errors={}, **_register_context())
     registration = accounts.Registration(
         organisation_type=form.get("organisation_type", ""),
@@ -169,7 +169,7 @@ def login() -> str | Response | tuple[str, int]:
     if current_user.is_authenticated:
         return redirect(_home())
     next_page = safe_next(request.values.get("next"))
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD: never the POST branch without CSRF
         return render_template("auth/login.html", email="", next=next_page)
     email = request.form.get("email", "")
     s = db_session()
@@ -212,7 +212,7 @@ def logout() -> Response:
 
 @bp.route("/compte/mot-de-passe-oublie", methods=["GET", "POST"])
 def forgot() -> str | tuple[str, int, dict[str, str]]:
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD: never the POST branch without CSRF
         return render_template("auth/forgot.html", sent_to=None)
     email = request.form.get("email", "").strip()
     s = db_session()
@@ -244,7 +244,7 @@ def _password_from_link(token: str, purpose: str) -> str | Response | tuple[str,
     except InvalidLink as invalid:
         return render_template("auth/invalid_link.html", message=invalid.message), 400
     context = {"email": user.email, "purpose": purpose, "rules": accounts.PASSWORD_RULES}
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD: never the POST branch without CSRF
         return render_template("auth/set_password.html", errors={}, **context)
     try:
         with transaction(s):

@@ -81,7 +81,7 @@ def page(token: str) -> Page:
     if isinstance(found, InvalidLink):
         return _invalid(found)
     avis, dossier = found
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD: never the POST branch without CSRF
         return _page(avis, dossier, token)
     s = db_session()
     upload = request.files.get("fichier")
