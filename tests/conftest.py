@@ -604,3 +604,30 @@ def s3_url(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
         Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"}
     )
     return f"s3://{bucket}/postes?endpoint_url={moto_endpoint}&region=eu-west-3"
+
+
+# --- a déposant's scene, shared by the web tests of the déposant's pages -----------------
+
+
+@pytest.fixture
+def hospital(world):  # type: ignore[no-untyped-def]
+    """An établissement de santé with a FINESS."""
+    return world.organisation()
+
+
+@pytest.fixture
+def campaign(world):  # type: ignore[no-untyped-def]
+    """A campaign open on the test's instants (see `World.campaign`)."""
+    return world.campaign()
+
+
+@pytest.fixture
+def signed_in(world, auth, hospital):  # type: ignore[no-untyped-def]
+    """A déposant of the hospital, signed in."""
+    return auth.login(world.user("deposant", hospital))
+
+
+@pytest.fixture
+def at(auth):  # type: ignore[no-untyped-def]
+    """`with at(moment):` — requests made at that instant, still signed in."""
+    return auth.at

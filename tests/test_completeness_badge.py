@@ -4,28 +4,11 @@ dossier no longer shows the time left to deposit."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.conftest import COMPLETE_VALUES, definition
 from tests.test_web_deposant import DURING, text_of
 from workflow.campaigns.completeness import completeness
 from workflow.campaigns.missing import missing_by_kind
 from workflow.plumbing.db import transaction
-
-
-@pytest.fixture
-def hospital(world):
-    return world.organisation()
-
-
-@pytest.fixture
-def campaign(world):
-    return world.campaign()
-
-
-@pytest.fixture
-def signed_in(world, auth, hospital):
-    return auth.login(world.user("deposant", hospital))
 
 
 def test_complete_volets_with_boxes_unticked_count_as_boxes_to_tick() -> None:

@@ -49,11 +49,6 @@ def test_a_number_out_of_its_bounds_gives_the_default():
 
 
 @pytest.fixture
-def campaign(world):
-    return world.campaign()
-
-
-@pytest.fixture
 def dashboard(world, auth, campaign):
     """The dashboard's address, for an instructeur who follows the campaign, signed in;
     the campaign holds one deposited dossier of a candidate named Lambourde."""

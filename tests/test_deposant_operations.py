@@ -18,16 +18,6 @@ from workflow.plumbing.storage import Storage
 DURING = at_paris(2026, 2, 10)
 
 
-@pytest.fixture
-def hospital(world):
-    return world.organisation()
-
-
-@pytest.fixture
-def campaign(world):
-    return world.campaign()
-
-
 def test_asking_why_an_action_is_refused_changes_nothing(world, session, campaign, hospital):
     dossier = world.dossier(campaign, hospital, "accepte", published=True)
     deposant = world.actor("deposant", hospital)

@@ -21,28 +21,6 @@ IN_WINDOW = at_paris(2026, 10, 15)
 AFTER_START = at_paris(2026, 11, 5)
 
 
-@pytest.fixture
-def hospital(world):
-    return world.organisation()
-
-
-@pytest.fixture
-def campaign(world):
-    return world.campaign()
-
-
-@pytest.fixture
-def signed_in(world, auth, hospital):
-    """A déposant of the hospital, signed in."""
-    return auth.login(world.user("deposant", hospital))
-
-
-@pytest.fixture
-def at(auth):  # type: ignore[no-untyped-def]
-    """`with at(moment):` — requests made at that instant, still signed in."""
-    return auth.at
-
-
 def reread(session) -> None:  # type: ignore[no-untyped-def]
     """Reads what the app committed in its own session: ends the test session's read
     transaction (its snapshot) and forgets the objects it loaded."""

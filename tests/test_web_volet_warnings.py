@@ -4,33 +4,11 @@ French warning stands next to its field — not only on the « Confirmer » tab.
 
 from __future__ import annotations
 
-import pytest
-
 from tests.conftest import COMPLETE_VALUES
 from tests.test_web_deposant import DURING, reread, text_of
 from workflow.plumbing.identifiers import RPPS_KEY_WARNING
 
 WRONG_KEY_RPPS = "10003456787"  # 11 digits, Luhn key off by one
-
-
-@pytest.fixture
-def hospital(world):
-    return world.organisation()
-
-
-@pytest.fixture
-def campaign(world):
-    return world.campaign()
-
-
-@pytest.fixture
-def signed_in(world, auth, hospital):
-    return auth.login(world.user("deposant", hospital))
-
-
-@pytest.fixture
-def at(auth):  # type: ignore[no-untyped-def]
-    return auth.at
 
 
 def candidat(**overrides: str) -> dict[str, object]:
