@@ -34,6 +34,14 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def gunicorn(port: int, workers: int = 2, *options: str) -> list[str]:
+    """The README's production command (the repository's `gunicorn.conf.py`) on loopback."""
+    return [
+        *(sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-w", str(workers)),
+        *("-b", f"127.0.0.1:{port}", *options, "web:create_app()"),
+    ]
+
+
 def wait_for(condition: Callable[[], bool], timeout: float = 60, what: str = "") -> None:
     """Polls another process's effect; the deadline logic itself is tested with a clock."""
     limit = time.monotonic() + timeout
@@ -134,18 +142,7 @@ def test_gunicorn_and_two_schedulers_close_once_and_mail_once(postgres_url, proc
     port = free_port()
     web = processes(
         "gunicorn",
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "gunicorn.conf.py",
-            "-w",
-            "2",
-            "-b",
-            f"127.0.0.1:{port}",
-            "web:create_app()",
-        ],
+        gunicorn(port),
         env,
     )
     first, hospital = open_campaign(world, "prod-1", dossiers=3, user=False)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import TEST_SECRET_KEY
-from tests.test_production import ROOT, free_port, wait_for
+from tests.test_production import ROOT, free_port, gunicorn, wait_for
 
 
 def headers_of(url: str):  # type: ignore[no-untyped-def]
@@ -64,8 +64,7 @@ def assert_no_banner_and_protected(headers) -> None:  # type: ignore[no-untyped-
 
 def test_gunicorn_with_the_repository_config_sends_no_server_header(serve, sqlite_url):
     port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-w", "1"]
-    headers = serve([*command, "-b", f"127.0.0.1:{port}", "web:create_app()"], sqlite_url, port)
+    headers = serve(gunicorn(port, 1), sqlite_url, port)
     assert_no_banner_and_protected(headers)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -16,7 +15,7 @@ import pytest
 
 from tests import test_production
 from tests.conftest import TEST_SECRET_KEY, World
-from tests.test_production import free_port, wait_for
+from tests.test_production import free_port, gunicorn, wait_for
 from web.shared.throttling import LIMITS
 from workflow.models import User
 from workflow.people.passwords import hash_password
@@ -85,22 +84,9 @@ def test_two_gunicorn_workers_together_allow_the_account_limit_once(
     }
     web = processes(
         "gunicorn",
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "gunicorn.conf.py",
-            "-w",
-            "2",
-            "-b",
-            f"127.0.0.1:{port}",
-            "--access-logfile",
-            "-",
-            "--access-logformat",
-            "worker=%(p)s %(m)s %(U)s %(s)s",
-            "web:create_app()",
-        ],
+        gunicorn(
+            port, 2, "--access-logfile", "-", "--access-logformat", "worker=%(p)s %(m)s %(U)s %(s)s"
+        ),
         env,
     )
     base = f"http://127.0.0.1:{port}"
