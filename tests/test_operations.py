@@ -9,7 +9,14 @@ import time_machine
 from sqlalchemy import select
 
 from tests.conftest import COMPLETE_VALUES, at_paris
-from workflow.machine.editing import create_dossier, delete_dossier, save_confirmation, save_volet
+from workflow.campaigns.store import definition_of
+from workflow.machine.editing import (
+    create_dossier,
+    delete_dossier,
+    save_confirmation,
+    save_volet,
+    volet_report,
+)
 from workflow.machine.operations import fire
 from workflow.models import AuditEvent, Dossier, Organisation
 from workflow.plumbing.db import transaction
@@ -140,7 +147,8 @@ def test_saving_a_volet_normalises_values_and_fills_the_recap_columns(setup, wor
         with transaction(session):
             save_volet(session, dossier, deposant, "identification", ident)
         with transaction(session):
-            report = save_volet(session, dossier, deposant, "candidat", candidat)
+            save_volet(session, dossier, deposant, "candidat", candidat)
+    report = volet_report(definition_of(session, dossier.campaign_version_id), dossier)
     assert dossier.values["identification"]["recruteur_finess"] == "010000156"
     assert dossier.values["candidat"]["temps_hopital"] == 40
     assert dossier.candidate_name == "Lambourde Peggy"

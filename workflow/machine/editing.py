@@ -101,8 +101,9 @@ def save_volet(
     *,
     expected_version: int | None = None,
     now: dt.datetime | None = None,
-) -> Report:
-    """Saves one volet ("Enregistrer"); returns the dossier's completeness afterwards.
+) -> None:
+    """Saves one volet ("Enregistrer"). The completeness afterwards is `volet_report`'s: the
+    page that follows a save computes it, so the save itself does not load the pieces again.
 
     Nothing is saved when a value is invalid (InvalidInput maps each field to its French
     message, so the page keeps the input on screen). A deposited dossier (en construction)
@@ -147,7 +148,6 @@ def save_volet(
     dossier.updated_at = now
     session.flush()
     record_audit(session, dossier, actor, "modifier", dossier.state, now, {"volet": volet_key})
-    return volet_report(definition, dossier)
 
 
 def volet_report(definition: Definition, dossier: Dossier) -> Report:

@@ -77,13 +77,24 @@ def transaction(session: Session, write: bool = True) -> Iterator[Session]:
     """
     if session.info.get("in_transaction"):
         raise RuntimeError("transaction() is not reentrant: one change, one transaction")
-    if session.in_transaction():
-        session.commit()  # ends the read transaction that loading objects began
     token = _immediate.set(write)
     session.info["in_transaction"] = True
     try:
-        with session.begin():
-            yield session
+        if session.in_transaction() and _continues_reads(session):
+            # PostgreSQL at READ COMMITTED: the read transaction that loading objects began
+            # sees each committed change anyway, so the write goes on in it (one COMMIT and
+            # one BEGIN fewer per request); the version counters catch a lost race as before.
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+        else:
+            if session.in_transaction():
+                session.commit()  # ends the read transaction that loading objects began
+            with session.begin():
+                yield session
     except StaleDataError as exc:
         raise ConflictError() from exc
     except OperationalError as exc:
@@ -97,6 +108,13 @@ def transaction(session: Session, write: bool = True) -> Iterator[Session]:
     finally:
         session.info["in_transaction"] = False
         _immediate.reset(token)
+
+
+def _continues_reads(session: Session) -> bool:
+    """Whether a write may go on in the session's read transaction: not on SQLite, whose
+    read transaction cannot always become a write one (the write lock is taken at BEGIN
+    IMMEDIATE, see `_immediate`)."""
+    return session.get_bind().dialect.name != "sqlite"
 
 
 def _is_lock_failure(exc: OperationalError) -> bool:
