@@ -105,6 +105,9 @@ class Dossier(Base):
     partner_name: Mapped[str | None] = mapped_column(String(300))
     partner_email: Mapped[str | None] = mapped_column(String(254))
     speciality: Mapped[str | None] = mapped_column(String(200))
+    # The person at the ARS who follows this dossier when the campaign chooses one by a
+    # field (Normandie ASP: the subdivision's contact), copied on each save for the mails.
+    ars_contact_email: Mapped[str | None] = mapped_column(String(254))
     # The candidate's identity (RPPS, else name and birth date), computed at each save:
     # one dossier per candidate in a campaign, and the instructors' « candidat présent dans
     # un autre dossier » across campaigns.
