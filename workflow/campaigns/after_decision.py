@@ -8,15 +8,11 @@ the partner's co-signature. These are the campaign format's models (`schema` hol
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from workflow.campaigns.schema_base import FieldRef, Strict
-
-if TYPE_CHECKING:
-    from workflow.campaigns.schema import Campaign as Definition
-    from workflow.campaigns.schema import FieldDef
 
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
 PostDecisionStep = Literal["maintien", "prise_de_poste"]
@@ -66,25 +62,25 @@ class Cosignature(Strict):
 
 
 def after_decision_problems(
-    definition: Definition, known: dict[str, FieldDef]
+    definition: Any, known: dict[str, Any]
 ) -> list[tuple[tuple[str | int, ...], str]]:
-    """What the `start_date`, `ars_contact` and `post_decision` keys say that does not hold,
-    each with the path of its key."""
-    from workflow.campaigns.schema import FieldType
-
+    """What the `start_date`, `ars_contact` and `post_decision` keys of a campaign
+    (`schema.Campaign`) say that does not hold, each with the path of its key; `known` are its
+    fields (`schema.FieldDef`) by "volet.field". Typed loosely: `schema` imports this module,
+    which therefore cannot import it back."""
     problems: list[tuple[tuple[str | int, ...], str]] = []
     source = definition.start_date
     if source is not None:
         field = known.get(source.field)
         if field is None:
             problems.append((("start_date", "field"), f"champ inconnu : « {source.field} »"))
-        elif field.type is FieldType.CHOICE:
+        elif field.type == "choice":
             undated = [c.value for c in field.choices if source.day_for(c.value) is None]
             if undated:
                 listed = ", ".join(f"« {v} »" for v in undated)
                 message = f"donnez une date aux choix {listed} dans « dates »"
                 problems.append((("start_date", "dates"), message))
-        elif field.type is not FieldType.DATE:
+        elif field.type != "date":
             message = f"« {source.field} » n'est ni une date ni un choix ({field.type})"
             problems.append((("start_date", "field"), message))
     contact = definition.ars_contact

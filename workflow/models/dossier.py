@@ -254,12 +254,3 @@ class Decision(Base):
     published_at: Mapped[dt.datetime | None]
 
     dossier: Mapped[Dossier] = relationship(back_populates="decision")
-
-
-def start_date(dossier: Dossier) -> dt.date | None:
-    """The day from which the dossier's candidate takes the post: the prise de poste is asked
-    and confirmed from it, and every mail that names it says this one. Today the campaign's
-    earliest start date; a function of the dossier so that a per-dossier date changes only
-    here."""
-    dates = (dt.date.fromisoformat(day) for day in dossier.campaign.start_dates or ())
-    return min(dates, default=None)
