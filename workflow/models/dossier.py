@@ -27,6 +27,7 @@ from workflow.plumbing.search_text import normalise
 
 if TYPE_CHECKING:
     from workflow.models.campaign import Campaign, CampaignVersion
+    from workflow.models.partner import Cosignature
 
 STATES = (
     "brouillon",
@@ -134,6 +135,8 @@ class Dossier(Base):
     decision: Mapped[Decision | None] = relationship(
         back_populates="dossier", cascade="all, delete-orphan"
     )
+    # The partner's « je certifie » (models/partner.py), where the campaign asks for one.
+    cosignature: Mapped[Cosignature | None] = relationship(cascade="all, delete-orphan")
 
 
 SEARCHED = ("number", "organisation_id", "partner_name", "candidate_name", "speciality")
