@@ -510,3 +510,19 @@ def test_a_caen_dossier_s_ars_mails_go_to_caen_and_the_functional_mailbox(world,
         "ars-normandie-direction-attractivite-numerique@ars.sante.fr",
         "nathalie.charlet@ars.sante.fr",
     ]
+
+
+def test_the_state_machine_page_draws_each_campaign_s_own_steps(world, client, auth):
+    aumg = world.campaign(slug="aumg-essai", post_decision=[])
+    auth.login(world.user("administrateur"))
+    every = client.get("/admin/machine").text
+    assert "Confirmer le maintien du projet de recrutement" in every
+    assert "confirme" in every and "en_poste" in every
+    own = client.get(f"/admin/machine?campagne={aumg.slug}")
+    assert own.status_code == 200
+    assert "Confirmer le maintien du projet de recrutement" not in own.text
+    assert "Confirmer la prise de poste" not in own.text
+    assert "<code>en_poste</code>" not in own.text
+    # Renoncer au poste stays: from an accepted dossier only.
+    assert "Renoncer au poste" in own.text
+    assert client.get("/admin/machine?campagne=inconnue").status_code == 404
