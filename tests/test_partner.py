@@ -455,15 +455,32 @@ def signed_at_nine(world, session, client, auth, dossier, deposant) -> None:  # 
     assert "Co-signé par le partenaire" in ars  # the timeline
 
 
-def test_the_co_signature_does_not_hold_back_the_deposit(world, session):
+def test_the_deposit_invites_the_partner_to_co_sign_without_waiting_for_it(
+    world, session, sessions, smtp_server, client
+):
     # The form does not make the CHU's certificate a condition of the transmission.
     campaign = world.campaign(cosignature=COSIGNATURE)
     hospital = world.organisation()
     dossier = world.dossier(campaign, hospital)
     deposant = world.actor("deposant", hospital)
+    with time_machine.travel(at_paris(2026, 3, 10), tick=False):
+        with transaction(session):
+            fire(session, dossier, "deposer", deposant)
+        assert dossier.state == "en_construction"
+        [invitation] = sent_to(smtp_server, sessions, PARTNER)
+        assert invitation["Subject"].startswith(
+            f"Co-signature demandée — dossier n° {dossier.number}"
+        )
+        link = re.search(rf"{BASE}(/partenaire/[\w.\-]+)", body(invitation))
+        assert link
+        assert "Co-signer le dossier" in client.get(link.group(1)).text
+    # A campaign that asks no co-signature sends the partner nothing at the deposit.
+    other = world.dossier(world.campaign(slug="sans-cosignature"), hospital)
     with time_machine.travel(at_paris(2026, 3, 10), tick=False), transaction(session):
-        fire(session, dossier, "deposer", deposant)
-    assert dossier.state == "en_construction"
+        fire(session, other, "deposer", deposant)
+    assert not session.scalars(
+        select(OutboxMail).where(OutboxMail.dossier_id == other.id, OutboxMail.recipient == PARTNER)
+    ).all()
 
 
 def test_a_campaign_without_co_signature_takes_none(world, session, client):
