@@ -204,7 +204,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         # The key signs the links of the mails; a reminder must never carry a forgeable one.
-        secret_key_from_environment(ROOT / "instance")
+        secret_key = secret_key_from_environment(ROOT / "instance")
     except ConfigurationError as refused:
         print(refused, file=sys.stderr)
         return 2
@@ -212,7 +212,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
         logging.getLogger("scheduler").warning(
             "SMTP_URL is not set: mails stay queued in the outbox table and none is sent"
         )
-    scheduler, interval = from_environment(_sessions())
+    scheduler, interval = from_environment(_sessions(), secret_key)
 
     def stop(signum: int, frame: object) -> None:
         if scheduler.sender is not None:
@@ -265,7 +265,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if os.environ.get("SCHEDULER", "on") != "off":
         from workflow.scheduling.scheduler import from_environment, start
 
-        scheduler, interval = from_environment(app.extensions["db_sessions"])
+        scheduler, interval = from_environment(app.extensions["db_sessions"], app.secret_key)
         start(scheduler, interval, blocking=False)
         print(f"In-process scheduler: a tick every {interval:g} s (SCHEDULER=off to disable)")
         from workflow.plumbing.storage_url import open_storage

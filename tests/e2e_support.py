@@ -31,6 +31,7 @@ from workflow.plumbing.dates import paris_date
 from workflow.plumbing.db import ROOT, make_engine, make_session_factory, migrate, transaction
 
 CHROMIUM = Path("/usr/bin/chromium")
+SECRET_KEY = "e2e-secret-key-long-enough-for-production"
 needs_chromium = pytest.mark.skipif(
     not CHROMIUM.exists(),
     reason="Debian's chromium is not installed (/usr/bin/chromium): .ci/run installs it "
@@ -56,12 +57,14 @@ class LiveApp:
     dossiers: dict[str, int] = field(default_factory=dict)  # candidate -> dossier id
 
     def flush_outbox(self) -> None:
-        """What the scheduler does in production: send the outbox over SMTP."""
+        """What the scheduler does in production: send the outbox over SMTP, signing the
+        partners' links with the app's key."""
         send_pending(
             self.sessions,
             parse_smtp_url(self.smtp_url),
             mail_from="ne-pas-repondre@ars.example.fr",
             base_url=self.url,
+            secret_key=SECRET_KEY,
         )
 
     def dossier(self, candidate: str) -> Dossier:
@@ -96,7 +99,7 @@ def served(
     app = create_app(
         {
             "DATABASE_URL": database,
-            "SECRET_KEY": "e2e-secret-key-long-enough-for-production",
+            "SECRET_KEY": SECRET_KEY,
             "SMTP_URL": smtp_url,
             "UPLOAD_DIR": str(uploads),
             "RATELIMIT_STORAGE_URI": "memory://",

@@ -317,6 +317,8 @@ DATE_AND_NAME_KEYS = {
     "deadline",
     "confirmation_window",
     "start_dates",
+    # A demo copy's addresses are at example.org (test_a_demo_copy_never_mails_…).
+    "contacts",
 }
 
 
@@ -347,6 +349,37 @@ def test_a_demo_file_keeps_everything_else_of_its_base(tmp_path):
     assert kept["volets"][1]["fields"][2]["choices"][0]["value"] == "assistant"
     # The description warns that the demo's dates are not those of the original text.
     assert demo.description.startswith("Copie de démonstration")
+
+
+def test_a_demo_copy_never_mails_a_real_ars_address(tmp_path):
+    base = load_campaign_file(write(tmp_path, "essai-asp.yaml", GOOD))
+    path = write(tmp_path, "demo-essai-asp.yaml", DEMO)
+    demo = load_campaign_file(path, today=dt.date(2026, 6, 15))
+    assert [c.email.split("@")[1] for c in demo.contacts] == ["example.org"] * len(base.contacts)
+    assert [c.email.split("@")[0] for c in demo.contacts] == [
+        c.email.split("@")[0] for c in base.contacts
+    ]
+
+
+def test_the_demo_copies_of_the_seeds_choose_example_org_contacts_and_move_start_dates():
+    demos = {p.name: d for p, d in load_directory(ROOT / "campaigns", dt.date(2026, 12, 6))}
+    asp = demos["demo-normandie-asp-2025.yaml"]
+    assert asp.ars_contact is not None
+    assert asp.ars_contact.by_value == {
+        "rouen": "sandrine.beaulieu@example.org",
+        "caen": "nathalie.charlet@example.org",
+    }
+    assert asp.ars_contact.mailbox == "ars-normandie-direction-attractivite-numerique@example.org"
+    assert all(
+        c.email.endswith("@example.org") for d in demos.values() if d.demo for c in d.contacts
+    )
+    # « prise de fonction 4 mai 2026, au 2 novembre 2026 ou 2 mai 2027 »: each answer of the
+    # demo's field starts on the demo date standing where the seed's date stood.
+    asr = demos["demo-normandie-asr-2026.yaml"]
+    assert asr.start_date is not None
+    assert asr.start_date.dates == dict(
+        zip(["2026-05-04", "2026-11-02", "2027-05-02"], asr.start_dates, strict=True)
+    )
 
 
 def test_a_demo_file_without_window_has_none(tmp_path):

@@ -40,12 +40,21 @@ def test_publishing_releases_every_decision_and_mails_both_partners(world, sessi
     assert sorted((m.dossier_id, m.recipient) for m in mails) == sorted(
         (d.id, who) for d in dossiers for who in (deposant.label, "dam@chu-la-pyte.fr")
     )
-    assert {m.template for m in mails} == {"decision"}
+    # One template per outcome (the AUMG manual's three « mail type »), each to its dossier.
+    template_of = {m.dossier_id: m.template for m in mails}
+    assert [template_of[d.id] for d in dossiers] == [
+        "decision_accepte",
+        "decision_refuse",
+        "decision_sans_suite",
+    ]
     accepted = next(m for m in mails if m.dossier_id == dossiers[0].id)
     text = render(session, accepted).text
-    assert "Vous pouvez consulter les résultats" in text
+    assert "le dossier est ACCEPTÉ (avis favorable)" in text
+    assert "Motivation de la décision : Avis du jury." in text
     assert "du 1er octobre 2026 au 31 octobre 2026 le maintien du projet de recrutement" in text
     assert "à partir du 2 novembre 2026 la prise de poste" in text
+    refused = next(m for m in mails if m.dossier_id == dossiers[1].id)
+    assert "le dossier est REFUSÉ (avis défavorable)" in render(session, refused).text
     events = session.scalars(select(AuditEvent).where(AuditEvent.event == "publier_resultats"))
     assert sorted(e.dossier_id for e in events) == sorted(d.id for d in dossiers)
 

@@ -16,6 +16,7 @@ from workflow.administration.instructors import follow
 from workflow.instruction.avis import avis_token, invite_avis
 from workflow.instruction.export_jobs import request_export, work
 from workflow.models import Attachment, Campaign, Dossier, User
+from workflow.partners.links import partner_token
 from workflow.plumbing import clock
 from workflow.plumbing.db import transaction
 from workflow.plumbing.storage import Storage
@@ -70,6 +71,11 @@ AVIS_ROUTES = [
     ("post", "/avis/{token}"),
     ("get", "/avis/{token}/pieces/cv"),
 ]
+# The partner's signed link (workflow/partners): {partner} is its token.
+PARTNER_ROUTES = [
+    ("get", "/partenaire/{partner}"),
+    ("post", "/partenaire/{partner}"),
+]
 ROLES = ["anonyme", "deposant", "instructeur_autre", "instructeur", "administrateur"]
 
 
@@ -82,6 +88,7 @@ class Scene:
     instructor: User
     users: dict[str, User]
     export_id: int = 0
+    partner: str = ""
 
     def path(self, template: str) -> str:
         return template.format(
@@ -91,6 +98,7 @@ class Scene:
             user=self.instructor.id,
             token=self.token,
             export=self.export_id,
+            partner=self.partner,
         )
 
 
@@ -130,7 +138,8 @@ def scene(world, session, app) -> Scene:
     with transaction(session):
         export = request_export(session, campaign, "csv", users["instructeur"], clock.now())
     work(app.extensions["db_sessions"], storage, "test")
-    return Scene(campaign, dossier, avis.id, token, users["instructeur"], users, export.id)
+    partner = partner_token(dossier, app.config["SECRET_KEY"])
+    return Scene(campaign, dossier, avis.id, token, users["instructeur"], users, export.id, partner)
 
 
 def sign_in(auth, scene: Scene, role: str) -> None:
@@ -144,10 +153,10 @@ def request(client, method: str, path: str):  # type: ignore[no-untyped-def]
 
 def test_every_route_of_the_ars_and_avis_pages_is_in_the_access_tests(app):
     adapter = app.url_map.bind("localhost")
-    listed = INSTRUCTION_ROUTES + ADMIN_ROUTES + AVIS_ROUTES
+    listed = INSTRUCTION_ROUTES + ADMIN_ROUTES + AVIS_ROUTES + PARTNER_ROUTES
     covered = {
         adapter.match(
-            path.format(slug="c", dossier=1, avis=1, user=1, token="t", export=1),
+            path.format(slug="c", dossier=1, avis=1, user=1, token="t", export=1, partner="t"),
             method=method.upper(),
         )[0]
         for method, path in listed
@@ -155,7 +164,7 @@ def test_every_route_of_the_ars_and_avis_pages_is_in_the_access_tests(app):
     routes = {
         rule.endpoint
         for rule in app.url_map.iter_rules()
-        if rule.endpoint.split(".")[0] in ("instruction", "admin", "avis")
+        if rule.endpoint.split(".")[0] in ("instruction", "admin", "avis", "partenaire")
     }
     assert routes == covered
 
@@ -212,6 +221,21 @@ def test_an_avis_link_opens_its_dossier_for_whoever_holds_it(
     assert response.status_code in ((200,) if method == "get" else (422,))
     forged = request(client, method, scene.path(path).replace(scene.token, scene.token[:-2]))
     assert forged.status_code == 404
+
+
+@pytest.mark.parametrize(("method", "path"), PARTNER_ROUTES)
+@pytest.mark.parametrize("role", ROLES)
+def test_a_partner_link_opens_its_dossier_read_only_for_whoever_holds_it(
+    role, method, path, client, auth, scene
+):
+    sign_in(auth, scene, role)
+    response = request(client, method, scene.path(path))
+    # The scene's campaign asks no co-signature: the page is read-only, a POST is refused.
+    assert response.status_code == (200 if method == "get" else 422)
+    forged = request(client, method, scene.path(path).replace(scene.partner, scene.partner[:-2]))
+    assert forged.status_code == 404
+    other_salt = request(client, method, scene.path(path).replace(scene.partner, scene.token))
+    assert other_salt.status_code == 404
 
 
 def test_a_signed_in_instructeur_sees_the_links_of_its_pages(client, auth, scene):

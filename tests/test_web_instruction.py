@@ -350,9 +350,13 @@ def test_publishing_the_results_mails_both_partners_once(
     assert "Résultats publiés : 2 décision(s)." in page
     assert "Aucune nouvelle décision à publier" in again
     reread(session)
-    mails = session.scalars(select(OutboxMail).where(OutboxMail.template == "decision")).all()
-    assert sorted((m.dossier_id, m.recipient) for m in mails) == sorted(
-        (d.id, who) for d in dossiers for who in (deposant.email, "dam@chu-la-pyte.fr")
+    mails = session.scalars(
+        select(OutboxMail).where(OutboxMail.template.startswith("decision_"))
+    ).all()
+    assert sorted((m.dossier_id, m.template, m.recipient) for m in mails) == sorted(
+        (d.id, template, who)
+        for d, template in zip(dossiers, ["decision_accepte", "decision_refuse"], strict=True)
+        for who in (deposant.email, "dam@chu-la-pyte.fr")
     )
     assert all(session.get(Dossier, d.id).decision.published_at == JURY for d in dossiers)
 

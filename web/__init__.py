@@ -38,6 +38,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web.avis import views as avis
     from web.deposant import views as deposant
     from web.instruction import views as instruction
+    from web.partenaire import views as partenaire
     from web.public import views as public
     from web.shared import dsfr, errors, formatting, headers, parsing, security, throttling
 
@@ -51,6 +52,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         instruction.bp,
         administration.bp,
         avis.bp,
+        partenaire.bp,
     ):
         app.register_blueprint(blueprint)
     if app.config["DEVELOPMENT"]:

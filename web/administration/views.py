@@ -49,8 +49,9 @@ from workflow.administration.instructors import (
     set_followed,
 )
 from workflow.campaigns.loader import MAX_CAMPAIGN_BYTES, CampaignFileError, LoadProblem
+from workflow.campaigns.store import current_version, definition_of
 from workflow.instruction.timeline import campaign_timeline
-from workflow.machine.states import mermaid, workflow
+from workflow.machine.states import for_campaign, mermaid, workflow
 from workflow.models import Campaign, CampaignVersion, Role, User
 from workflow.people.security_journal import KINDS, JournalFilter, security_events
 from workflow.plumbing import clock
@@ -438,12 +439,24 @@ def instructor_invitation(user_id: int) -> Response:
 def machine() -> str:
     """The dossier state machine, generated from states.yaml: a drawing (Mermaid, when its
     script is installed and JavaScript runs), its source as text, and the table of events."""
+    s = db_session()
+    campaigns = s.scalars(select(Campaign).order_by(Campaign.slug)).all()
+    chosen = None
     flow = workflow()
+    slug = request.args.get("campagne")
+    if slug:
+        chosen = next((c for c in campaigns if c.slug == slug), None)
+        if chosen is None:
+            abort(404)
+        # The campaign's own steps: the AUMG campaign ends at the decision.
+        flow = for_campaign(definition_of(s, current_version(s, chosen).id), flow)
     return render_template(
         "admin/machine.html",
         source=mermaid(flow),
         flow=flow,
         drawn=_mermaid_path() is not None,
+        campaigns=campaigns,
+        chosen=chosen,
     )
 
 

@@ -11,13 +11,13 @@ from flask import url_for
 from sqlalchemy.orm import Session
 
 from web.deposant.volet_form import condition_text
-from workflow.campaigns.completeness import Problem, Report, condition_holds, lookup
+from workflow.campaigns.completeness import Problem, Report, condition_holds
 from workflow.campaigns.schema import Campaign as Definition
 from workflow.campaigns.schema import Piece, Volet
 from workflow.campaigns.store import definition_of
-from workflow.instruction.readable import text_of
+from workflow.instruction.readable import decision_blocks
 from workflow.machine.editing import edit_refusal, other_volets_open, volet_report
-from workflow.machine.guards import campaign_open_reason
+from workflow.machine.guards import campaign_open_reason, step_missing_reason
 from workflow.machine.operations import allowed_events, refusal_reasons, state_for_deposant
 from workflow.machine.spec import EventSpec
 from workflow.models import Attachment, Campaign, Dossier
@@ -27,12 +27,6 @@ from workflow.plumbing.dates import paris_date
 
 # The inputs an action's guards ask for: a guard that needs a value gets a field on the page.
 DECISION_INPUTS = {"reason_required": "reason", "start_date_reached": "start_date"}
-
-
-def short_label(label: str) -> str:
-    """A field's label without the block it belongs to (« Etablissement de santé recruteur —
-    Nom » is « Nom » under its block's title)."""
-    return label.rsplit(" — ", 1)[-1]
 
 
 @dataclass(frozen=True)
@@ -78,8 +72,8 @@ class DossierPage:
         today = paris_date(now)
         events = []
         for spec in offered:
-            if spec.name == "deposer":
-                continue
+            if spec.name == "deposer" or step_missing_reason(spec.name, definition):
+                continue  # a step this campaign does not have (AUMG ends at the decision)
             inputs = tuple(DECISION_INPUTS[g] for g in spec.guards if g in DECISION_INPUTS)
             # Probed with plausible inputs: what remains is what the date or window says.
             probe = {"reason": "-", "start_date": today}
@@ -179,15 +173,7 @@ class DossierPage:
     def decision_summary(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """The blocks the campaign recalls on the « Décision » tab, each field as (label,
         value as read)."""
-        values = self.dossier.values or {}
-        blocks = []
-        for group in self.definition.decision_summary:
-            rows = []
-            for ref in group.fields:
-                field = self.definition.field(ref)
-                rows.append((short_label(field.label), text_of(field, lookup(values, ref))))
-            blocks.append((group.title, rows))
-        return blocks
+        return decision_blocks(self.definition, self.dossier.values or {})
 
     def piece_condition(self, piece: Piece) -> str | None:
         """When a piece is required only in some cases, which one."""

@@ -51,7 +51,9 @@ def outbox() -> str:
 def mail(mail_id: int) -> str:
     session = db_session()
     found = session.get(OutboxMail, mail_id) or abort(404)
-    rendered = render(session, found, current_app.config["BASE_URL"])
+    rendered = render(
+        session, found, current_app.config["BASE_URL"], secret_key=current_app.secret_key
+    )
     return render_template("dev/mail.html", mail=found, rendered=rendered)
 
 
@@ -59,7 +61,9 @@ def mail(mail_id: int) -> str:
 def mail_html(mail_id: int) -> Response:
     session = db_session()
     found = session.get(OutboxMail, mail_id) or abort(404)
-    html = render(session, found, current_app.config["BASE_URL"]).html
+    html = render(
+        session, found, current_app.config["BASE_URL"], secret_key=current_app.secret_key
+    ).html
     # Shown in a sandboxed frame of the mail's page: the mail's HTML runs no script.
     response = Response(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = (

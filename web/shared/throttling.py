@@ -57,6 +57,8 @@ LIMITS: dict[str, tuple[str, str]] = {
     "creation_compte": ("20 per hour", "3 per hour; 10 per day"),
     # Per link (its token) and per address, every answer sent.
     "avis": ("30 per hour", "10 per hour"),
+    # The partner's co-signature through its link: per link and per address, forms sent.
+    "cosignature": ("30 per hour", "10 per hour"),
     # Per inviting address every form sent; per invited address the invitations sent.
     "invitation_collegue": ("30 per hour", "3 per hour; 10 per day"),
     "invitation_instructeur": ("30 per hour", "3 per hour; 10 per day"),
@@ -68,6 +70,7 @@ ROUTES = {
     "renvoi_confirmation": "/compte/confirmation/renvoyer",
     "creation_compte": "/compte/creation",
     "avis": "/avis/<token>",
+    "cosignature": "/partenaire/<token>",
     "invitation_collegue": "/compte/invitations",
     "invitation_instructeur": "/admin/instructeurs",
 }

@@ -148,7 +148,46 @@ def _demo_copy(base: Campaign, demo: DemoFile, today: dt.date) -> dict[str, Any]
         else None,
         start_dates=[day(offset) for offset in rel.start_dates],
     )
+    data.update(_demo_addresses(data))
+    if base.start_date is not None:
+        data["start_date"] = _demo_start_date(base, [day(o) for o in rel.start_dates])
     return data
+
+
+DEMO_MAIL_DOMAIN = "example.org"
+
+
+def _demo_address(address: str) -> str:
+    """A demo copy never mails a real ARS address: the same mailbox at example.org."""
+    return f"{address.rsplit('@', 1)[0]}@{DEMO_MAIL_DOMAIN}"
+
+
+def _demo_addresses(data: dict[str, Any]) -> dict[str, Any]:
+    """The copy's contacts and ARS contact choices, at example.org."""
+    contacts = [{**c, "email": _demo_address(c["email"])} for c in data["contacts"]]
+    changed: dict[str, Any] = {"contacts": contacts}
+    contact = data.get("ars_contact")
+    if contact:
+        by_value = {k: _demo_address(v) for k, v in contact["by_value"].items()}
+        mailbox = _demo_address(contact["mailbox"]) if contact.get("mailbox") else None
+        changed["ars_contact"] = {**contact, "by_value": by_value, "mailbox": mailbox}
+    return changed
+
+
+def _demo_start_date(base: Campaign, demo_dates: list[dt.date]) -> dict[str, Any]:
+    """The base's start-date field, each answer given the demo date that stands where the
+    base's date stood in its `start_dates` (an answer whose date is not one of them keeps
+    it), so that a demo dossier's start date moves with the copy's dates."""
+    source = base.start_date
+    assert source is not None
+    moved = dict(zip(base.start_dates, demo_dates, strict=False))
+    choices = base.field(source.field).choices
+    dates: dict[str, dt.date] = {}
+    for value in [c.value for c in choices] or list(source.dates):
+        day = source.day_for(value)
+        if day is not None:
+            dates[value] = moved.get(day, day)
+    return {"field": source.field, "dates": dates}
 
 
 def load_campaign_text(

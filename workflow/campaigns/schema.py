@@ -12,27 +12,30 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from workflow.campaigns.after_decision import (
+    ArsContact,
+    Cosignature,
+    PostDecisionStep,
+    StartDateSource,
+    after_decision_problems,
+)
 from workflow.campaigns.reference_lists import LISTS as REFERENCE_LISTS
 from workflow.campaigns.reference_lists import reference_list
+from workflow.campaigns.schema_base import (  # noqa: F401 - the format's names, kept here
+    FIELD_REF_PATTERN,
+    KEY_PATTERN,
+    FieldRef,
+    Key,
+    Strict,
+)
 
-KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
-FIELD_REF_PATTERN = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
-Key = Annotated[str, Field(pattern=KEY_PATTERN, max_length=60)]
-# A reference to a field as "volet.field".
-FieldRef = Annotated[str, Field(pattern=FIELD_REF_PATTERN)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class FieldType(StrEnum):
@@ -397,6 +400,13 @@ class Campaign(Strict):
     # until the first volet's required fields are filled (IdF ASP and MGVH manuals).
     identification_first: bool = False
     demo: bool = False
+    # After the decision (after_decision.py): the field where each dossier chooses its start
+    # date, the steps an accepted dossier goes through, the dossier's ARS contact, and the
+    # partner's co-signature through its signed link.
+    start_date: StartDateSource | None = None
+    post_decision: tuple[PostDecisionStep, ...] = ("maintien", "prise_de_poste")
+    ars_contact: ArsContact | None = None
+    cosignature: Cosignature | None = None
 
     @field_validator("opens", "deadline", mode="before")
     @classmethod
@@ -501,6 +511,7 @@ class Campaign(Strict):
                 message = _equals_problem(rule.value, known[rule.field])
                 if message:
                     problems.append((("rules", r_index, "value"), message))
+        problems += after_decision_problems(self, known)
         if _as_date(self.deadline) < _as_date(self.opens):
             problems.append((("deadline",), "la date limite précède la date d'ouverture"))
         return problems

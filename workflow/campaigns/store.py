@@ -96,6 +96,8 @@ def store_campaign(session: Session, definition: Definition, source: str | None 
     campaign.title = definition.title
     campaign.agency = definition.agency
     campaign.contact_email = definition.contacts[0].email
+    contact = definition.ars_contact
+    campaign.contact_mailbox = contact.mailbox if contact else None
     campaign.moves_to_instruction = definition.deadline_moves_to_instruction
     campaign.publication = definition.publication
     campaign.demo = definition.demo

@@ -91,3 +91,21 @@ def text_of(field: FieldDef | Column, value: Any) -> str:
     if kind is FieldType.PHONE and isinstance(value, str) and value.startswith("+"):
         return format_phone_fr(value)
     return str(value)
+
+
+def decision_blocks(
+    definition: Definition, values: dict[str, Any]
+) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The blocks the campaign recalls on the « Décision » screen (`decision_summary`), each
+    field as (label without its block's prefix, value as read): « Etablissement de santé
+    Recruteur — Nom » is « Nom » under its block's title."""
+    blocks = []
+    for group in definition.decision_summary:
+        rows = []
+        for ref in group.fields:
+            volet_key, field_key = ref.split(".", 1)
+            field = definition.field(ref)
+            value = (values.get(volet_key) or {}).get(field_key)
+            rows.append((field.label.rsplit(" — ", 1)[-1], text_of(field, value)))
+        blocks.append((group.title, rows))
+    return blocks

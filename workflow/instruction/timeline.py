@@ -27,6 +27,7 @@ LABELS = {
     "demander_avis": "Avis demandé",
     "donner_avis": "Avis donné",
     "supprimer_avis": "Avis supprimé",
+    "co_signer": "Co-signé par le partenaire",
     "publier_resultats": "Résultats publiés",
     "modifier_date_limite": "Date limite modifiée",
     "ouvrir_campagne": "Campagne ouverte",
@@ -107,6 +108,8 @@ def _details(payload: dict[str, Any], definition: Definition | None) -> list[str
         out.append(f"Motif : {payload['motif']}")
     if payload.get("avant") or payload.get("apres"):
         out.append(f"Avant : {payload.get('avant', '—')} ; après : {payload.get('apres', '—')}.")
+    if payload.get("fonction"):
+        out.append(f"Signataire : {payload.get('nom', '—')}, {payload['fonction']}.")
     if payload.get("start_date"):
         out.append(f"Date effective de prise de poste : {_day(payload['start_date'])}.")
     if payload.get("volet"):

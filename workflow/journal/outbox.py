@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import Select, String, bindparam, cast, insert, literal, select, union_all
+from sqlalchemy import Select, String, bindparam, cast, insert, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from workflow.models import Campaign, Dossier, OutboxMail, User
@@ -58,11 +58,10 @@ def mail_rows(mails: Sequence[Mail], dossiers: Any) -> list[Select]:
 
     The same statements queue the mails of one transition and of a campaign closing, so who
     receives what is decided in one place: "deposant" is every active user of the dossier's
-    organisation, "partenaires" adds the partner's address, "contact_ars" is the campaign's
-    contact. Execute them with `mail_parameters(...)`.
+    organisation, "partenaires" adds the partner's address, "contact_ars" is the dossier's ARS
+    contact (`_ars_contact_rows`). Execute them with `mail_parameters(...)`.
     """
     users = User.__table__
-    campaigns = Campaign.__table__
     selects: list[Select] = []
     for index, mail in enumerate(mails):
         row = _MailRow(mail.template, index, dossiers)
@@ -73,9 +72,38 @@ def mail_rows(mails: Sequence[Mail], dossiers: Any) -> list[Select]:
             partner = dossiers.c.partner_email
             selects.append(row(partner, literal("p", String), dossiers, partner.is_not(None)))
         if mail.to == "contact_ars":
-            joined = dossiers.join(campaigns, campaigns.c.id == dossiers.c.campaign_id)
-            selects.append(row(campaigns.c.contact_email, literal("c", String), joined))
+            selects += _ars_contact_rows(row, dossiers)
     return selects
+
+
+def _ars_contact_rows(row: _MailRow, dossiers: Any) -> list[Select]:
+    """The dossier's ARS contacts: the person its field chooses (Normandie ASP: the
+    subdivision's) and the campaign's functional mailbox, each where there is one; else the
+    campaign's first contact. The person is read from the dossiers table itself, so that
+    every caller's subquery keeps its four columns."""
+    campaigns = Campaign.__table__
+    own = Dossier.__table__.alias("own")
+    joined = dossiers.join(campaigns, campaigns.c.id == dossiers.c.campaign_id).join(
+        own, own.c.id == dossiers.c.id
+    )
+    person, mailbox = own.c.ars_contact_email, campaigns.c.contact_mailbox
+    return [
+        row(person, literal("a", String), joined, person.is_not(None)),
+        row(
+            mailbox,
+            literal("m", String),
+            joined,
+            mailbox.is_not(None),
+            or_(person.is_(None), mailbox != person),
+        ),
+        row(
+            campaigns.c.contact_email,
+            literal("c", String),
+            joined,
+            person.is_(None),
+            mailbox.is_(None),
+        ),
+    ]
 
 
 def mail_parameters(now: dt.datetime, context: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from workflow.campaigns.candidates import candidate_key
 from workflow.campaigns.completeness import Report, check_volet, completeness
 from workflow.campaigns.fields import clean_value
+from workflow.campaigns.per_dossier import ars_contact_of
 from workflow.campaigns.schema import Campaign as Definition
 from workflow.campaigns.store import current_version, definition_of
 from workflow.journal.audit import record_audit
@@ -185,6 +186,7 @@ def _copy_summary(definition: Definition, dossier: Dossier) -> None:
     dossier.candidate_name = join(summary.candidate_name)
     dossier.partner_email = get(summary.partner_email)
     dossier.speciality = get(summary.speciality)
+    dossier.ars_contact_email = ars_contact_of(definition, values)
 
 
 def save_confirmation(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from workflow.journal import outbox
 from workflow.machine.firing import Firing
 from workflow.machine.numbering import next_dossier_number
 from workflow.models import Decision
@@ -68,3 +69,13 @@ def withdraw_decision(f: Firing) -> None:
 def record_start_date(f: Firing) -> None:
     """Keeps the actual start date the déposant gives."""
     f.dossier.actual_start_date = f.payload["start_date"]
+
+
+@effect("invite_partner_cosignature")
+def invite_partner_cosignature(f: Firing) -> None:
+    """Where the campaign asks the partner to co-sign (Normandie ASR: the CHU's Direction des
+    Affaires Médicales), the deposit mails the partner its personal link (signed when the
+    mail leaves, `mail.templates`). The deposit never waits for the co-signature."""
+    if f.definition.cosignature is not None and f.dossier.partner_email:
+        partner = [f.dossier.partner_email]
+        outbox.queue(f.session, "invitation_cosignature", partner, dossier=f.dossier, now=f.now)

@@ -8,11 +8,13 @@ from collections.abc import Callable, Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from workflow.campaigns.after_decision import STEP_LABELS
 from workflow.campaigns.candidates import candidate_key
 from workflow.campaigns.completeness import completeness
+from workflow.campaigns.per_dossier import confirmation_window_of, start_date_of
 from workflow.campaigns.schema import Campaign as Definition
 from workflow.machine.firing import Firing
-from workflow.models import Campaign, Dossier, start_date
+from workflow.models import Campaign, Dossier
 from workflow.plumbing.dates import as_utc, deadline_text, format_date, format_instant
 
 Guard = Callable[[Firing], str | Iterable[str] | None]
@@ -169,10 +171,12 @@ def results_published(f: Firing) -> str | None:
 
 @guard("confirmation_window")
 def confirmation_window(f: Firing) -> str | None:
-    """The maintien is confirmed inside the campaign's window (e.g. October)."""
-    start, end = f.campaign.confirmation_start, f.campaign.confirmation_end
-    if start is None or end is None:
+    """The maintien is confirmed inside the dossier's window (e.g. October before a
+    2 November start), which follows the dossier's own start date."""
+    window = confirmation_window_of(f.dossier, f.definition)
+    if window is None:
         return None
+    start, end = window
     if not start <= f.today <= end:
         return (
             "La confirmation du maintien du projet de recrutement est ouverte "
@@ -183,9 +187,9 @@ def confirmation_window(f: Firing) -> str | None:
 
 @guard("start_date_reached")
 def start_date_reached(f: Firing) -> list[str]:
-    """The prise de poste is confirmed from the start date, with its actual date."""
+    """The prise de poste is confirmed from the dossier's start date, with its actual date."""
     reasons: list[str] = []
-    first = start_date(f.dossier)
+    first = start_date_of(f.dossier, f.definition)
     if first is not None and f.today < first:
         reasons.append(f"La prise de poste se confirme à partir du {format_date(first)}.")
     actual = f.payload.get("start_date")
@@ -198,3 +202,29 @@ def start_date_reached(f: Firing) -> list[str]:
             f"La date effective de prise de poste ne peut précéder le {format_date(first)}."
         )
     return reasons
+
+
+# The events that are a step after the decision, by the name a campaign's `post_decision`
+# gives the step.
+POST_DECISION_EVENTS = {
+    "confirmer_maintien": "maintien",
+    "confirmer_prise_de_poste": "prise_de_poste",
+}
+
+
+def step_missing_reason(event: str, definition: Definition) -> str | None:
+    """Why the campaign has no such step after its decision (the AUMG manual ends at the
+    decision), or None when it has it or the event is not such a step."""
+    step = POST_DECISION_EVENTS.get(event)
+    if step is None or step in definition.post_decision:
+        return None
+    return (
+        f"Cette campagne ne prévoit pas {STEP_LABELS[step]} : "
+        "le dossier s'arrête à la décision de l'ARS."
+    )
+
+
+@guard("campaign_step")
+def campaign_step(f: Firing) -> str | None:
+    """The campaign lists this step after its decision (`post_decision`)."""
+    return step_missing_reason(f.spec.name, f.definition)

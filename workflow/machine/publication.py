@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select, union_all, update
+from sqlalchemy import Subquery, insert, select, union_all, update
 from sqlalchemy.orm import Session
 
 from workflow.journal.audit import AUDIT_COLUMNS, audit_rows
@@ -68,7 +68,11 @@ def publish_results(
                 ),
             )
         )
-        rows = mail_rows(_decision_mails(), pending)
+        rows = [
+            row
+            for state, mails in _decision_mails()
+            for row in mail_rows(mails, _in_state(pending, state))
+        ]
         if rows:
             source = union_all(*rows) if len(rows) > 1 else rows[0]
             session.execute(
@@ -93,7 +97,27 @@ def publish_results(
     return Published(len(ids))
 
 
-def _decision_mails() -> list[MailSpec]:
-    """The mails the decision events hold until publication, as states.yaml names them."""
-    found = {m for e in DECISION_EVENTS for m in workflow().events[e].mails if m.on_publication}
-    return sorted(found, key=lambda m: (m.template, m.to))
+def _decision_mails() -> list[tuple[str, list[MailSpec]]]:
+    """The mails each decision event holds until publication, by the state it decides (one
+    template per outcome: an accepted dossier gets the acceptance, never the refusal)."""
+    flow = workflow()
+    found = []
+    for name in DECISION_EVENTS:
+        event = flow.events[name]
+        held = sorted(
+            {m for m in event.mails if m.on_publication}, key=lambda m: (m.template, m.to)
+        )
+        if held:
+            found.append((event.dest, held))
+    return found
+
+
+def _in_state(pending: Subquery, state: str) -> Subquery:
+    """The pending dossiers in one decided state, with the columns `mail_rows` reads."""
+    return (
+        select(
+            pending.c.id, pending.c.campaign_id, pending.c.organisation_id, pending.c.partner_email
+        )
+        .where(pending.c.state == state)
+        .subquery(f"pending_{state}")
+    )

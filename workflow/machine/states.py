@@ -7,7 +7,7 @@ model (pytransitions issue #434: one machine per object costs seconds per 100,00
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from transitions import EventData, Machine
 
+from workflow.campaigns.schema import Campaign as Definition
 from workflow.journal.outbox import RECIPIENT_KINDS, template_exists
 from workflow.machine import effects, guards
 from workflow.machine.firing import Firing
@@ -127,6 +128,29 @@ def _check(path: Path, initial: str, labels: dict[str, str], events: dict[str, E
                 problems.append(f"{event.name}: unknown recipients '{mail.to}'")
     if problems:
         raise StatesFileError(f"{path}: " + "; ".join(problems))
+
+
+def for_campaign(definition: Definition, flow: Workflow | None = None) -> Workflow:
+    """The machine as one campaign's dossiers go through it, for its drawing: without the
+    steps after the decision the campaign does not have (`post_decision`; the AUMG manual
+    ends at the decision) and the states only they reach. Never used to fire."""
+    flow = flow or workflow()
+    kept = [
+        e for e in flow.events.values() if guards.step_missing_reason(e.name, definition) is None
+    ]
+    reached = {flow.initial}
+    while True:
+        more = {e.dest for e in kept if reached.intersection(e.sources)} - reached
+        if not more:
+            break
+        reached |= more
+    events = {
+        e.name: replace(e, sources=tuple(s for s in e.sources if s in reached))
+        for e in kept
+        if reached.intersection(e.sources)
+    }
+    labels = {state: label for state, label in flow.state_labels.items() if state in reached}
+    return Workflow(flow.initial, labels, events, flow.machine)
 
 
 def mermaid(flow: Workflow | None = None) -> str:

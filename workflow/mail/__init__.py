@@ -2,5 +2,6 @@
 retries and bounces (`sender`). What to send was decided by the change that queued it in
 `journal.outbox`.
 
-May import: `plumbing`, `models`, `journal`.
+May import: `plumbing`, `models`, `campaigns`, `journal`, `partners` (the partner's link,
+signed when the mail leaves).
 """

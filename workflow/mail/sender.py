@@ -242,6 +242,7 @@ class Sender:
         *,
         mail_from: str,
         base_url: str = "",
+        secret_key: str | None = None,
         batch: int = 200,
         senders: int = 1,
         rate: RateLimiter | None = None,
@@ -249,6 +250,8 @@ class Sender:
     ) -> None:
         self.sessions, self.smtp = sessions, smtp
         self.mail_from, self.base_url = mail_from, base_url
+        # Signs the partner's links when their mails leave (templates.render).
+        self.secret_key = secret_key
         self.batch, self.senders = batch, max(1, senders)
         self.rate = rate or RateLimiter(None)
         self.breaker = breaker or Breaker()
@@ -410,7 +413,7 @@ class Sender:
             for mail_id in claim.attempts:
                 mail = by_id[mail_id]
                 try:
-                    rendered = render(session, mail, self.base_url, now)
+                    rendered = render(session, mail, self.base_url, now, secret_key=self.secret_key)
                 except Exception as exc:  # noqa: BLE001 - one broken mail stops no other
                     log.exception("mail %s could not be rendered", mail_id)
                     outgoing.append(_Outgoing(mail_id, mail.recipient, None, f"rendu : {exc}"))
@@ -568,10 +571,13 @@ def send_pending(
     base_url: str = "",
     now: dt.datetime | None = None,
     batch: int = 200,
+    secret_key: str | None = None,
 ) -> SendReport:
     """Sends one batch of due mails, one message per recipient, over one connection
     (a one-off sender: its breaker lasts for this call only)."""
-    sender = Sender(sessions, smtp, mail_from=mail_from, base_url=base_url, batch=batch)
+    sender = Sender(
+        sessions, smtp, mail_from=mail_from, base_url=base_url, secret_key=secret_key, batch=batch
+    )
     return sender.send_batch(now)
 
 

@@ -22,8 +22,11 @@ import jinja2
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from workflow.campaigns.per_dossier import confirmation_window_of, start_date_of
+from workflow.campaigns.store import definition_of
 from workflow.journal.outbox import TEMPLATES_DIR
-from workflow.models import Campaign, Dossier, OutboxMail, start_date
+from workflow.models import Campaign, Dossier, OutboxMail
+from workflow.partners.links import is_partner, partner_link
 from workflow.plumbing import clock
 from workflow.plumbing.dates import (
     deadline_text,
@@ -71,36 +74,67 @@ def render_template(name: str, context: dict[str, Any]) -> RenderedMail:
 
 
 def render(
-    session: Session, mail: OutboxMail, base_url: str = "", now: dt.datetime | None = None
+    session: Session,
+    mail: OutboxMail,
+    base_url: str = "",
+    now: dt.datetime | None = None,
+    *,
+    secret_key: str | None = None,
 ) -> RenderedMail:
     """Renders an outbox row from its dossier, campaign and stored context, as true at `now`
-    (the sending instant)."""
+    (the sending instant). With `secret_key`, the copy addressed to the dossier's partner
+    carries the partner's personal link (`partner_link`), signed when it leaves."""
     now = now or clock.now()
     dossier = session.get(Dossier, mail.dossier_id) if mail.dossier_id else None
     campaign = session.get(Campaign, mail.campaign_id) if mail.campaign_id else None
+    base = base_url.rstrip("/")
+    link = None
+    if dossier is not None and secret_key and is_partner(dossier, mail.recipient):
+        link = partner_link(base, dossier, secret_key)
     context: dict[str, Any] = {
         "dossier": dossier,
         "campaign": campaign,
         "decision": dossier.decision if dossier else None,
         "recipient": mail.recipient,
-        "base_url": base_url.rstrip("/"),
+        "base_url": base,
+        "partner_link": link,
+        "for_partner": dossier is not None and is_partner(dossier, mail.recipient),
         **mail.context,
-        **_timely(campaign, dossier, now),
+        **_timely(session, campaign, dossier, now),
     }
     return render_template(mail.template, context)
 
 
-def _timely(campaign: Campaign | None, dossier: Dossier | None, now: dt.datetime) -> dict:
-    """The dates a mail names and the time left to them, as true at `now`."""
+def _timely(
+    session: Session, campaign: Campaign | None, dossier: Dossier | None, now: dt.datetime
+) -> dict:
+    """The dates a mail names and the time left to them, as true at `now`: the dossier's own
+    start date and maintien window where the mail is about a dossier; and its ARS contact."""
     if campaign is None:
         return {"deadline": ""}
-    window_end = campaign.confirmation_end
+    window_start, window_end = campaign.confirmation_start, campaign.confirmation_end
+    start, steps, cosigns = None, ("maintien", "prise_de_poste"), False
+    if dossier is not None:
+        definition = definition_of(session, dossier.campaign_version_id)
+        window_start, window_end = confirmation_window_of(dossier, definition) or (None, None)
+        start, steps = start_date_of(dossier, definition), definition.post_decision
+        cosigns = definition.cosignature is not None
+    contact = (
+        (dossier.ars_contact_email if dossier else None)
+        or campaign.contact_mailbox
+        or campaign.contact_email
+    )
     return {
         "deadline": deadline_text(campaign.deadline_at, campaign.deadline_whole_day),
         "time_left": time_left(now, campaign.deadline_at, campaign.deadline_whole_day),
+        "window_start": window_start,
+        "window_last": window_end,
         "window_end": latest_day_text(window_end) if window_end else "",
         "window_left": time_left(now, end_instant(window_end), True) if window_end else "",
-        "start_date": start_date(dossier) if dossier else None,
+        "start_date": start,
+        "steps": steps,
+        "campaign_cosigns": cosigns,
+        "contact_ars": contact,
         "rules_text": _rules_text(campaign, dossier),
     }
 

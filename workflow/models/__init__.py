@@ -7,10 +7,11 @@ May import: `plumbing`.
 from workflow.models.accounts import ORGANISATION_TYPES, Organisation, Role, User
 from workflow.models.base import Base
 from workflow.models.campaign import Campaign, CampaignVersion
-from workflow.models.dossier import STATES, Attachment, Avis, Decision, Dossier, start_date
+from workflow.models.dossier import STATES, Attachment, Avis, Decision, Dossier
 from workflow.models.exports import EXPORT_KINDS, EXPORT_STATUSES, ExportJob
 from workflow.models.instructors import CampaignInstructor
 from workflow.models.journal import AuditEvent, Counter, OutboxMail
+from workflow.models.partner import Cosignature
 from workflow.models.scheduling import Notice, SchedulerLease
 from workflow.models.security import SecurityEvent, SignInSession
 
@@ -24,6 +25,7 @@ __all__ = [
     "Campaign",
     "CampaignInstructor",
     "CampaignVersion",
+    "Cosignature",
     "Counter",
     "Decision",
     "EXPORT_KINDS",
@@ -38,5 +40,4 @@ __all__ = [
     "SecurityEvent",
     "SignInSession",
     "User",
-    "start_date",
 ]

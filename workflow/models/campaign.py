@@ -29,6 +29,9 @@ class Campaign(Base):
     title: Mapped[str] = mapped_column(String(300))
     agency: Mapped[str] = mapped_column(String(200))
     contact_email: Mapped[str] = mapped_column(String(254))
+    # The functional mailbox that receives the ARS's mails of every dossier, where the
+    # campaign names one (its `ars_contact: mailbox:`).
+    contact_mailbox: Mapped[str | None] = mapped_column(String(254))
     current_version: Mapped[int] = mapped_column(default=1)
     opens_at: Mapped[dt.datetime]
     # The instant from which deposits are refused; for a deadline given as a day this is the

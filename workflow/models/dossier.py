@@ -27,6 +27,7 @@ from workflow.plumbing.search_text import normalise
 
 if TYPE_CHECKING:
     from workflow.models.campaign import Campaign, CampaignVersion
+    from workflow.models.partner import Cosignature
 
 STATES = (
     "brouillon",
@@ -105,6 +106,9 @@ class Dossier(Base):
     partner_name: Mapped[str | None] = mapped_column(String(300))
     partner_email: Mapped[str | None] = mapped_column(String(254))
     speciality: Mapped[str | None] = mapped_column(String(200))
+    # The person at the ARS who follows this dossier when the campaign chooses one by a
+    # field (Normandie ASP: the subdivision's contact), copied on each save for the mails.
+    ars_contact_email: Mapped[str | None] = mapped_column(String(254))
     # The candidate's identity (RPPS, else name and birth date), computed at each save:
     # one dossier per candidate in a campaign, and the instructors' « candidat présent dans
     # un autre dossier » across campaigns.
@@ -131,6 +135,8 @@ class Dossier(Base):
     decision: Mapped[Decision | None] = relationship(
         back_populates="dossier", cascade="all, delete-orphan"
     )
+    # The partner's « je certifie » (models/partner.py), where the campaign asks for one.
+    cosignature: Mapped[Cosignature | None] = relationship(cascade="all, delete-orphan")
 
 
 SEARCHED = ("number", "organisation_id", "partner_name", "candidate_name", "speciality")
@@ -251,12 +257,3 @@ class Decision(Base):
     published_at: Mapped[dt.datetime | None]
 
     dossier: Mapped[Dossier] = relationship(back_populates="decision")
-
-
-def start_date(dossier: Dossier) -> dt.date | None:
-    """The day from which the dossier's candidate takes the post: the prise de poste is asked
-    and confirmed from it, and every mail that names it says this one. Today the campaign's
-    earliest start date; a function of the dossier so that a per-dossier date changes only
-    here."""
-    dates = (dt.date.fromisoformat(day) for day in dossier.campaign.start_dates or ())
-    return min(dates, default=None)

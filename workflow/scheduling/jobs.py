@@ -12,9 +12,11 @@ from sqlalchemy import and_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from workflow.campaigns.per_dossier import confirmation_window_of, start_date_of
+from workflow.campaigns.store import definition_of
 from workflow.journal import outbox
 from workflow.machine.closing import close_campaign, due_campaign_ids
-from workflow.models import Avis, Campaign, Decision, Dossier, Notice, start_date
+from workflow.models import Avis, Campaign, Decision, Dossier, Notice
 from workflow.plumbing import clock
 from workflow.plumbing.dates import as_utc, paris_date
 from workflow.plumbing.db import transaction
@@ -211,8 +213,13 @@ class _Notice:
 
 
 def _confirmation_notices(dossier: Dossier, today: dt.date) -> list[_Notice]:
-    campaign = dossier.campaign
-    start, end = campaign.confirmation_start, campaign.confirmation_end
+    # Each dossier's own window and start date: a candidate starting in May 2027 is asked
+    # nothing in 2026. A campaign without these steps (AUMG) asks nothing at all.
+    session = Session.object_session(dossier)
+    assert session is not None
+    definition = definition_of(session, dossier.campaign_version_id)
+    window = confirmation_window_of(dossier, definition)
+    start, end = window if window else (None, None)
     if dossier.state == "accepte" and start and end and start <= today <= end:
         request = f"maintien:dossier={dossier.id}"
         if (end - today).days > MAINTIEN_REMINDER_DAYS_BEFORE_END:
@@ -223,8 +230,9 @@ def _confirmation_notices(dossier: Dossier, today: dt.date) -> list[_Notice]:
         # Never asked (the service was down): the reminder is the request, worded so.
         first = _Notice(reminder, "rappel_confirmation_maintien", {"first": True}, (request,))
         return [first]
-    begins = start_date(dossier)
-    if dossier.state == "confirme" and begins and today >= begins:
+    begins = start_date_of(dossier, definition)
+    steps = definition.post_decision
+    if dossier.state == "confirme" and "prise_de_poste" in steps and begins and today >= begins:
         return [_Notice(f"prise-de-poste:dossier={dossier.id}", "demande_prise_de_poste")]
     return []
 

@@ -190,7 +190,9 @@ def start(scheduler: Scheduler, interval: float, blocking: bool) -> BaseSchedule
     return runner
 
 
-def from_environment(sessions: sessionmaker[Session]) -> tuple[Scheduler, float]:
+def from_environment(
+    sessions: sessionmaker[Session], secret_key: str | None = None
+) -> tuple[Scheduler, float]:
     """The scheduler as configured by SMTP_URL, MAIL_FROM, BASE_URL, MAIL_SENDERS (parallel
     SMTP connections, default 2), MAIL_RATE_PER_SECOND (default: no limit),
     SCHEDULER_TICK_SECONDS (default 30) and SCHEDULER_LEASE_SECONDS (default 60)."""
@@ -204,6 +206,7 @@ def from_environment(sessions: sessionmaker[Session]) -> tuple[Scheduler, float]
             parse_smtp_url(smtp_url),
             mail_from=os.environ.get("MAIL_FROM", "ne-pas-repondre@postes-partages.local"),
             base_url=os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
+            secret_key=secret_key or os.environ.get("SECRET_KEY"),
             senders=int(os.environ.get("MAIL_SENDERS", "2")),
             rate=RateLimiter(rate),
             breaker=Breaker(),
