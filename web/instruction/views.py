@@ -84,7 +84,7 @@ GUARD_INPUTS = {
 }
 INPUT_LABELS = {
     "message": "Message au déposant : les corrections attendues",
-    "due_date": "Date limite des corrections (incluse)",
+    "due_date": "Le déposant peut corriger jusqu'au (inclus, heure de Paris)",
     "motivation": "Motivation de la décision",
     "reason": "Motif",
 }

@@ -26,6 +26,7 @@ from workflow.journal.outbox import TEMPLATES_DIR
 from workflow.models import Campaign, Dossier, OutboxMail, start_date
 from workflow.plumbing import clock
 from workflow.plumbing.dates import (
+    corrections_due_text,
     deadline_text,
     end_instant,
     format_date,
@@ -46,7 +47,12 @@ class RenderedMail:
 @cache
 def _environments() -> tuple[jinja2.Environment, jinja2.Environment]:
     loader = jinja2.FileSystemLoader(TEMPLATES_DIR)
-    filters = {"date_fr": format_date, "instant_fr": format_instant, "iso_date_fr": format_iso_date}
+    filters = {
+        "date_fr": format_date,
+        "instant_fr": format_instant,
+        "iso_date_fr": format_iso_date,
+        "due_fr": corrections_due_text,
+    }
     text = jinja2.Environment(
         loader=loader,
         autoescape=False,
