@@ -27,6 +27,7 @@ LABELS = {
     "demander_avis": "Avis demandé",
     "donner_avis": "Avis donné",
     "supprimer_avis": "Avis supprimé",
+    "message": "Message (messagerie)",
     "publier_resultats": "Résultats publiés",
     "modifier_date_limite": "Date limite modifiée",
     "ouvrir_campagne": "Campagne ouverte",
