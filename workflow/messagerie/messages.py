@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from workflow.journal import outbox
@@ -153,6 +153,23 @@ def mark_read(session: Session, dossier_id: int, reader: Actor, now: dt.datetime
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
+
+
+def unread_count(session: Session, dossier_id: int, reader: Actor) -> int:
+    """How many messages of the dossier `reader`'s side has not read yet."""
+    written_by = other_side(side_of(reader))
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(
+                Message.dossier_id == dossier_id,
+                Message.side == written_by,
+                Message.read_at.is_(None),
+            )
+        )
+        or 0
+    )
 
 
 def unread_by(side: str) -> ColumnElement[bool]:
