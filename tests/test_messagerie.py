@@ -17,10 +17,12 @@ from sqlalchemy import func, select
 from tests.conftest import at_paris, pdf_bytes
 from workflow.administration.instructors import follow
 from workflow.instruction import dashboard
+from workflow.machine.editing import delete_dossier
 from workflow.machine.operations import fire
 from workflow.messagerie.messages import Upload, mark_read, post_message, thread, unread_count
 from workflow.models import AuditEvent, Dossier, Message, OutboxMail
 from workflow.people.actors import Actor
+from workflow.plumbing.backup import check
 from workflow.plumbing.dates import corrections_due_text, end_instant
 from workflow.plumbing.db import transaction
 from workflow.plumbing.errors import InvalidInput, TransitionRefused
@@ -277,3 +279,44 @@ def test_the_dashboard_marks_and_filters_unread_messages_and_transmitted_correct
         mark_read(session, scene.dossier.id, scene.instructeur, ASKED)
     page = dashboard.dossier_page(session, scene.campaign.id, dashboard.Filters(marker="messages"))
     assert (page.rows, page.total) == ([], 0)
+
+
+def test_a_deleted_dossier_takes_its_messages_and_their_files_with_it(
+    scene, world, session, tmp_path
+):
+    storage = Storage(tmp_path)
+    deposited = world.dossier(scene.campaign, scene.hospital, "en_construction")
+    during = at_paris(2026, 3, 10)
+    with transaction(session):
+        post_message(
+            session,
+            deposited,
+            scene.deposant,
+            "Une question avant la clôture.",
+            upload=Upload("question.pdf", pdf_bytes(title="Question")),
+            storage=storage,
+            now=during,
+        )
+    assert len(list(storage.names())) == 1
+    with transaction(session):
+        delete_dossier(session, deposited, scene.deposant, during, storage=storage)
+    assert session.scalar(select(func.count()).select_from(Message)) == 0
+    assert list(storage.names()) == []
+
+
+def test_a_backup_checks_the_files_of_the_messagerie(scene, session, tmp_path, db_url):
+    storage = Storage(tmp_path / "files")
+    with transaction(session):
+        message = post_message(
+            session,
+            scene.dossier,
+            scene.deposant,
+            "Le CV signé est joint.",
+            upload=Upload("cv.pdf", pdf_bytes(title="CV")),
+            storage=storage,
+        )
+    name = message.attachment_storage_name
+    # (The scene's pieces were never stored: the check reports them whatever the messages.)
+    assert name not in check(db_url, storage).missing
+    storage.delete(name)
+    assert name in check(db_url, storage).missing
