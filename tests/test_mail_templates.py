@@ -34,6 +34,11 @@ CONTEXTS = {
         "dossiers": 3,
         "expires_at": "2026-06-08T10:00:00+00:00",
     },
+    "nouveau_message": {
+        "side": "ars",
+        "body": "Merci de préciser la quotité de temps partagé.",
+        "attachment": "lettre-engagement.pdf",
+    },
     "changement_date_limite": {
         "before": "jusqu'au 20 mars 2026 inclus",
         "after": "jusqu'au 27 mars 2026 inclus",

@@ -15,8 +15,10 @@ from tests.conftest import pdf_bytes
 from workflow.administration.instructors import follow
 from workflow.instruction.avis import avis_token, invite_avis
 from workflow.instruction.export_jobs import request_export, work
+from workflow.messagerie.messages import Upload, post_message
 from workflow.models import Attachment, Campaign, Dossier, User
 from workflow.partners.links import partner_token
+from workflow.people.actors import Actor
 from workflow.plumbing import clock
 from workflow.plumbing.db import transaction
 from workflow.plumbing.storage import Storage
@@ -43,6 +45,8 @@ INSTRUCTION_ROUTES = [
     ("post", "/instruction/dossiers/{dossier}/avis"),
     ("post", "/instruction/avis/{avis}/supprimer"),
     ("get", "/instruction/avis/{avis}/fichier"),
+    ("post", "/instruction/dossiers/{dossier}/messages"),
+    ("get", "/instruction/dossiers/{dossier}/messages/{message}/fichier"),
 ]
 # The routes of one campaign (all but the home page): a 404 for an instructeur who does not
 # follow it.
@@ -89,6 +93,7 @@ class Scene:
     users: dict[str, User]
     export_id: int = 0
     partner: str = ""
+    message_id: int = 0
 
     def path(self, template: str) -> str:
         return template.format(
@@ -99,6 +104,7 @@ class Scene:
             token=self.token,
             export=self.export_id,
             partner=self.partner,
+            message=self.message_id,
         )
 
 
@@ -139,7 +145,27 @@ def scene(world, session, app) -> Scene:
         export = request_export(session, campaign, "csv", users["instructeur"], clock.now())
     work(app.extensions["db_sessions"], storage, "test")
     partner = partner_token(dossier, app.config["SECRET_KEY"])
-    return Scene(campaign, dossier, avis.id, token, users["instructeur"], users, export.id, partner)
+    # The déposant's message in the dossier's messagerie, with its PDF.
+    with transaction(session):
+        message = post_message(
+            session,
+            dossier,
+            Actor.of(users["deposant"]),
+            "Voici l'attestation demandée.",
+            upload=Upload("attestation.pdf", pdf_bytes(title="Attestation")),
+            storage=storage,
+        )
+    return Scene(
+        campaign,
+        dossier,
+        avis.id,
+        token,
+        users["instructeur"],
+        users,
+        export.id,
+        partner,
+        message.id,
+    )
 
 
 def sign_in(auth, scene: Scene, role: str) -> None:
@@ -156,7 +182,9 @@ def test_every_route_of_the_ars_and_avis_pages_is_in_the_access_tests(app):
     listed = INSTRUCTION_ROUTES + ADMIN_ROUTES + AVIS_ROUTES + PARTNER_ROUTES
     covered = {
         adapter.match(
-            path.format(slug="c", dossier=1, avis=1, user=1, token="t", export=1, partner="t"),
+            path.format(
+                slug="c", dossier=1, avis=1, user=1, token="t", export=1, partner="t", message=1
+            ),
             method=method.upper(),
         )[0]
         for method, path in listed
@@ -288,7 +316,11 @@ def test_a_brouillon_of_a_followed_campaign_does_not_exist_for_the_ars(
     role, method, path, client, auth, scene, brouillon
 ):
     sign_in(auth, scene, role)
-    response = request(client, method, path.format(dossier=brouillon.id))
+    response = request(
+        client,
+        method,
+        scene.path(path).replace(f"/dossiers/{scene.dossier.id}", f"/dossiers/{brouillon.id}"),
+    )
     assert response.status_code == 404
     assert "Page introuvable" in response.text
     assert "Encore-Secrète" not in response.text

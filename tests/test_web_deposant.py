@@ -52,6 +52,10 @@ DOSSIER_ROUTES = [
     ("get", "/dossiers/{id}/supprimer"),
     ("post", "/dossiers/{id}/supprimer"),
     ("post", "/campagnes/{slug}/recapitulatif/{id}"),
+    ("get", "/dossiers/{id}/messagerie"),
+    ("post", "/dossiers/{id}/messagerie"),
+    ("get", "/dossiers/{id}/messagerie/1/fichier"),
+    ("post", "/dossiers/{id}/actions/transmettre_corrections"),
 ]
 
 

@@ -256,7 +256,8 @@ def test_corrections_need_a_message_and_a_due_date_not_past(
     mail = session.scalars(select(OutboxMail)).one()
     assert mail.template == "demande_corrections"
     assert "« Demander des corrections » : c'est fait, le dossier est « En construction »." in page
-    assert "Modifiable par le déposant jusqu'au 11 avril 2026 à 00h00" in page
+    # The day the instructor chose, written the one way every page and mail writes it.
+    assert "Modifiable par le déposant jusqu'au 10 avril 2026 inclus (heure de Paris)" in page
 
 
 def test_a_decision_needs_its_motivation_and_waits_for_publication(

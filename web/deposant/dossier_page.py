@@ -20,6 +20,7 @@ from workflow.machine.editing import edit_refusal, other_volets_open, volet_repo
 from workflow.machine.guards import campaign_open_reason, step_missing_reason
 from workflow.machine.operations import allowed_events, refusal_reasons, state_for_deposant
 from workflow.machine.spec import EventSpec
+from workflow.messagerie.messages import unread_count
 from workflow.models import Attachment, Campaign, Dossier
 from workflow.people.actors import Actor
 from workflow.plumbing import clock
@@ -27,6 +28,18 @@ from workflow.plumbing.dates import paris_date
 
 # The inputs an action's guards ask for: a guard that needs a value gets a field on the page.
 DECISION_INPUTS = {"reason_required": "reason", "start_date_reached": "start_date"}
+# Offered in the corrections banner of every tab, not among the « Décision » tab's actions.
+TRANSMIT_EVENT = "transmettre_corrections"
+
+
+def _transmit_refusal(
+    session: Session, dossier: Dossier, actor: Actor, now: dt.datetime
+) -> str | None:
+    """Why « Transmettre les corrections » cannot be done now, while corrections are open."""
+    if dossier.state != "en_construction" or dossier.corrections_due_at is None:
+        return None
+    reasons = refusal_reasons(session, dossier, TRANSMIT_EVENT, actor, None, now)
+    return reasons[0] if reasons else None
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,8 @@ class DossierPage:
     now: dt.datetime
     first_saved: bool
     problems: dict[str, list[Problem]] = field(default_factory=dict)
+    unread: int = 0
+    transmit_refusal: str | None = None
 
     @classmethod
     def build(cls, session: Session, dossier: Dossier, actor: Actor) -> DossierPage:
@@ -72,7 +87,9 @@ class DossierPage:
         today = paris_date(now)
         events = []
         for spec in offered:
-            if spec.name == "deposer" or step_missing_reason(spec.name, definition):
+            if spec.name in ("deposer", TRANSMIT_EVENT):
+                continue
+            if step_missing_reason(spec.name, definition):
                 continue  # a step this campaign does not have (AUMG ends at the decision)
             inputs = tuple(DECISION_INPUTS[g] for g in spec.guards if g in DECISION_INPUTS)
             # Probed with plausible inputs: what remains is what the date or window says.
@@ -92,6 +109,15 @@ class DossierPage:
             now=now,
             first_saved=other_volets_open(definition, dossier),
             problems=report.by_place(),
+            unread=unread_count(session, dossier.id, actor) if dossier.number else 0,
+            transmit_refusal=_transmit_refusal(session, dossier, actor, now),
+        )
+
+    @property
+    def corrections_open(self) -> bool:
+        """The ARS asked for corrections, not yet transmitted: the banner of every tab."""
+        return (
+            self.dossier.state == "en_construction" and self.dossier.corrections_due_at is not None
         )
 
     @property
@@ -143,6 +169,11 @@ class DossierPage:
             )
         )
         tabs.append(Tab("Décision", url_for("deposant.decision", dossier_id=d.id)))
+        if d.number is not None:
+            unread = (
+                f" ({self.unread} non lu{'s' if self.unread > 1 else ''})" if self.unread else ""
+            )
+            tabs.append(Tab(f"Messagerie{unread}", url_for("deposant.messagerie", dossier_id=d.id)))
         return tabs
 
     def anchor(self, problem: Problem) -> str:

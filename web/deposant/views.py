@@ -25,7 +25,7 @@ from werkzeug.wrappers import Response
 from web.deposant import volet_form
 from web.deposant.dossier_page import DECISION_INPUTS, DossierPage
 from web.shared.db import db_session
-from web.shared.files import send_piece, storage
+from web.shared.files import send_pdf, send_piece, storage
 from web.shared.parsing import parse_date, parse_int
 from web.shared.security import deposant_required
 from workflow.campaigns.missing import missing_by_kind
@@ -47,6 +47,7 @@ from workflow.machine.editing import (
 from workflow.machine.guards import campaign_open_reason
 from workflow.machine.operations import fire, load_dossier, state_for_deposant
 from workflow.machine.states import workflow
+from workflow.messagerie.messages import Upload, attachment_of, mark_read, post_message, thread
 from workflow.models import Campaign, Dossier
 from workflow.plumbing import clock
 from workflow.plumbing.db import transaction
@@ -498,6 +499,66 @@ def act(dossier_id: int, event: str) -> Page:
         return redirect(_dossier_url(found, "decision"))
     flash(f"« {spec.label} » : c'est enregistré, et l'ARS en est informée par mail.", "success")
     return redirect(_dossier_url(found, "decision"))
+
+
+# --- messagerie -------------------------------------------------------------------------------
+
+
+@bp.route("/dossiers/<int:dossier_id>/messagerie", methods=["GET", "POST"])
+@deposant_required
+def messagerie(dossier_id: int) -> Page:
+    """« Messagerie »: the thread with the ARS (correction requests included), read on
+    opening, and the form that answers, with a PDF if need be."""
+    s = db_session()
+    found = _own_dossier(dossier_id)
+    if found.number is None:
+        abort(404)  # a brouillon has no exchange with the ARS yet
+    errors: dict[str, str] = {}
+    message, status = None, 200
+    if request.method == "POST":
+        upload = request.files.get("piece_jointe")
+        given = Upload(upload.filename, upload.read()) if upload and upload.filename else None
+        try:
+            with transaction(s):
+                post_message(
+                    s,
+                    found,
+                    current_user.actor,
+                    request.form.get("body", ""),
+                    upload=given,
+                    storage=storage(),
+                    now=clock.now(),
+                )
+        except InvalidInput as invalid:
+            errors, message, status = invalid.errors, invalid.message, 422
+        except TransitionRefused as refused:
+            message, status = " ".join(refused.reasons), 422
+        else:
+            flash("Votre message est envoyé à l'ARS, qui en est informée par mail.", "success")
+            return redirect(url_for(".messagerie", dossier_id=found.id) + "#messages")
+    messages = thread(s, found.id)
+    with transaction(s):
+        mark_read(s, found.id, current_user.actor, clock.now())
+    page = DossierPage.build(s, found, current_user.actor)
+    html = render_template(
+        "deposant/messagerie.html",
+        page=page,
+        messages=messages,
+        errors=errors,
+        message=message,
+        posted=request.form.get("body", "") if status != 200 else "",
+    )
+    return html, status
+
+
+@bp.get("/dossiers/<int:dossier_id>/messagerie/<int:message_id>/fichier")
+@deposant_required
+def message_file(dossier_id: int, message_id: int) -> Response:
+    found = _own_dossier(dossier_id)
+    attached = attachment_of(db_session(), found.id, message_id)
+    if attached is None or attached.attachment_storage_name is None:
+        abort(404)
+    return send_pdf(attached.attachment_storage_name, attached.attachment_filename or "piece.pdf")
 
 
 @bp.route("/dossiers/<int:dossier_id>/supprimer", methods=["GET", "POST"])

@@ -65,6 +65,7 @@ from workflow.machine.spec import EventSpec
 from workflow.machine.states import workflow
 from workflow.mail.sender import failed_mails
 from workflow.mail.templates import render
+from workflow.messagerie.messages import Upload, attachment_of, mark_read, post_message, thread
 from workflow.models import Avis, Campaign, Dossier, ExportJob
 from workflow.plumbing import clock
 from workflow.plumbing.dates import paris_date
@@ -84,7 +85,7 @@ GUARD_INPUTS = {
 }
 INPUT_LABELS = {
     "message": "Message au déposant : les corrections attendues",
-    "due_date": "Date limite des corrections (incluse)",
+    "due_date": "Le déposant peut corriger jusqu'au (inclus, heure de Paris)",
     "motivation": "Motivation de la décision",
     "reason": "Motif",
 }
@@ -134,6 +135,7 @@ def _filters() -> dashboard.Filters:
         after=parse_int(args.get("apres"), minimum=1),
         before=parse_int(args.get("avant"), minimum=1),
         last=args.get("fin") == "1",
+        marker=args.get("suivi") if args.get("suivi") in dashboard.MARKERS else None,
     )
 
 
@@ -162,6 +164,7 @@ def campaign(slug: str) -> str:
         missing={d.id: missing_by_kind(reports[d.id], d.values or {}) for d, _ in page.rows},
         bulk=bulk if role in bulk.who else None,
         sorts=SORT_LABELS,
+        markers=dashboard.MARKERS,
         unpublished=dashboard.unpublished_decisions(s, found.id),
         failed=[(mail, render(s, mail, base_url).subject) for mail in failed],
         status=campaign_status(found, clock.now()),
@@ -180,6 +183,8 @@ def _query_args(filters: dashboard.Filters) -> dict[str, Any]:
         args["specialite"] = filters.speciality
     if filters.search:
         args["q"] = filters.search
+    if filters.marker:
+        args["suivi"] = filters.marker
     if filters.sort != "numero":
         args["tri"] = filters.sort
     if filters.descending:
@@ -450,6 +455,10 @@ def _dossier_page(dossier: Dossier, status: int = 200, **extra: Any) -> tuple[st
         "posted": {},
         "avis_errors": {},
         "avis_posted": {},
+        "messages": thread(s, dossier.id),
+        "message_errors": {},
+        "message_refusal": None,
+        "message_posted": "",
     }
     context.update(extra)
     refused = context["refused"]
@@ -460,7 +469,13 @@ def _dossier_page(dossier: Dossier, status: int = 200, **extra: Any) -> tuple[st
 @bp.get("/dossiers/<int:dossier_id>")
 @staff_required
 def dossier(dossier_id: int) -> Page:
-    return _dossier_page(followed_dossier(dossier_id))
+    found = followed_dossier(dossier_id)
+    s = db_session()
+    # Shown before being marked: what was unread still reads « nouveau » this once.
+    page = _dossier_page(found)
+    with transaction(s):
+        mark_read(s, found.id, current_user.actor, clock.now())
+    return page
 
 
 @bp.post("/dossiers/<int:dossier_id>/actions")
@@ -523,6 +538,51 @@ def dossier_zip(dossier_id: int) -> Response:
     found = followed_dossier(dossier_id)
     archive = write_zip(dossier_entries(db_session(), found), storage())
     return _zip(archive, f"dossier-{dossier_label(found)}.zip")
+
+
+# --- messagerie -----------------------------------------------------------------------------
+
+
+@bp.post("/dossiers/<int:dossier_id>/messages")
+@staff_required
+def post_dossier_message(dossier_id: int) -> Page:
+    """« Envoyer le message »: the ARS writes to the déposant, with a PDF if need be."""
+    s = db_session()
+    found = followed_dossier(dossier_id)
+    upload = request.files.get("piece_jointe")
+    given = Upload(upload.filename, upload.read()) if upload and upload.filename else None
+    body = request.form.get("body", "")
+    try:
+        with transaction(s):
+            post_message(
+                s, found, current_user.actor, body, upload=given, storage=storage(), now=clock.now()
+            )
+    except InvalidInput as invalid:
+        found = followed_dossier(dossier_id)
+        return _dossier_page(
+            found,
+            422,
+            message_errors=invalid.errors,
+            message_refusal=invalid.message,
+            message_posted=body,
+        )
+    except TransitionRefused as refused:
+        found = followed_dossier(dossier_id)
+        refusal = " ".join(refused.reasons)
+        return _dossier_page(found, 422, message_refusal=refusal, message_posted=body)
+    flash("Le message est envoyé au déposant, qui en est informé par mail.", "success")
+    return redirect(url_for(".dossier", dossier_id=found.id) + "#messagerie")
+
+
+@bp.get("/dossiers/<int:dossier_id>/messages/<int:message_id>/fichier")
+@staff_required
+def message_file(dossier_id: int, message_id: int) -> Response:
+    """The PDF joined to a message of the dossier's messagerie."""
+    found = followed_dossier(dossier_id)
+    attached = attachment_of(db_session(), found.id, message_id)
+    if attached is None or attached.attachment_storage_name is None:
+        abort(404)
+    return send_pdf(attached.attachment_storage_name, attached.attachment_filename or "piece.pdf")
 
 
 # --- avis -----------------------------------------------------------------------------------

@@ -11,7 +11,13 @@ from workflow.machine.guards import campaign_open_reason
 from workflow.machine.states import workflow
 from workflow.models import Campaign
 from workflow.plumbing import clock
-from workflow.plumbing.dates import as_utc, deadline_text, format_date, format_instant
+from workflow.plumbing.dates import (
+    as_utc,
+    corrections_due_text,
+    deadline_text,
+    format_date,
+    format_instant,
+)
 from workflow.plumbing.identifiers import format_phone_fr
 
 
@@ -61,6 +67,12 @@ def phone_fr(value: str | None) -> str:
     return format_phone_fr(value) if value else ""
 
 
+def due_fr(value: dt.datetime | None) -> str:
+    """A corrections' due date as every page and mail writes it: "jusqu'au 15 décembre 2026
+    inclus"."""
+    return corrections_due_text(value) if value else ""
+
+
 def state_label(state: str) -> str:
     return workflow().state_labels.get(state, state)
 
@@ -73,5 +85,6 @@ def init_app(app: Flask) -> None:
         size_fr=size_fr,
         phone_fr=phone_fr,
         state_label=state_label,
+        due_fr=due_fr,
     )
     app.jinja_env.globals.update(deadline_text=deadline_text)

@@ -1,6 +1,8 @@
 """The ARS's side of a deposited dossier: avis requested from experts, the instructors'
-dashboard, exports and ZIP archives, the timeline read from the audit trail, and a dossier
+dashboard (with its « message non lu » and « corrections transmises » markers), exports and
+ZIP archives, the timeline read from the audit trail, and a dossier
 rendered read-only.
 
-May import: `plumbing`, `models`, `campaigns`, `journal`, `people`, `machine`.
+May import: `plumbing`, `models`, `campaigns`, `journal`, `people`, `machine`,
+`messagerie`.
 """

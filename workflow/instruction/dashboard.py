@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, joinedload
 from workflow.campaigns.completeness import Report, completeness
 from workflow.campaigns.store import definition_of
 from workflow.instruction.deposited import DEPOSITED
+from workflow.messagerie.messages import unread_by
 from workflow.models import Attachment, Decision, Dossier, Organisation
 from workflow.plumbing.search_text import normalise
 
@@ -53,6 +54,10 @@ PAGE_SIZE = 50
 # 9223372036854775808 overflows SQLite. Either is still searched as text.
 NUMBER_MAX = 2**31 - 1
 FTS = "dossiers_search"
+# The dashboard's follow-up filters: a message from the déposant the ARS has not read, and
+# corrections the déposant transmitted (the dossier back in instruction, no decision since).
+MARKERS = {"messages": "Message non lu", "corrections": "Corrections transmises"}
+UNREAD_BY_ARS = unread_by("ars").label("unread")
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,7 @@ class Filters:
     after: int | None = None
     before: int | None = None
     last: bool = False
+    marker: str | None = None
 
 
 @dataclass
@@ -76,6 +82,17 @@ class Page:
     total: int = 0
     has_previous: bool = False
     has_next: bool = False
+    # The dossiers of the page with a message the ARS has not read.
+    unread: set[int] = field(default_factory=set)
+
+    def markers(self, dossier: Dossier) -> list[str]:
+        """The follow-up markers of a dossier of the page, as the table shows them."""
+        shown = []
+        if dossier.id in self.unread:
+            shown.append(MARKERS["messages"])
+        if corrections_transmitted(dossier):
+            shown.append(MARKERS["corrections"])
+        return shown
 
     @property
     def first_id(self) -> int | None:
@@ -143,7 +160,7 @@ def dossier_page(
     `counted` (the campaign's `overview`) saves a query when the caller has it already.
     """
     query = _filtered(campaign_id, filters, session.get_bind().dialect.name)
-    if filters.search and filters.search.strip():
+    if (filters.search and filters.search.strip()) or filters.marker in MARKERS:
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     else:
         counted = counted or overview(session, campaign_id)
@@ -162,7 +179,13 @@ def dossier_page(
         has_previous, has_next = anchor is not None, more
     else:
         has_previous, has_next = more, not filters.last
-    return Page([(d, name) for d, name in rows], total, has_previous, has_next)
+    unread = {d.id for d, _, is_unread in rows if is_unread}
+    return Page([(d, name) for d, name, _ in rows], total, has_previous, has_next, unread)
+
+
+def corrections_transmitted(dossier: Dossier) -> bool:
+    """The déposant transmitted the corrections asked and the ARS has not decided since."""
+    return dossier.state == "en_instruction" and dossier.corrections_transmitted_at is not None
 
 
 def _sort_column(sort: str) -> Any:
@@ -234,11 +257,18 @@ def _walk(
 
 
 def _filtered(campaign_id: int, filters: Filters, dialect: str) -> Select:
+    # The unread marker is a column of the page's own query: no statement more per page.
     query = (
-        select(Dossier, Organisation.name)
+        select(Dossier, Organisation.name, UNREAD_BY_ARS)
         .join(Organisation, Organisation.id == Dossier.organisation_id)
         .where(Dossier.campaign_id == campaign_id, DEPOSITED)
     )
+    if filters.marker == "messages":
+        query = query.where(unread_by("ars"))
+    elif filters.marker == "corrections":
+        query = query.where(
+            Dossier.state == "en_instruction", Dossier.corrections_transmitted_at.is_not(None)
+        )
     if filters.state:
         query = query.where(Dossier.state == filters.state)
     if filters.speciality:

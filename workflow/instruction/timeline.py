@@ -28,6 +28,7 @@ LABELS = {
     "donner_avis": "Avis donné",
     "supprimer_avis": "Avis supprimé",
     "co_signer": "Co-signé par le partenaire",
+    "message": "Message (messagerie)",
     "publier_resultats": "Résultats publiés",
     "modifier_date_limite": "Date limite modifiée",
     "ouvrir_campagne": "Campagne ouverte",

@@ -20,11 +20,11 @@ from typing import Any, Protocol
 from sqlalchemy import Select, String, bindparam, cast, insert, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
-from workflow.models import Campaign, Dossier, OutboxMail, User
+from workflow.models import Campaign, CampaignInstructor, Dossier, OutboxMail, User
 from workflow.models.base import JSONValue, UTCDateTime
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "mail_templates"
-RECIPIENT_KINDS = ("deposant", "partenaires", "contact_ars")
+RECIPIENT_KINDS = ("deposant", "partenaires", "contact_ars", "instructeurs")
 MESSAGE_ID_DOMAIN = "postes-partages"
 
 
@@ -59,7 +59,8 @@ def mail_rows(mails: Sequence[Mail], dossiers: Any) -> list[Select]:
     The same statements queue the mails of one transition and of a campaign closing, so who
     receives what is decided in one place: "deposant" is every active user of the dossier's
     organisation, "partenaires" adds the partner's address, "contact_ars" is the dossier's ARS
-    contact (`_ars_contact_rows`). Execute them with `mail_parameters(...)`.
+    contact (`_ars_contact_rows`), "instructeurs" every active instructeur following the
+    campaign. Execute them with `mail_parameters(...)`.
     """
     users = User.__table__
     selects: list[Select] = []
@@ -73,6 +74,12 @@ def mail_rows(mails: Sequence[Mail], dossiers: Any) -> list[Select]:
             selects.append(row(partner, literal("p", String), dossiers, partner.is_not(None)))
         if mail.to == "contact_ars":
             selects += _ars_contact_rows(row, dossiers)
+        if mail.to == "instructeurs":
+            followers = CampaignInstructor.__table__
+            joined = dossiers.join(
+                followers, followers.c.campaign_id == dossiers.c.campaign_id
+            ).join(users, users.c.id == followers.c.user_id)
+            selects.append(row(users.c.email, users.c.id, joined, users.c.active.is_(True)))
     return selects
 
 

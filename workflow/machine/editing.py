@@ -19,7 +19,7 @@ from workflow.campaigns.store import current_version, definition_of
 from workflow.journal.audit import record_audit
 from workflow.machine.guards import NOT_YOURS, campaign_open_reason, same_candidate_reason
 from workflow.machine.states import workflow
-from workflow.models import Attachment, Campaign, Dossier, Organisation
+from workflow.models import Attachment, Campaign, Dossier, Message, Organisation
 from workflow.people.actors import Actor
 from workflow.plumbing import clock
 from workflow.plumbing.errors import ConflictError, InvalidInput, TransitionRefused, WorkflowError
@@ -232,6 +232,13 @@ def delete_dossier(
     if storage is not None:
         for attachment in dossier.attachments:
             storage.delete_after_commit(session, attachment.storage_name)
+        # The files of its messagerie go too (the rows go with the dossier: ON DELETE CASCADE).
+        for name in session.scalars(
+            select(Message.attachment_storage_name).where(
+                Message.dossier_id == dossier.id, Message.attachment_storage_name.is_not(None)
+            )
+        ):
+            storage.delete_after_commit(session, name)
     session.delete(dossier)
     session.flush()
 

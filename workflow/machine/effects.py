@@ -7,7 +7,7 @@ from collections.abc import Callable
 from workflow.journal import outbox
 from workflow.machine.firing import Firing
 from workflow.machine.numbering import next_dossier_number
-from workflow.models import Decision
+from workflow.models import Decision, Message
 from workflow.plumbing.dates import end_instant
 
 Effect = Callable[[Firing], None]
@@ -44,12 +44,34 @@ def open_corrections(f: Firing) -> None:
     """The déposant may edit again until the end of the due day, even past the deadline."""
     f.dossier.corrections_message = f.payload["message"].strip()
     f.dossier.corrections_due_at = end_instant(f.payload["due_date"])
+    f.dossier.corrections_transmitted_at = None
+    # The request is also the ARS's message in the dossier's messagerie, where the déposant
+    # answers it (its mail is demande_corrections: no second mail for the message).
+    f.session.add(
+        Message(
+            dossier_id=f.dossier.id,
+            author_id=f.actor.user_id,
+            author_label=f.actor.label,
+            side="ars",
+            kind="corrections",
+            body=f.dossier.corrections_message,
+            created_at=f.now,
+        )
+    )
+
+
+@effect("record_corrections_transmitted")
+def record_corrections_transmitted(f: Firing) -> None:
+    """The déposant says the corrections are made: the dashboard shows « corrections
+    transmises » until the next request or decision."""
+    f.dossier.corrections_transmitted_at = f.now
 
 
 @effect("record_decision")
 def record_decision(f: Firing) -> None:
     """Stores the decision; published at once unless the campaign groups results."""
     immediate = f.campaign.publication == "immediate"
+    f.dossier.corrections_transmitted_at = None
     f.dossier.decision = Decision(
         kind=f.spec.dest,
         motivation=f.payload["motivation"].strip(),

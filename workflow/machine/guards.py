@@ -134,6 +134,15 @@ def due_date_in_future(f: Firing) -> str | None:
     return None
 
 
+@guard("corrections_open")
+def corrections_open(f: Firing) -> str | None:
+    """The ARS asked for corrections and they are not settled yet: only then is there
+    something to transmit (a dossier deposited and never sent back waits for the deadline)."""
+    if f.dossier.corrections_due_at is None:
+        return "Aucune correction n'est demandée sur ce dossier : il n'y a rien à transmettre."
+    return None
+
+
 @guard("motivation_required")
 def motivation_required(f: Firing) -> str | None:
     """A decision is motivated."""

@@ -29,6 +29,7 @@ from workflow.models import Campaign, Dossier, OutboxMail
 from workflow.partners.links import is_partner, partner_link
 from workflow.plumbing import clock
 from workflow.plumbing.dates import (
+    corrections_due_text,
     deadline_text,
     end_instant,
     format_date,
@@ -49,7 +50,12 @@ class RenderedMail:
 @cache
 def _environments() -> tuple[jinja2.Environment, jinja2.Environment]:
     loader = jinja2.FileSystemLoader(TEMPLATES_DIR)
-    filters = {"date_fr": format_date, "instant_fr": format_instant, "iso_date_fr": format_iso_date}
+    filters = {
+        "date_fr": format_date,
+        "instant_fr": format_instant,
+        "iso_date_fr": format_iso_date,
+        "due_fr": corrections_due_text,
+    }
     text = jinja2.Environment(
         loader=loader,
         autoescape=False,

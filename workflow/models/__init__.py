@@ -11,6 +11,7 @@ from workflow.models.dossier import STATES, Attachment, Avis, Decision, Dossier
 from workflow.models.exports import EXPORT_KINDS, EXPORT_STATUSES, ExportJob
 from workflow.models.instructors import CampaignInstructor
 from workflow.models.journal import AuditEvent, Counter, OutboxMail
+from workflow.models.messages import Message
 from workflow.models.partner import Cosignature
 from workflow.models.scheduling import Notice, SchedulerLease
 from workflow.models.security import SecurityEvent, SignInSession
@@ -31,6 +32,7 @@ __all__ = [
     "EXPORT_KINDS",
     "EXPORT_STATUSES",
     "ExportJob",
+    "Message",
     "Notice",
     "Dossier",
     "Organisation",

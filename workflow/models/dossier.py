@@ -115,6 +115,9 @@ class Dossier(Base):
     candidate_key: Mapped[str | None] = mapped_column(String(160))
     corrections_message: Mapped[str | None] = mapped_column(Text)
     corrections_due_at: Mapped[dt.datetime | None]
+    # When the déposant last fired « Transmettre les corrections »: the dashboard's
+    # « corrections transmises » until the next request or decision (migration 0012).
+    corrections_transmitted_at: Mapped[dt.datetime | None]
     actual_start_date: Mapped[dt.date | None]
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())

@@ -119,3 +119,16 @@ def latest_day_text(last_day: dt.date) -> str:
     """An inclusive last day, as "au plus tard le 31 octobre 2026" (never "avant le", which
     would exclude it)."""
     return f"au plus tard le {format_date(last_day)}"
+
+
+def due_day(due_at: dt.datetime) -> dt.date:
+    """The last day, in Paris, of a due date stored as its end (`end_instant`): corrections
+    due « jusqu'au 15 décembre 2026 inclus » are stored as 16 December, 00:00 Paris time."""
+    return paris_date(due_at - dt.timedelta(seconds=1))
+
+
+def corrections_due_text(due_at: dt.datetime) -> str:
+    """The due date of corrections, the one way every page and mail writes it: "jusqu'au 15
+    décembre 2026 inclus" (the guard checks a day; the déposant may edit until 23:59:59
+    that day, Paris time, and the scheduler moves the dossier at the next midnight)."""
+    return f"jusqu'au {format_date(due_day(due_at))} inclus"
