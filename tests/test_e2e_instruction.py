@@ -282,7 +282,11 @@ def test_an_instructeur_instructs_the_demo_campaign_to_published_results(
 
     def decisions_to(address: str) -> set[str]:
         subjects = [m["Subject"] for m in smtp_server.to(address)]
-        found = [re.search(r"Décision ARS : dossier n° (\d+) accepté", s) for s in subjects]
+        # One mail per outcome (accepté, refusé, classé sans suite), each naming it.
+        found = [
+            re.search(r"Décision ARS : dossier n° (\d+) (accepté|refusé|classé sans suite)", s)
+            for s in subjects
+        ]
         return {m.group(1) for m in found if m}
 
     assert decisions_to(DEPOSANT[0]) == numbers
