@@ -68,6 +68,9 @@ def test_each_dossier_template_renders_and_arrives(template, sqlite_url, smtp_se
         with transaction(session):
             dossier.corrections_due_at = dt.datetime(2026, 7, 1, 22, tzinfo=dt.UTC)
             dossier.actual_start_date = dt.date(2026, 11, 3)
+            if template == "invitation_cosignature":
+                # Mailed to the partner only: its copy carries the partner's personal link.
+                dossier.partner_email = "bam@ch.example.fr"
             queue(
                 session,
                 template,
@@ -82,6 +85,8 @@ def test_each_dossier_template_renders_and_arrives(template, sqlite_url, smtp_se
         mail_from="ars@example.fr",
         base_url="https://pp.example.fr",
         now=at_paris(2026, 6, 1),
+        # The partner's personal link (co-signature, decision) is signed when the mail leaves.
+        secret_key="mail-templates-test-secret",
     )
     assert len(report.sent) == 1
     (message,) = smtp_server.to("bam@ch.example.fr")
