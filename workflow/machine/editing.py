@@ -8,9 +8,10 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from workflow.campaigns.candidates import candidate_key
+from workflow.campaigns.avis_required import given_before_deposit, missing_avis
 from workflow.campaigns.completeness import Report, check_volet, completeness
 from workflow.campaigns.fields import clean_value
 from workflow.campaigns.schema import Campaign as Definition
@@ -151,8 +152,13 @@ def save_volet(
 
 
 def volet_report(definition: Definition, dossier: Dossier) -> Report:
-    """The dossier's completeness as the "Dossier complet" tab shows it."""
-    return _report(definition, dossier, dossier.values or {})
+    """The dossier's completeness as the "Dossier complet" tab shows it: before deposit, with
+    the required avis and signatures not yet given."""
+    report = _report(definition, dossier, dossier.values or {})
+    session = object_session(dossier)
+    if dossier.state == "brouillon" and session is not None and dossier.id is not None:
+        report.problems += missing_avis(definition, given_before_deposit(session, dossier.id))
+    return report
 
 
 def _report(definition: Definition, dossier: Dossier, values: dict[str, Any]) -> Report:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from workflow.campaigns.avis_required import given_before_deposit, missing_avis
 from workflow.campaigns.candidates import candidate_key
 from workflow.campaigns.completeness import completeness
 from workflow.campaigns.schema import Campaign as Definition
@@ -58,7 +59,8 @@ def campaign_open(f: Firing) -> str | None:
 
 @guard("dossier_complete")
 def dossier_complete(f: Firing) -> list[str]:
-    """Every required field valid, every rule held, every piece and box there."""
+    """Every required field valid, every rule held, every piece and box there, every
+    required avis the déposant collects given."""
     report = completeness(
         f.definition,
         f.dossier.values or {},
@@ -66,6 +68,8 @@ def dossier_complete(f: Firing) -> list[str]:
         attestations=f.dossier.attestations or [],
         consent=f.dossier.consent,
     )
+    # « impérativement »: the avis and signatures the déposant collects come before deposit.
+    report.problems += missing_avis(f.definition, given_before_deposit(f.session, f.dossier.id))
     duplicate = same_candidate_reason(f.session, f.dossier, f.definition)
     if report.complete:
         return [duplicate] if duplicate else []
