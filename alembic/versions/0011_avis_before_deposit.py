@@ -9,8 +9,9 @@ Create Date: 2026-12-06 15:40:00.000000
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from alembic import op
 
 revision: str = "0011"
 down_revision: str | None = "0010"

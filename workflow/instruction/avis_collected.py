@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from workflow.campaigns.avis_defs import AnnexField, AnnexFieldType, AvisDef, AvisKind
 from workflow.campaigns.schema import Campaign as Definition
 from workflow.campaigns.store import definition_of
+from workflow.instruction.avis import LINK_LIFETIME, VERDICTS, avis_token
 from workflow.journal import outbox
 from workflow.journal.audit import record_audit
 from workflow.machine.editing import edit_refusal
@@ -33,8 +34,6 @@ from workflow.plumbing import clock, identifiers
 from workflow.plumbing.dates import format_date, format_instant
 from workflow.plumbing.errors import InvalidInput, InvalidLink, TransitionRefused
 from workflow.plumbing.storage import FileStore, check_pdf
-
-from workflow.instruction.avis import LINK_LIFETIME, VERDICTS, avis_token
 
 STATUS_LABELS = {
     "a_inviter": "à inviter",

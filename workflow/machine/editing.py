@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session, selectinload
 
-from workflow.campaigns.candidates import candidate_key
 from workflow.campaigns.avis_required import given_before_deposit, missing_avis
+from workflow.campaigns.candidates import candidate_key
 from workflow.campaigns.completeness import Report, check_volet, completeness
 from workflow.campaigns.fields import clean_value
 from workflow.campaigns.schema import Campaign as Definition
