@@ -22,7 +22,6 @@ from workflow.campaigns.loader import load_campaign_file
 from workflow.machine.operations import fire, refusal_reasons
 from workflow.models import AuditEvent, Avis, Dossier, OutboxMail
 from workflow.plumbing.db import transaction
-from workflow.plumbing.errors import TransitionRefused
 from workflow.scheduling.jobs import remind_avis
 
 ROOT = Path(__file__).resolve().parents[1]
