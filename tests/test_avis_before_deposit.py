@@ -25,7 +25,8 @@ from workflow.plumbing.db import transaction
 from workflow.scheduling.jobs import remind_avis
 
 ROOT = Path(__file__).resolve().parents[1]
-SEEDS = ROOT.parent.parent / "shared" / "seeds"
+# Beside the repository, as tests/test_seed_campaigns.py finds them.
+SEEDS = ROOT.parent / "shared" / "seeds"
 NOW = at_paris(2026, 1, 12, 10)
 
 # In the shape of ASR Annexe 5 and Annexe 12, for a small campaign of the tests.

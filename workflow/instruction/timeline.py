@@ -27,6 +27,10 @@ LABELS = {
     "demander_avis": "Avis demandé",
     "donner_avis": "Avis donné",
     "supprimer_avis": "Avis supprimé",
+    # The avis the déposant collects before deposit (avis_collected.py).
+    "inviter_avis": "Signataire d'avis invité par le déposant",
+    "reinviter_avis": "Signataire d'avis invité de nouveau (nouveau lien)",
+    "relancer_avis": "Signataire d'avis relancé par le déposant",
     "publier_resultats": "Résultats publiés",
     "modifier_date_limite": "Date limite modifiée",
     "ouvrir_campagne": "Campagne ouverte",
