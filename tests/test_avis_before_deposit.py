@@ -451,3 +451,36 @@ def test_an_avis_link_opens_only_its_own_avis(client, world, scene, hospital, at
         assert client.get(f"{link}/pieces/inconnue").status_code == 404
         assert client.get(f"/dossiers/{other.id}/avis").status_code == 200  # same organisation
         assert client.get(link[:-3] + "abc").status_code == 404
+
+
+AVIS_ROUTES = [
+    ("get", "/dossiers/{id}/avis"),
+    ("post", "/dossiers/{id}/avis/avis_chef_service_universitaire/inviter"),
+    ("post", "/dossiers/{id}/avis/avis_chef_service_universitaire/relancer"),
+    ("get", "/dossiers/{id}/avis/avis_chef_service_universitaire/fichier"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), AVIS_ROUTES)
+@pytest.mark.parametrize("role", ["anonyme", "instructeur", "administrateur", "autre_deposant"])
+def test_only_the_dossiers_own_deposant_reaches_its_avis_routes(
+    role, method, path, client, world, auth, hospital, at, session
+):
+    dossier = world.dossier(world.campaign(avis=[ANNEXE_5]), hospital)
+    if role == "autre_deposant":
+        auth.login(world.user("deposant", world.organisation()))
+    elif role != "anonyme":
+        auth.login(world.user(role))
+    with at(NOW):
+        response = getattr(client, method)(
+            path.format(id=dossier.id), data={"giver_email": "x@chu.fr", "giver_name": "X"}
+        )
+    expected = {"anonyme": 302, "instructeur": 403, "administrateur": 403, "autre_deposant": 404}
+    assert response.status_code == expected[role]
+    if role == "anonyme":
+        assert "/connexion?next=" in response.location
+    session.rollback()
+    assert (
+        session.scalars(select(OutboxMail).where(OutboxMail.template == "invitation_avis")).all()
+        == []
+    )
