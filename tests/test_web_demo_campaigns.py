@@ -14,8 +14,8 @@ from tests.conftest import AuthActions, pdf_bytes
 from web import create_app
 from workflow.campaigns.avis_defs import AvisDef
 from workflow.campaigns.schema import BoundRule, FieldType, SumRule
-from workflow.instruction.avis_collected import answer_fields
 from workflow.campaigns.store import current_version, definition_of, store_directory
+from workflow.instruction.avis_collected import answer_fields
 from workflow.models import Campaign, Dossier, Organisation, OutboxMail, User
 from workflow.plumbing import clock
 from workflow.plumbing.dates import paris_date
