@@ -484,3 +484,26 @@ def test_only_the_dossiers_own_deposant_reaches_its_avis_routes(
         session.scalars(select(OutboxMail).where(OutboxMail.template == "invitation_avis")).all()
         == []
     )
+
+
+def test_a_deleted_brouillon_takes_its_signed_annexes_with_it(client, scene, at, session, app):
+    with at(NOW):
+        invite(client, scene, ANNEXE_5["key"])
+        signed = client.post(
+            last_link(session),
+            data={
+                **ANSWER_5,
+                "signature_mode": "pdf",
+                "fichier": (io.BytesIO(pdf_bytes(title="Annexe 5 signée")), "annexe5.pdf"),
+            },
+            content_type="multipart/form-data",
+        )
+        assert signed.status_code == 302
+        session.rollback()
+        stored = Path(app.config["UPLOAD_DIR"])
+        name = session.scalars(select(Avis.storage_name)).one()
+        assert any(p.name == name for p in stored.rglob("*"))
+        assert client.post(f"/dossiers/{scene.id}/supprimer").status_code == 302
+    session.rollback()
+    assert session.scalars(select(Avis)).all() == []
+    assert not any(p.name == name for p in stored.rglob("*"))

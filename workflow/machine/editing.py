@@ -19,7 +19,7 @@ from workflow.campaigns.store import current_version, definition_of
 from workflow.journal.audit import record_audit
 from workflow.machine.guards import NOT_YOURS, campaign_open_reason, same_candidate_reason
 from workflow.machine.states import workflow
-from workflow.models import Attachment, Campaign, Dossier, Organisation
+from workflow.models import Attachment, Avis, Campaign, Dossier, Organisation
 from workflow.people.actors import Actor
 from workflow.plumbing import clock
 from workflow.plumbing.errors import ConflictError, InvalidInput, TransitionRefused, WorkflowError
@@ -236,6 +236,12 @@ def delete_dossier(
     if storage is not None:
         for attachment in dossier.attachments:
             storage.delete_after_commit(session, attachment.storage_name)
+        # The signed annexes of its avis go with it (their rows by the foreign key's cascade).
+        signed = select(Avis.storage_name).where(
+            Avis.dossier_id == dossier.id, Avis.storage_name.is_not(None)
+        )
+        for name in session.scalars(signed):
+            storage.delete_after_commit(session, name)
     session.delete(dossier)
     session.flush()
 
