@@ -507,3 +507,18 @@ def test_a_deleted_brouillon_takes_its_signed_annexes_with_it(client, scene, at,
     session.rollback()
     assert session.scalars(select(Avis)).all() == []
     assert not any(p.name == name for p in stored.rglob("*"))
+
+
+def test_invitations_to_one_address_are_limited_so_the_service_mails_nobody_in_bulk(
+    client, scene, at, session
+):
+    with at(NOW):
+        for _ in range(5):  # the invitation, then four new links: a real person's need
+            assert invite(client, scene, ANNEXE_5["key"]).status_code == 302
+        refused = invite(client, scene, ANNEXE_5["key"])
+        assert refused.status_code == 429
+        assert "Trop de tentatives. Réessayez dans" in text_of(refused)
+    session.rollback()
+    mails = session.scalars(select(OutboxMail).where(OutboxMail.template == "invitation_avis"))
+    assert len(mails.all()) == 5
+    assert session.scalars(select(Avis)).one().link_version == 5

@@ -11,9 +11,11 @@ from werkzeug.wrappers import Response
 
 from web.deposant.dossier_page import DossierPage
 from web.deposant.views import _own_dossier
+from web.shared import throttling
 from web.shared.db import db_session
 from web.shared.files import send_pdf
 from web.shared.security import deposant_required
+from web.shared.throttling import Throttled
 from workflow.instruction.avis_collected import (
     SIGNATURE_LABELS,
     answers_read,
@@ -66,6 +68,7 @@ def invite(dossier_id: int, avis_key: str) -> Page:
     found = _own_dossier(dossier_id)
     posted = {k: request.form.get(k, "") for k in ("giver_name", "giver_email")}
     try:
+        throttling.spend("invitation_avis")
         with transaction(s):
             avis = invite_giver(
                 s,
@@ -78,6 +81,10 @@ def invite(dossier_id: int, avis_key: str) -> Page:
                 base_url=current_app.config["BASE_URL"],
                 now=clock.now(),
             )
+            throttling.spend("invitation_avis", avis.giver_email, client=False)
+    except Throttled as refused:
+        page, _ = _page(dossier_id, posted=posted, failed_key=avis_key, message=refused.message)
+        return throttling.answer(refused, page)
     except InvalidInput as invalid:
         errors = invalid.errors or {"giver_email": invalid.message}
         return _page(
@@ -105,6 +112,7 @@ def remind(dossier_id: int, avis_key: str) -> Page:
     s = db_session()
     found = _own_dossier(dossier_id)
     try:
+        throttling.spend("invitation_avis")
         with transaction(s):
             avis = remind_giver(
                 s,
@@ -115,6 +123,10 @@ def remind(dossier_id: int, avis_key: str) -> Page:
                 base_url=current_app.config["BASE_URL"],
                 now=clock.now(),
             )
+            throttling.spend("invitation_avis", avis.giver_email, client=False)
+    except Throttled as refused:
+        page, _ = _page(dossier_id, failed_key=avis_key, message=refused.message)
+        return throttling.answer(refused, page)
     except (InvalidInput, TransitionRefused) as refused:
         message = (
             " ".join(refused.reasons) if isinstance(refused, TransitionRefused) else refused.message

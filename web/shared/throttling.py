@@ -60,6 +60,9 @@ LIMITS: dict[str, tuple[str, str]] = {
     # Per inviting address every form sent; per invited address the invitations sent.
     "invitation_collegue": ("30 per hour", "3 per hour; 10 per day"),
     "invitation_instructeur": ("30 per hour", "3 per hour; 10 per day"),
+    # « Avis et signatures »: per déposant's address every invitation or reminder sent (eight
+    # annexes per ASR dossier, several dossiers an afternoon); per giver's address the mails.
+    "invitation_avis": ("120 per hour", "5 per hour; 20 per day"),
 }
 # What the log calls each rule's route.
 ROUTES = {
@@ -70,6 +73,7 @@ ROUTES = {
     "avis": "/avis/<token>",
     "invitation_collegue": "/compte/invitations",
     "invitation_instructeur": "/admin/instructeurs",
+    "invitation_avis": "/dossiers/<id>/avis",
 }
 
 
