@@ -522,3 +522,15 @@ def test_invitations_to_one_address_are_limited_so_the_service_mails_nobody_in_b
     mails = session.scalars(select(OutboxMail).where(OutboxMail.template == "invitation_avis"))
     assert len(mails.all()) == 5
     assert session.scalars(select(Avis)).one().link_version == 5
+
+
+def test_the_export_reads_a_consent_given_without_verdict_as_signed():
+    from types import SimpleNamespace
+
+    from workflow.instruction.exports import _avis_cells
+
+    consent = SimpleNamespace(
+        verdict=None, given_at=NOW, giver_name="Camille Leroux", giver_email="c@example.fr"
+    )
+    assert _avis_cells(consent)[0] == "Signé"
+    assert _avis_cells(SimpleNamespace(**{**vars(consent), "given_at": None}))[0] == "En attente"
