@@ -19,7 +19,8 @@ FieldRef = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")]
 
 # The sentence a giver ticks when the campaign lets them sign without a PDF.
 DEFAULT_CERTIFICATION = (
-    "Je certifie l'exactitude des informations ci-dessus et vaut signature de cet avis."
+    "Je certifie l'exactitude des informations ci-dessus ; cette case cochée, avec mes nom et "
+    "fonction, vaut signature de cet avis."
 )
 
 
