@@ -92,7 +92,7 @@ def give_avis(client, session, dossier_id: int, kind: AvisDef) -> None:  # type:
     giver's link by « je certifie »."""
     invited = client.post(
         f"/dossiers/{dossier_id}/avis/{kind.key}/inviter",
-        data={"giver_name": "Dr Démonstration", "giver_email": "signataire@example.fr"},
+        data={"giver_name": "Dr Démonstration", "giver_email": f"{kind.key}@example.fr"},
     )
     assert invited.status_code == 302, (kind.key, invited.text[-2000:])
     session.rollback()
