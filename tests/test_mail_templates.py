@@ -28,6 +28,22 @@ CONTEXTS = {
         "expires_at": "2026-06-01T10:00:00+00:00",
     },
     "rappel_avis": {"avis_key": "coordonnateur"},
+    # The avis the déposant collects before deposit (workflow/instruction/avis_collected.py).
+    "invitation_avis": {
+        "avis_label": "Avis du CHEF DE SERVICE UNIVERSITAIRE (annexe 5)",
+        "organisation": "CH de Dieppe",
+        "candidat": False,
+        "link": "https://pp.example.fr/avis/t",
+        "expires_at": "2026-06-01T10:00:00+00:00",
+    },
+    "rappel_avis_deposant": {
+        "avis_label": "Annexe 12 – Protection des données (consentement du candidat)",
+        "organisation": "CH de Dieppe",
+        "candidat": True,
+        "link": "https://pp.example.fr/avis/t",
+        "expires_at": "2026-06-01T10:00:00+00:00",
+    },
+    "avis_donne": {"avis_label": "Avis du DIRECTEUR du CHU (annexe 8)", "giver_name": "Dr Roux"},
     "export_pret": {
         "export_id": 7,
         "kind_label": "XLSX (Excel)",

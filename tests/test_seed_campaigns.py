@@ -84,6 +84,13 @@ def test_every_model_document_exists_and_is_a_word_file(slug: str) -> None:
 @pytest.mark.parametrize("slug", SEED_OF)
 def test_every_campaign_asks_for_a_data_protection_consent(slug: str) -> None:
     campaign = load(slug)
+    if slug == "normandie-asr-2026":
+        # Issue #14: ASR Annexe 12's consent is the candidate's (« les données personnelles
+        # me concernant »): the candidate gives it through their own link, deposit waits.
+        consent = next(a for a in campaign.avis if a.key == "consentement_candidat")
+        assert consent.giver == "candidat" and consent.required and consent.before_deposit
+        assert campaign.consent is None
+        return
     assert campaign.consent
     report = completeness(campaign, {})
     assert "Le consentement au traitement des données personnelles est à cocher." in (
@@ -416,7 +423,8 @@ def test_normandie_asr_year_2_is_asked_only_for_a_two_year_post() -> None:
 
 
 def test_normandie_asr_asks_the_avis_of_annexes_5_to_11() -> None:
-    avis = load("normandie-asr-2026").avis
+    # Annexe 12, the candidate's consent, is given by the candidate (issue #14).
+    avis = [a for a in load("normandie-asr-2026").avis if a.giver != "candidat"]
     assert [a.giver for a in avis] == [
         "chef_de_service",
         "chef_de_service",
@@ -461,7 +469,11 @@ VERBATIM = {
 
 @pytest.mark.parametrize("slug", VERBATIM)
 def test_normandie_consent_is_copied_verbatim_from_the_form(slug: str) -> None:
-    consent = load(slug).consent or ""
+    campaign = load(slug)
+    consent = campaign.consent or ""
+    if slug == "normandie-asr-2026":  # the candidate's own signature (issue #14)
+        given = next(a for a in campaign.avis if a.key == "consentement_candidat")
+        consent = f"{given.certification_text}\n{given.statement}"
     assert VERBATIM[slug] in consent
     assert consent.startswith("En cochant cette case, j’accepte de fournir les données")
     seed = SEEDS / SEED_OF[slug]

@@ -5,15 +5,18 @@ percentages under their rules, conditional fields) goes through the form and bac
 from __future__ import annotations
 
 import io
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
 
 from tests.conftest import AuthActions, pdf_bytes
 from web import create_app
+from workflow.campaigns.avis_defs import AvisDef
 from workflow.campaigns.schema import BoundRule, FieldType, SumRule
 from workflow.campaigns.store import current_version, definition_of, store_directory
-from workflow.models import Campaign, Dossier, Organisation, User
+from workflow.instruction.avis_collected import answer_fields
+from workflow.models import Campaign, Dossier, Organisation, OutboxMail, User
 from workflow.plumbing import clock
 from workflow.plumbing.dates import paris_date
 from workflow.plumbing.db import ROOT, make_engine, make_session_factory, transaction
@@ -83,6 +86,38 @@ def volet_form(definition, volet) -> dict[str, object]:  # type: ignore[no-untyp
     return data
 
 
+def give_avis(client, session, dossier_id: int, kind: AvisDef) -> None:  # type: ignore[no-untyped-def]
+    """The avis the déposant collects before deposit (Normandie's annexes « impérativement »
+    signed, ASR Annexe 12's consent): invited from « Avis et signatures », given through the
+    giver's link by « je certifie »."""
+    invited = client.post(
+        f"/dossiers/{dossier_id}/avis/{kind.key}/inviter",
+        data={"giver_name": "Dr Démonstration", "giver_email": f"{kind.key}@example.fr"},
+    )
+    assert invited.status_code == 302, (kind.key, invited.text[-2000:])
+    session.rollback()
+    mail = session.scalars(
+        select(OutboxMail)
+        .where(OutboxMail.template == "invitation_avis")
+        .order_by(OutboxMail.id.desc())
+    ).first()
+    answer = {
+        "signature_mode": "certification",
+        "certifie": "oui",
+        "certified_name": "Dr Démonstration",
+        "certified_function": "Chef de service",
+    }
+    for annex_field, names in answer_fields(kind):
+        if annex_field.type == "period":
+            answer |= dict(zip(names, ("2026-11-02", "2027-11-01"), strict=True))
+        elif annex_field.type == "verdict":
+            answer[annex_field.key] = "favorable"
+        else:
+            answer[annex_field.key] = "Réponse de démonstration."
+    given = client.post(urlsplit(mail.context["link"]).path, data=answer)
+    assert given.status_code == 302, (kind.key, given.text[-2000:])
+
+
 @pytest.mark.parametrize("slug", DEMOS)
 def test_the_demo_campaign_is_filled_and_deposited_through_its_pages(slug, sqlite_url, tmp_path):
     engine = make_engine(sqlite_url)
@@ -136,6 +171,9 @@ def test_the_demo_campaign_is_filled_and_deposited_through_its_pages(slug, sqlit
                     content_type="multipart/form-data",
                 )
                 assert response.status_code == 302, piece.key
+            for kind in definition.avis:
+                if kind.before_deposit and kind.required:
+                    give_avis(client, session, dossier_id, kind)
             deposit = client.post(
                 f"/dossiers/{dossier_id}/confirmer",
                 data={

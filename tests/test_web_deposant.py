@@ -56,6 +56,11 @@ DOSSIER_ROUTES = [
     ("post", "/dossiers/{id}/messagerie"),
     ("get", "/dossiers/{id}/messagerie/1/fichier"),
     ("post", "/dossiers/{id}/actions/transmettre_corrections"),
+    # « Avis et signatures » (web/deposant/avis_views.py).
+    ("get", "/dossiers/{id}/avis"),
+    ("post", "/dossiers/{id}/avis/coordonnateur/inviter"),
+    ("post", "/dossiers/{id}/avis/coordonnateur/relancer"),
+    ("get", "/dossiers/{id}/avis/coordonnateur/fichier"),
 ]
 
 
@@ -69,7 +74,8 @@ def test_every_route_of_a_dossier_is_in_the_access_test(app):
     routes = {
         rule.endpoint
         for rule in app.url_map.iter_rules()
-        if rule.endpoint.startswith("deposant.") and "dossier_id" in rule.arguments
+        if rule.endpoint.startswith(("deposant.", "deposant_avis."))
+        and "dossier_id" in rule.arguments
     }
     assert routes <= covered
 

@@ -36,6 +36,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web.administration import views as administration
     from web.auth import views as auth
     from web.avis import views as avis
+    from web.deposant import avis_views as deposant_avis
     from web.deposant import views as deposant
     from web.instruction import views as instruction
     from web.partenaire import views as partenaire
@@ -49,6 +50,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         dsfr.bp,
         auth.bp,
         deposant.bp,
+        deposant_avis.bp,
         instruction.bp,
         administration.bp,
         avis.bp,

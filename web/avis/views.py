@@ -1,6 +1,10 @@
 """The avis giver's page, reached from the personal link of the mail and with no account: the
 dossier of that link read-only, its pieces, and the form favorable / défavorable, comment and
-an optional signed PDF. The link opens this one dossier and nothing else."""
+an optional signed PDF. The link opens this one dossier and nothing else.
+
+An avis the déposant asked before deposit has the campaign's annex instead: its blanks, then
+the signature (the signed annex as a PDF, or « je certifie » with name and function), and
+once given it is read-only."""
 
 from __future__ import annotations
 
@@ -20,8 +24,16 @@ from web.shared import throttling
 from web.shared.db import db_session
 from web.shared.files import send_piece, storage
 from web.shared.throttling import Throttled
+from workflow.campaigns.avis_defs import AvisDef
 from workflow.campaigns.store import definition_of
 from workflow.instruction.avis import VERDICTS, answer_avis, avis_from_token
+from workflow.instruction.avis_collected import (
+    SIGNATURE_LABELS,
+    Signature,
+    answer_collected,
+    answer_fields,
+    answers_read,
+)
 from workflow.instruction.readable import shown_volets
 from workflow.models import Avis, Dossier
 from workflow.plumbing import clock
@@ -71,8 +83,49 @@ def _page(avis: Avis, dossier: Dossier, token: str, status: int = 200, **extra: 
         "posted": {},
         "max_size": MAX_PDF_LABEL,
     }
+    if avis.invited_by == "deposant" and kind is not None:
+        context |= {
+            "inputs": answer_fields(kind),
+            "answers_read": answers_read,
+            "signature_labels": SIGNATURE_LABELS,
+            "labels": _annex_labels(kind),
+        }
+        context.update(extra)
+        return render_template("avis/annex.html", **context), status
     context.update(extra)
     return render_template("avis/page.html", **context), status
+
+
+def _annex_labels(kind: AvisDef) -> dict[str, str]:
+    """The label of each input of the annex's form, for the error summary."""
+    labels = {
+        "signature_mode": "Signature",
+        "fichier": "Annexe signée (PDF)",
+        "certifie": "Je certifie",
+        "certified_name": "Nom et prénom",
+        "certified_function": "Fonction",
+    }
+    for annex_field, names in answer_fields(kind):
+        for index, name in enumerate(names):
+            suffix = ("", " (du)", " (au)")[index + 1 if len(names) > 1 else 0]
+            labels[name] = annex_field.label + suffix
+    return labels
+
+
+def _annex_answer(avis: Avis, signed: tuple[str, bytes] | None) -> None:
+    """Records the answer to an annex from the posted form (raises as `answer_collected`)."""
+    s = db_session()
+    form = request.form
+    signature = Signature(
+        mode=form.get("signature_mode", ""),
+        certified=form.get("certifie") == "oui",
+        name=form.get("certified_name", ""),
+        function=form.get("certified_function", ""),
+        pdf=signed,
+    )
+    answers = {k: v for k, v in form.items() if k != "csrf_token"}
+    with transaction(s):
+        answer_collected(s, avis, answers, signature, storage(), clock.now())
 
 
 @bp.route("/<token>", methods=["GET", "POST"])
@@ -84,19 +137,25 @@ def page(token: str) -> Page:
     if request.method != "POST":  # GET, and HEAD: never the POST branch without CSRF
         return _page(avis, dossier, token)
     s = db_session()
+    collected = avis.invited_by == "deposant"
     upload = request.files.get("fichier")
     signed = (upload.filename, upload.read()) if upload and upload.filename else None
     posted = {k: request.form.get(k, "") for k in ("verdict", "comment")}
+    if collected:
+        posted = {k: v for k, v in request.form.items() if k != "csrf_token"}
     try:
         throttling.spend("avis", token)
     except Throttled as refused:
         page, _ = _page(avis, dossier, token, message=refused.message, posted=posted)
         return throttling.answer(refused, page)
     try:
-        with transaction(s):
-            answer_avis(
-                s, avis, posted["verdict"], posted["comment"], signed, storage(), clock.now()
-            )
+        if collected:
+            _annex_answer(avis, signed)
+        else:
+            with transaction(s):
+                answer_avis(
+                    s, avis, posted["verdict"], posted["comment"], signed, storage(), clock.now()
+                )
     except InvalidLink as withdrawn:
         return _invalid(withdrawn)
     except InvalidInput as invalid:
@@ -107,6 +166,9 @@ def page(token: str) -> Page:
         return _page(
             avis, dossier, token, 422, errors=invalid.errors, message=invalid.message, posted=posted
         )
+    if collected:
+        flash("Merci : votre réponse est enregistrée et transmise au déposant.", "success")
+        return redirect(url_for(".page", token=token))
     flash("Merci : votre avis est enregistré et transmis à l'ARS.", "success")
     return redirect(url_for(".page", token=token))
 

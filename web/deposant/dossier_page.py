@@ -161,6 +161,14 @@ class DossierPage:
                     locked=not self.first_saved,
                 )
             )
+        if any(a.before_deposit for a in self.definition.avis):
+            tabs.append(
+                Tab(
+                    "Avis et signatures",
+                    url_for("deposant_avis.avis_list", dossier_id=d.id),
+                    not self.problems.get("avis"),
+                )
+            )
         tabs.append(
             Tab(
                 "Dossier complet / Confirmer",
@@ -188,6 +196,8 @@ class DossierPage:
             return f"{url}#piece-{problem.key}"
         if problem.place == "confirmation":
             return f"{url_for('deposant.confirm', dossier_id=d.id)}#f-{problem.key}"
+        if problem.place == "avis":
+            return f"{url_for('deposant_avis.avis_list', dossier_id=d.id)}#avis-{problem.key}"
         url = url_for("deposant.volet", dossier_id=d.id, volet_key=problem.place)
         return f"{url}#f-{problem.key}" if problem.key else url
 
@@ -196,6 +206,8 @@ class DossierPage:
             return "Pièces justificatives"
         if place == "confirmation":
             return "Attestations et consentement"
+        if place == "avis":
+            return "Avis et signatures"
         try:
             return self.definition.volet(place).title
         except KeyError:

@@ -43,6 +43,7 @@ from workflow.instruction.archives import (
     write_zip,
 )
 from workflow.instruction.avis import VERDICTS, delete_avis, invite_avis
+from workflow.instruction.avis_collected import answers_read
 from workflow.instruction.deposited import deposited_states
 from workflow.instruction.export_jobs import KINDS as EXPORT_KINDS
 from workflow.instruction.export_jobs import STATUS_LABELS as EXPORT_STATUS_LABELS
@@ -441,6 +442,8 @@ def _dossier_page(dossier: Dossier, status: int = 200, **extra: Any) -> tuple[st
         "pieces": [(p, attachments.get(p.key)) for p in definition.pieces],
         "avis": avis,
         "avis_labels": {a.key: a.label for a in definition.avis},
+        "avis_kinds": {a.key: a for a in definition.avis},
+        "answers_read": answers_read,
         "verdicts": VERDICTS,
         "timeline": dossier_timeline(s, dossier.id, definition),
         "forms": action_forms(s, dossier, now),

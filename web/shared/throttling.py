@@ -62,6 +62,9 @@ LIMITS: dict[str, tuple[str, str]] = {
     # Per inviting address every form sent; per invited address the invitations sent.
     "invitation_collegue": ("30 per hour", "3 per hour; 10 per day"),
     "invitation_instructeur": ("30 per hour", "3 per hour; 10 per day"),
+    # « Avis et signatures »: per déposant's address every invitation or reminder sent (eight
+    # annexes per ASR dossier, several dossiers an afternoon); per giver's address the mails.
+    "invitation_avis": ("120 per hour", "5 per hour; 20 per day"),
 }
 # What the log calls each rule's route.
 ROUTES = {
@@ -73,6 +76,7 @@ ROUTES = {
     "cosignature": "/partenaire/<token>",
     "invitation_collegue": "/compte/invitations",
     "invitation_instructeur": "/admin/instructeurs",
+    "invitation_avis": "/dossiers/<id>/avis",
 }
 
 

@@ -4,6 +4,7 @@ volets are all complete may still have its boxes to tick)."""
 
 from __future__ import annotations
 
+from workflow.campaigns.avis_required import AVIS
 from workflow.campaigns.completeness import CONFIRMATION, PIECES, Report, Values, lookup
 from workflow.campaigns.fields import is_empty
 
@@ -13,6 +14,7 @@ KINDS = (
     ("correction", "champ à corriger", "champs à corriger"),
     ("piece", "pièce à joindre", "pièces à joindre"),
     ("case", "case à cocher", "cases à cocher"),
+    ("avis", "avis ou signature à recueillir", "avis ou signatures à recueillir"),
 )
 
 
@@ -23,6 +25,8 @@ def kind_of(problem_place: str, problem_key: str | None, values: Values) -> str:
         return "piece"
     if problem_place == CONFIRMATION:
         return "case"
+    if problem_place == AVIS:
+        return "avis"
     if problem_key is None or is_empty(lookup(values, f"{problem_place}.{problem_key}")):
         return "champ"
     return "correction"

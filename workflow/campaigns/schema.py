@@ -25,6 +25,9 @@ from workflow.campaigns.after_decision import (
     StartDateSource,
     after_decision_problems,
 )
+
+# The avis have their own module: who gives, who asks, the annex's fields, the signature.
+from workflow.campaigns.avis_defs import AvisDef, avis_field_refs
 from workflow.campaigns.reference_lists import LISTS as REFERENCE_LISTS
 from workflow.campaigns.reference_lists import reference_list
 from workflow.campaigns.schema_base import (  # noqa: F401 - the format's names, kept here
@@ -223,21 +226,6 @@ class ReferenceDocument(Strict):
 class Attestation(Strict):
     key: Key
     text: str
-
-
-class AvisKind(StrEnum):
-    COORDONNATEUR = "coordonnateur"
-    CHEF_DE_SERVICE = "chef_de_service"
-    DIRECTEUR = "directeur"
-    PRESIDENT_CME = "president_cme"
-
-
-class AvisDef(Strict):
-    key: Key
-    label: str
-    giver: AvisKind
-    required: bool = False
-    help: str | None = None
 
 
 class Contact(Strict):
@@ -483,6 +471,7 @@ class Campaign(Strict):
                 (("decision_summary", g_index, "fields", i), ref)
                 for i, ref in enumerate(group.fields)
             ]
+        refs += avis_field_refs(self.avis)
         for name in ("partner_email", "speciality"):
             if getattr(summary, name):
                 refs.append((("summary", name), getattr(summary, name)))

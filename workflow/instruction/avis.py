@@ -34,9 +34,13 @@ def _serializer(secret_key: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret_key, salt="postes-partages/avis")
 
 
-def avis_token(avis_id: int, secret_key: str) -> str:
-    """The token of an avis' personal link."""
-    return _serializer(secret_key).dumps({"avis": avis_id})
+def avis_token(avis_id: int, secret_key: str, link_version: int = 1) -> str:
+    """The token of an avis' personal link; a re-invitation raises the avis' link version,
+    and the links of the older versions stop working."""
+    data: dict[str, int] = {"avis": avis_id}
+    if link_version != 1:
+        data["v"] = link_version
+    return _serializer(secret_key).dumps(data)
 
 
 def invite_avis(
@@ -71,6 +75,7 @@ def invite_avis(
         giver_email=email,
         giver_name=giver_name.strip() or None,
         invited_at=now,
+        expires_at=now + LINK_LIFETIME,
     )
     session.add(avis)
     session.flush()
@@ -106,6 +111,15 @@ def avis_from_token(session: Session, token: str, secret_key: str) -> Avis:
     avis = session.get(Avis, data.get("avis")) if isinstance(data, dict) else None
     if avis is None:
         raise InvalidLink("Cette demande d'avis a été retirée par l'ARS.")
+    by_deposant = avis.invited_by == "deposant"
+    ask = "à l'organisation qui vous l'a demandé" if by_deposant else "à l'ARS"
+    if data.get("v", 1) != avis.link_version:
+        raise InvalidLink(
+            f"Ce lien a été remplacé par un lien plus récent : utilisez le dernier mail reçu, "
+            f"ou demandez-en un nouveau {ask}."
+        )
+    if avis.given_at is None and avis.expires_at is not None and clock.now() >= avis.expires_at:
+        raise InvalidLink(f"Ce lien a expiré : demandez-en un nouveau {ask}.")
     return avis
 
 

@@ -197,9 +197,11 @@ def _avis_cells(avis: Row | None) -> list[Any]:
     if avis is None:
         return [None, None, None]
     giver = avis.giver_name or avis.giver_email
-    if avis.verdict is None:
+    if avis.given_at is None:
         return ["En attente", None, giver]
-    return [VERDICTS.get(avis.verdict, avis.verdict), _local(avis.given_at), giver]
+    # A signature without verdict (the candidate's consent, ASR Annexe 12) reads « Signé ».
+    verdict = VERDICTS.get(avis.verdict, avis.verdict) if avis.verdict else "Signé"
+    return [verdict, _local(avis.given_at), giver]
 
 
 def _columns(definitions: list[Definition]) -> list[_Column]:

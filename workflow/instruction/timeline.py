@@ -29,6 +29,10 @@ LABELS = {
     "supprimer_avis": "Avis supprimé",
     "co_signer": "Co-signé par le partenaire",
     "message": "Message (messagerie)",
+    # The avis the déposant collects before deposit (avis_collected.py).
+    "inviter_avis": "Signataire d'avis invité par le déposant",
+    "reinviter_avis": "Signataire d'avis invité de nouveau (nouveau lien)",
+    "relancer_avis": "Signataire d'avis relancé par le déposant",
     "publier_resultats": "Résultats publiés",
     "modifier_date_limite": "Date limite modifiée",
     "ouvrir_campagne": "Campagne ouverte",

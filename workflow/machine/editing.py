@@ -8,8 +8,9 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 
+from workflow.campaigns.avis_required import given_before_deposit, missing_avis
 from workflow.campaigns.candidates import candidate_key
 from workflow.campaigns.completeness import Report, check_volet, completeness
 from workflow.campaigns.fields import clean_value
@@ -19,7 +20,7 @@ from workflow.campaigns.store import current_version, definition_of
 from workflow.journal.audit import record_audit
 from workflow.machine.guards import NOT_YOURS, campaign_open_reason, same_candidate_reason
 from workflow.machine.states import workflow
-from workflow.models import Attachment, Campaign, Dossier, Message, Organisation
+from workflow.models import Attachment, Avis, Campaign, Dossier, Message, Organisation
 from workflow.people.actors import Actor
 from workflow.plumbing import clock
 from workflow.plumbing.errors import ConflictError, InvalidInput, TransitionRefused, WorkflowError
@@ -152,8 +153,13 @@ def save_volet(
 
 
 def volet_report(definition: Definition, dossier: Dossier) -> Report:
-    """The dossier's completeness as the "Dossier complet" tab shows it."""
-    return _report(definition, dossier, dossier.values or {})
+    """The dossier's completeness as the "Dossier complet" tab shows it: before deposit, with
+    the required avis and signatures not yet given."""
+    report = _report(definition, dossier, dossier.values or {})
+    session = object_session(dossier)
+    if dossier.state == "brouillon" and session is not None and dossier.id is not None:
+        report.problems += missing_avis(definition, given_before_deposit(session, dossier.id))
+    return report
 
 
 def _report(definition: Definition, dossier: Dossier, values: dict[str, Any]) -> Report:
@@ -232,12 +238,15 @@ def delete_dossier(
     if storage is not None:
         for attachment in dossier.attachments:
             storage.delete_after_commit(session, attachment.storage_name)
-        # The files of its messagerie go too (the rows go with the dossier: ON DELETE CASCADE).
-        for name in session.scalars(
-            select(Message.attachment_storage_name).where(
-                Message.dossier_id == dossier.id, Message.attachment_storage_name.is_not(None)
-            )
-        ):
+        # The files of its messagerie and the signed annexes of its avis go too (their rows
+        # go with the dossier: ON DELETE CASCADE).
+        messages = select(Message.attachment_storage_name).where(
+            Message.dossier_id == dossier.id, Message.attachment_storage_name.is_not(None)
+        )
+        signed = select(Avis.storage_name).where(
+            Avis.dossier_id == dossier.id, Avis.storage_name.is_not(None)
+        )
+        for name in [*session.scalars(messages), *session.scalars(signed)]:
             storage.delete_after_commit(session, name)
     session.delete(dossier)
     session.flush()

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workflow.campaigns.after_decision import STEP_LABELS
+from workflow.campaigns.avis_required import given_before_deposit, missing_avis
 from workflow.campaigns.candidates import candidate_key
 from workflow.campaigns.completeness import completeness
 from workflow.campaigns.per_dossier import confirmation_window_of, start_date_of
@@ -60,7 +61,8 @@ def campaign_open(f: Firing) -> str | None:
 
 @guard("dossier_complete")
 def dossier_complete(f: Firing) -> list[str]:
-    """Every required field valid, every rule held, every piece and box there."""
+    """Every required field valid, every rule held, every piece and box there, every
+    required avis the déposant collects given."""
     report = completeness(
         f.definition,
         f.dossier.values or {},
@@ -68,6 +70,8 @@ def dossier_complete(f: Firing) -> list[str]:
         attestations=f.dossier.attestations or [],
         consent=f.dossier.consent,
     )
+    # « impérativement »: the avis and signatures the déposant collects come before deposit.
+    report.problems += missing_avis(f.definition, given_before_deposit(f.session, f.dossier.id))
     duplicate = same_candidate_reason(f.session, f.dossier, f.definition)
     if report.complete:
         return [duplicate] if duplicate else []

@@ -208,14 +208,35 @@ class Attachment(Base):
 
 
 class Avis(Base):
-    """An avis asked of a person (coordonnateur, chef de service, directeur, président de CME)."""
+    """An avis asked of a person (coordonnateur, chef de service, directeur, président de CME)
+    or a signature asked of the candidate: by the ARS after deposit, or by the déposant
+    before it (`invited_by`). A given avis keeps the annex's answers and how it was signed.
+    Its status (invité, relancé, donné, expiré) is read from its dates."""
 
     __tablename__ = "avis"
     __table_args__ = (
         CheckConstraint(
             "verdict IS NULL OR verdict IN ('favorable', 'defavorable')", name="known_verdict"
         ),
-        CheckConstraint("(verdict IS NULL) = (given_at IS NULL)", name="given_has_verdict"),
+        # Migration 0011: a verdict only once given; a given avis has a verdict or a
+        # signature (a candidate's consent has no verdict).
+        CheckConstraint("verdict IS NULL OR given_at IS NOT NULL", name="verdict_when_given"),
+        CheckConstraint(
+            "given_at IS NULL OR verdict IS NOT NULL OR signature_mode IS NOT NULL",
+            name="given_is_signed",
+        ),
+        CheckConstraint("invited_by IN ('ars', 'deposant')", name="known_inviter"),
+        CheckConstraint(
+            "signature_mode IS NULL OR signature_mode IN ('pdf', 'certification')",
+            name="known_signature_mode",
+        ),
+        # A certified avis names who certified it.
+        CheckConstraint(
+            "signature_mode IS NULL OR signature_mode <> 'certification' "
+            "OR certified_name IS NOT NULL",
+            name="certification_is_named",
+        ),
+        CheckConstraint("link_version >= 1", name="link_version_positive"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -231,6 +252,18 @@ class Avis(Base):
     invited_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     reminded_at: Mapped[dt.datetime | None]
     given_at: Mapped[dt.datetime | None]
+    # Migration 0011: the avis the déposant collects before deposit.
+    invited_by: Mapped[str] = mapped_column(String(10), default="ars", server_default="ars")
+    # The annex's blanks as the giver filled them in, by the campaign's field keys.
+    answers: Mapped[dict[str, Any] | None] = mapped_column(JSONValue)
+    signature_mode: Mapped[str | None] = mapped_column(String(16))
+    certified_name: Mapped[str | None] = mapped_column(String(200))
+    certified_function: Mapped[str | None] = mapped_column(String(200))
+    # When the link stops working; null for the links made before 0011 (their token's own
+    # age limits them).
+    expires_at: Mapped[dt.datetime | None]
+    # Raised by each re-invitation: the links signed with an older version stop working.
+    link_version: Mapped[int] = mapped_column(default=1, server_default="1")
 
 
 class Decision(Base):

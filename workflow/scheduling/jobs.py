@@ -149,7 +149,9 @@ def _sent_before_keys_named_the_deadline(
 
 
 def remind_avis(sessions: sessionmaker[Session], now: dt.datetime) -> list[str]:
-    """A reminder every week to the people whose avis is still awaited."""
+    """A reminder every week to the people whose avis is still awaited: those the ARS asked
+    on a deposited dossier, and those the déposant asked before deposit (while their link
+    lasts: an expired one is the déposant's to renew)."""
     sent: list[str] = []
     with sessions() as session, transaction(session):
         waiting = session.scalars(
@@ -157,23 +159,49 @@ def remind_avis(sessions: sessionmaker[Session], now: dt.datetime) -> list[str]:
                 Avis.given_at.is_(None),
                 Avis.invited_at <= now - AVIS_REMINDER_EVERY,
                 (Avis.reminded_at.is_(None)) | (Avis.reminded_at <= now - AVIS_REMINDER_EVERY),
+                (Avis.expires_at.is_(None)) | (Avis.expires_at > now),
             )
         ).all()
         for avis in waiting:
             dossier = session.get(Dossier, avis.dossier_id)
-            if dossier is None or dossier.state not in ("en_construction", "en_instruction"):
+            by_deposant = avis.invited_by == "deposant"
+            states = ("brouillon", "en_construction") if by_deposant else AVIS_AWAITED_IN
+            if dossier is None or dossier.state not in states:
                 continue
             avis.reminded_at = now
             outbox.queue(
                 session,
-                "rappel_avis",
+                "rappel_avis_deposant" if by_deposant else "rappel_avis",
                 [avis.giver_email],
                 dossier=dossier,
-                context={"avis_key": avis.avis_key},
+                context={"avis_key": avis.avis_key, **_avis_context(session, dossier, avis)},
                 now=now,
             )
             sent.append(f"rappel-avis:{avis.id}")
     return sent
+
+
+AVIS_AWAITED_IN = ("en_construction", "en_instruction")
+
+
+def _avis_context(session: Session, dossier: Dossier, avis: Avis) -> dict[str, object]:
+    """What the reminder of an avis asked by the déposant says: which avis, from whom."""
+    if avis.invited_by != "deposant":
+        return {}
+    kind = next(
+        (
+            a
+            for a in definition_of(session, dossier.campaign_version_id).avis
+            if a.key == avis.avis_key
+        ),
+        None,
+    )
+    return {
+        "avis_label": kind.label if kind else avis.avis_key,
+        "organisation": dossier.organisation.name,
+        "candidat": bool(kind and kind.giver == "candidat"),
+        "expires_at": avis.expires_at.isoformat() if avis.expires_at else None,
+    }
 
 
 def request_confirmations(sessions: sessionmaker[Session], now: dt.datetime) -> list[str]:
