@@ -10,24 +10,18 @@ the same mechanism with the giver kind `candidat`: a personal link, and a signat
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import field_validator, model_validator
 
-# The same patterns as schema.py's Key and FieldRef: schema.py imports this module, so it
-# cannot import them from there.
-Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
-FieldRef = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")]
+from workflow.campaigns.schema_base import FieldRef, Key
+from workflow.campaigns.schema_base import Strict as _Strict
 
 # The sentence a giver ticks when the campaign lets them sign without a PDF.
 DEFAULT_CERTIFICATION = (
     "Je certifie l'exactitude des informations ci-dessus ; cette case cochée, avec mes nom et "
     "fonction, vaut signature de cet avis."
 )
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class AvisKind(StrEnum):
