@@ -13,6 +13,7 @@ from workflow.models.instructors import CampaignInstructor
 from workflow.models.journal import AuditEvent, Counter, OutboxMail
 from workflow.models.scheduling import Notice, SchedulerLease
 from workflow.models.security import SecurityEvent, SignInSession
+from workflow.models.settings import Setting
 
 __all__ = [
     "ORGANISATION_TYPES",
@@ -36,6 +37,7 @@ __all__ = [
     "Role",
     "SchedulerLease",
     "SecurityEvent",
+    "Setting",
     "SignInSession",
     "User",
     "start_date",
