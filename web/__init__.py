@@ -39,9 +39,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web.deposant import views as deposant
     from web.instruction import views as instruction
     from web.public import views as public
-    from web.shared import dsfr, errors, formatting, headers, parsing, security, throttling
+    from web.shared import (
+        dsfr,
+        errors,
+        formatting,
+        headers,
+        parsing,
+        proconnect,
+        security,
+        throttling,
+    )
 
-    for module in (parsing, security, headers, throttling, dsfr, errors, formatting):
+    for module in (parsing, security, headers, throttling, dsfr, errors, formatting, proconnect):
         module.init_app(app)
     for blueprint in (
         public.bp,

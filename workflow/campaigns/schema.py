@@ -22,6 +22,7 @@ from pydantic import (
 
 from workflow.campaigns.reference_lists import LISTS as REFERENCE_LISTS
 from workflow.campaigns.reference_lists import reference_list
+from workflow.campaigns.retention import Retention
 
 KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
 FIELD_REF_PATTERN = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"
@@ -389,6 +390,8 @@ class Campaign(Strict):
     reference_documents: tuple[ReferenceDocument, ...] = ()
     attestations: tuple[Attestation, ...] = ()
     consent: str | None = None
+    # How long the personal data is kept (workflow.campaigns.retention; None: its default).
+    retention: Retention | None = None
     avis: tuple[AvisDef, ...] = ()
     rules: tuple[Rule, ...] = ()
     candidate: CandidateIdentity | None = None
