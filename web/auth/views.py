@@ -4,6 +4,8 @@ The rules live in workflow.accounts; these views only read forms and show the an
 
 from __future__ import annotations
 
+import logging
+
 from flask import (
     Blueprint,
     abort,
@@ -30,6 +32,7 @@ from workflow.plumbing import clock
 from workflow.plumbing.db import transaction
 from workflow.plumbing.errors import EmailNotConfirmed, InvalidInput, InvalidLink
 
+log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__, template_folder="templates")
 
 REGISTRATION_LABELS = {
@@ -286,6 +289,7 @@ def proconnect_callback() -> Response | tuple[str, int]:
 def _proconnect_refused(
     message: str, reason: str, email: str | None, status: int
 ) -> tuple[str, int]:
+    log.warning("ProConnect sign-in refused: %s", reason)
     s = db_session()
     session.pop(proconnect.ID_TOKEN, None)
     with transaction(s):

@@ -12,6 +12,7 @@ through the provider's end_session_endpoint with the ID token as hint.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from typing import Any
 from urllib.parse import urlencode
@@ -22,9 +23,11 @@ from flask import Flask, current_app, session
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+import requests
 from requests import RequestException
 from werkzeug.wrappers import Response
 
+log = logging.getLogger(__name__)
 NAME = "proconnect"
 ID_TOKEN = "proconnect_id_token"
 LOGOUT_STATE = "proconnect_logout_state"
@@ -96,9 +99,17 @@ def finish() -> dict[str, Any]:
     """The checked claims of the identity coming back (the ID token's, completed by the
     userinfo endpoint); ProConnectFailed when anything does not hold."""
     client = _client()
+    config = current_app.config
+    # Authlib checks the audience only when told which one: without this, a token that
+    # another service obtained from the provider (with our id as `azp`) would pass.
+    options = {
+        "iss": {"essential": True, "values": [config["PROCONNECT_ISSUER"].rstrip("/")]},
+        "aud": {"essential": True, "values": [config["PROCONNECT_CLIENT_ID"]]},
+    }
     try:
-        token = client.authorize_access_token()
+        token = client.authorize_access_token(claims_options=options)
     except (AuthlibBaseError, JoseError, RequestException, ValueError, KeyError) as exc:
+        log.warning("ProConnect answer refused: %r", exc)
         raise ProConnectFailed(_why(exc)) from exc
     claims = dict(token.get("userinfo") or {})
     if not claims.get("sub"):
@@ -111,6 +122,13 @@ def finish() -> dict[str, Any]:
 def _why(exc: Exception) -> str:
     name = type(exc).__name__
     text = str(exc).lower()
+    claim = getattr(exc, "claim", None)
+    if claim in ("aud", "azp"):
+        return "jeton d'identité destiné à un autre service (aud)"
+    if claim == "iss":
+        return "émetteur du jeton d'identité inattendu (iss)"
+    if claim == "nonce":
+        return "nonce du jeton d'identité invalide"
     if "state" in name.lower() or "state" in text:
         return "état (state) inconnu ou déjà utilisé"
     if "expired" in name.lower() or "expired" in text or "exp" == getattr(exc, "claim", ""):
@@ -129,7 +147,13 @@ def _why(exc: Exception) -> str:
 def _userinfo(client: Any, token: dict[str, Any], subject: str) -> dict[str, Any]:
     metadata = client.load_server_metadata()
     try:
-        response = client.get(metadata["userinfo_endpoint"], token=token)
+        # Straight away with the new access token: Authlib's own check would count a token
+        # of ProConnect's short life (60 s) as expired already, within its minute of leeway.
+        response = requests.get(
+            metadata["userinfo_endpoint"],
+            headers={"Authorization": f"Bearer {token['access_token']}"},
+            timeout=10,
+        )
         response.raise_for_status()
     except (AuthlibBaseError, RequestException, KeyError) as exc:
         raise ProConnectFailed(f"informations de l'agent indisponibles ({type(exc).__name__})") from exc
