@@ -204,7 +204,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         # The key signs the links of the mails; a reminder must never carry a forgeable one.
-        secret_key_from_environment(ROOT / "instance")
+        secret_key = secret_key_from_environment(ROOT / "instance")
     except ConfigurationError as refused:
         print(refused, file=sys.stderr)
         return 2
@@ -213,6 +213,8 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
             "SMTP_URL is not set: mails stay queued in the outbox table and none is sent"
         )
     scheduler, interval = from_environment(_sessions())
+    # The RGPD purge deletes pieces from storage and keys the audit trail's pseudonyms.
+    scheduler.storage, scheduler.secret_key = upload_storage(), secret_key
 
     def stop(signum: int, frame: object) -> None:
         if scheduler.sender is not None:
@@ -265,13 +267,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if os.environ.get("SCHEDULER", "on") != "off":
         from workflow.scheduling.scheduler import from_environment, start
 
-        scheduler, interval = from_environment(app.extensions["db_sessions"])
-        start(scheduler, interval, blocking=False)
-        print(f"In-process scheduler: a tick every {interval:g} s (SCHEDULER=off to disable)")
         from workflow.plumbing.storage_url import open_storage
         from workflow.scheduling.export_worker import start_export_worker
 
         storage = open_storage(app.config["STORAGE_URL"])
+        scheduler, interval = from_environment(app.extensions["db_sessions"])
+        scheduler.storage, scheduler.secret_key = storage, app.config["SECRET_KEY"]
+        start(scheduler, interval, blocking=False)
+        print(f"In-process scheduler: a tick every {interval:g} s (SCHEDULER=off to disable)")
         start_export_worker(app.extensions["db_sessions"], storage)
     print(f"Serving on http://{args.host}:{args.port}/ (Ctrl+C to stop)")
     app.run(host=args.host, port=args.port, debug=False, request_handler=QuietRequestHandler)

@@ -33,6 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         if session is not None:
             session.close()
 
+    from web.administration import privacy as administration_privacy
     from web.administration import views as administration
     from web.auth import views as auth
     from web.avis import views as avis
@@ -59,6 +60,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         deposant.bp,
         instruction.bp,
         administration.bp,
+        administration_privacy.bp,
         avis.bp,
     ):
         app.register_blueprint(blueprint)
