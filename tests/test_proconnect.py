@@ -271,6 +271,8 @@ def test_production_refuses_proconnect_over_http_or_half_configured():
     with pytest.raises(ConfigurationError, match="https://"):
         check_proconnect(proconnect_config("http://proconnect.example"))
     with pytest.raises(ConfigurationError, match="PROCONNECT_SIRETS"):
-        check_proconnect({**proconnect_config("https://proconnect.example"), "PROCONNECT_SIRETS": ""})
+        check_proconnect(
+            {**proconnect_config("https://proconnect.example"), "PROCONNECT_SIRETS": ""}
+        )
     check_proconnect(proconnect_config("https://proconnect.example"))
     check_proconnect({})  # unset: ProConnect is off

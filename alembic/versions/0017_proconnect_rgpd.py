@@ -70,7 +70,9 @@ def _security_triggers() -> None:
 def _set_kinds(kinds: tuple[str, ...]) -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"ALTER TABLE security_events DROP CONSTRAINT {KIND_CHECK}")
-        op.execute(f"ALTER TABLE security_events ADD CONSTRAINT {KIND_CHECK} CHECK ({_kinds(kinds)})")
+        op.execute(
+            f"ALTER TABLE security_events ADD CONSTRAINT {KIND_CHECK} CHECK ({_kinds(kinds)})"
+        )
         return
     with op.batch_alter_table("security_events", recreate="always") as batch_op:
         batch_op.drop_constraint(op.f(KIND_CHECK), type_="check")

@@ -8,7 +8,16 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -114,11 +123,18 @@ def privacy_export() -> Page:
                 "La demande n'a pas été faite : corrigez les champs signalés.",
                 {"naissance": "Date illisible : saisissez-la comme 04/11/1990."},
             )
-        person = check_person(form.get("user_id", ""), form.get("rpps", ""), form.get("nom", ""), born)
+        person = check_person(
+            form.get("user_id", ""), form.get("rpps", ""), form.get("nom", ""), born
+        )
         storage = open_storage(current_app.config["STORAGE_URL"])
         with transaction(s):
             archive = export_person(
-                s, storage, person, current_user.actor, client_address=client_address(), now=clock.now()
+                s,
+                storage,
+                person,
+                current_user.actor,
+                client_address=client_address(),
+                now=clock.now(),
             )
     except InvalidInput as invalid:
         return _privacy_page(422, errors=invalid.errors, message=invalid.message, posted=form)

@@ -77,9 +77,7 @@ def init_app(app: Flask) -> None:
     def protective_headers(response: Response) -> Response:
         headers = response.headers
         if getattr(g, "inline_styles", False):
-            policy = content_security_policy(
-                style_src="'self' 'unsafe-inline'", form_action=forms
-            )
+            policy = content_security_policy(style_src="'self' 'unsafe-inline'", form_action=forms)
         else:
             policy = content_security_policy(form_action=forms)
         headers.setdefault("Content-Security-Policy", policy)

@@ -156,7 +156,9 @@ def _userinfo(client: Any, token: dict[str, Any], subject: str) -> dict[str, Any
         )
         response.raise_for_status()
     except (AuthlibBaseError, RequestException, KeyError) as exc:
-        raise ProConnectFailed(f"informations de l'agent indisponibles ({type(exc).__name__})") from exc
+        raise ProConnectFailed(
+            f"informations de l'agent indisponibles ({type(exc).__name__})"
+        ) from exc
     if response.headers.get("Content-Type", "").split(";")[0].strip() == "application/jwt":
         try:
             keys = KeySet.import_key_set(client.fetch_jwk_set())

@@ -129,7 +129,9 @@ def _dossier(session: Session, dossier: Dossier) -> dict[str, Any]:
         "pieces": [
             {"piece": p.piece_key, "fichier": p.filename, "taille": p.size}
             for p in session.scalars(
-                select(Attachment).where(Attachment.dossier_id == dossier.id).order_by(Attachment.id)
+                select(Attachment)
+                .where(Attachment.dossier_id == dossier.id)
+                .order_by(Attachment.id)
             )
         ],
     }
@@ -170,8 +172,7 @@ def _account(session: Session, user: User) -> dict[str, Any]:
             for s in sessions
         ],
         "journal_de_securite": [
-            {"le": _when(e.at), "evenement": e.kind, "adresse_ip": e.client_address}
-            for e in events
+            {"le": _when(e.at), "evenement": e.kind, "adresse_ip": e.client_address} for e in events
         ],
     }
 

@@ -32,9 +32,7 @@ class CampaignNotice:
 def campaign_notices(session: Session) -> list[CampaignNotice]:
     """Every campaign, latest deadline first, with its consent text and retention."""
     notices = []
-    campaigns = session.scalars(
-        select(Campaign).order_by(Campaign.deadline_at.desc(), Campaign.id)
-    )
+    campaigns = session.scalars(select(Campaign).order_by(Campaign.deadline_at.desc(), Campaign.id))
     for campaign in campaigns:
         definition = definition_of(session, current_version(session, campaign).id)
         notices.append(

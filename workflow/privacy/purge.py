@@ -324,13 +324,21 @@ def purge_batch(
     )
     if not ids:
         return None
-    batch = Batch(session, storage, campaign_id, ids, Pseudonyms(key, _known_values(session, ids)), now)
+    batch = Batch(
+        session, storage, campaign_id, ids, Pseudonyms(key, _known_values(session, ids)), now
+    )
     for name, step in STEPS:
         batch.counts[name] = step(batch)
     return batch.counts
 
 
-def _finish(session: Session, storage: FileStore, campaign: Campaign, totals: dict[str, int], now: dt.datetime) -> None:
+def _finish(
+    session: Session,
+    storage: FileStore,
+    campaign: Campaign,
+    totals: dict[str, int],
+    now: dt.datetime,
+) -> None:
     """The campaign's exports (files holding every dossier) go, the campaign is marked
     purged, and the trail says what went."""
     exports = storage.child(EXPORTS_FOLDER)
@@ -415,4 +423,7 @@ def purge_expired(
 
 
 def _dossier_count(session: Session, campaign_id: int) -> int:
-    return session.scalar(select(func.count(Dossier.id)).where(Dossier.campaign_id == campaign_id)) or 0
+    return (
+        session.scalar(select(func.count(Dossier.id)).where(Dossier.campaign_id == campaign_id))
+        or 0
+    )
