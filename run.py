@@ -265,10 +265,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(refused, file=sys.stderr)
         return 2
     if os.environ.get("SCHEDULER", "on") != "off":
-        from workflow.scheduling.scheduler import from_environment, start
-
         from workflow.plumbing.storage_url import open_storage
         from workflow.scheduling.export_worker import start_export_worker
+        from workflow.scheduling.scheduler import from_environment, start
 
         storage = open_storage(app.config["STORAGE_URL"])
         scheduler, interval = from_environment(app.extensions["db_sessions"])

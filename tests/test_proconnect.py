@@ -20,13 +20,13 @@ from tests.conftest import TEST_SECRET_KEY
 from tests.oidc_provider import ARS_SIRET, CLIENT_ID, CLIENT_SECRET, Identity, Provider
 from workflow.administration.instructors import create_instructor
 from workflow.models import SecurityEvent, SignInSession, User
-from workflow.people.passwords import hash_password
 from workflow.people.actors import Actor
 from workflow.people.agent_sign_in import (
     PASSWORD_REFUSED,
     proconnect_required,
     set_proconnect_required,
 )
+from workflow.people.passwords import hash_password
 from workflow.plumbing.db import transaction
 
 PASSWORD = "un mot de passe assez long"

@@ -17,13 +17,13 @@ import secrets
 from typing import Any
 from urllib.parse import urlencode
 
+import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.flask_client import OAuth
 from flask import Flask, current_app, session
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-import requests
 from requests import RequestException
 from werkzeug.wrappers import Response
 
@@ -131,7 +131,7 @@ def _why(exc: Exception) -> str:
         return "nonce du jeton d'identité invalide"
     if "state" in name.lower() or "state" in text:
         return "état (state) inconnu ou déjà utilisé"
-    if "expired" in name.lower() or "expired" in text or "exp" == getattr(exc, "claim", ""):
+    if "expired" in name.lower() or "expired" in text or getattr(exc, "claim", "") == "exp":
         return "jeton d'identité expiré"
     if "aud" in text:
         return "jeton d'identité destiné à un autre service (aud)"

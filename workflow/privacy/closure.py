@@ -59,11 +59,14 @@ def close_account(
     # No password opens it any more (not an argon2 hash).
     user.password_hash = "!" + secrets.token_hex(20)
     organisation = session.get(Organisation, user.organisation_id) if user.organisation_id else None
-    if organisation is not None and organisation.type == "candidat":
-        # A candidate's « organisation » is the candidate: its name is theirs.
-        if all(member.id == user.id or is_closed(member) for member in organisation.users):
-            organisation.name = MARKER
-            organisation.address = organisation.postal_code = organisation.city = None
+    # A candidate's « organisation » is the candidate: its name is theirs.
+    if (
+        organisation is not None
+        and organisation.type == "candidat"
+        and all(member.id == user.id or is_closed(member) for member in organisation.users)
+    ):
+        organisation.name = MARKER
+        organisation.address = organisation.postal_code = organisation.city = None
     session.flush()
     record_security_event(
         session,
