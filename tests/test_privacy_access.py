@@ -150,3 +150,19 @@ def test_the_privacy_page_quotes_each_campaigns_consent_and_retention(client, se
     assert legal.status_code == 200 and "Directeur de la publication" in legal.text
     footer = client.get("/").text
     assert 'href="/donnees-personnelles"' in footer and 'href="/mentions-legales"' in footer
+
+
+def test_the_administrator_reads_beforehand_what_each_purge_will_remove(
+    client, auth, world, session
+):
+    campaign = world.campaign()
+    world.dossier(campaign, world.organisation(), "en_instruction")
+    auth.login(world.user("administrateur"))
+
+    page = html.unescape(client.get("/admin/donnees-personnelles").text)
+
+    # The test campaign's start date is 2 November 2026: purged on 2 November 2028.
+    row = page[page.index('id="purge-test-asp"') :]
+    row = row[: row.index("</tr>")]
+    assert "2 novembre 2028" in row
+    assert [cell.split(">")[-1] for cell in row.split("</td>")[2:5]] == ["1", "1", "0"]

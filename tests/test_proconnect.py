@@ -276,3 +276,20 @@ def test_production_refuses_proconnect_over_http_or_half_configured():
         )
     check_proconnect(proconnect_config("https://proconnect.example"))
     check_proconnect({})  # unset: ProConnect is off
+
+
+def test_an_administrator_requires_proconnect_from_the_agents_page(client, auth, world, session):
+    auth.login(world.user("administrateur"))
+    page = html.unescape(client.get("/admin/connexion-agents").text)
+    assert "ProConnect obligatoire pour les agents" in page
+
+    response = client.post("/admin/connexion-agents", data={"obligatoire": "1"})
+
+    assert response.status_code == 302
+    fresh(session)
+    assert proconnect_required(session) is True
+    shown = html.unescape(client.get("/admin/connexion-agents").text)
+    assert "ProConnect est obligatoire pour les agents : leur mot de passe ne suffit plus." in shown
+    client.post("/admin/connexion-agents", data={"obligatoire": "0"})
+    values = [e.detail["valeur"] for e in sign_in_events(session, "parametre_change")]
+    assert values == ["oui", "non"]

@@ -84,7 +84,11 @@ def upgrade() -> None:
     op.create_table(
         "settings",
         sa.Column("key", sa.String(length=60), nullable=False),
-        sa.Column("value", sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql")),
+        sa.Column(
+            "value",
+            sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
         sa.Column("updated_by_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
