@@ -105,6 +105,7 @@ def _dossier(session: Session, dossier: Dossier) -> dict[str, Any]:
         "reponses": dossier.values,
         "attestations": dossier.attestations,
         "consentement": dossier.consent,
+        # A decision held for grouped publication is not told before the déposant hears it.
         "decision": (
             {
                 "decision": decision.kind,
@@ -112,7 +113,7 @@ def _dossier(session: Session, dossier: Dossier) -> dict[str, Any]:
                 "decidee_le": _when(decision.decided_at),
                 "publiee_le": _when(decision.published_at),
             }
-            if decision and (decision.published_at or dossier.state not in ("en_instruction",))
+            if decision is not None and decision.published_at is not None
             else None
         ),
         "avis": [
