@@ -20,8 +20,18 @@ from sqlalchemy.exc import DBAPIError
 from tests.conftest import COMPLETE_VALUES, START, at_paris, pdf_bytes
 from workflow.campaigns.retention import Retention, expires_on
 from workflow.instruction.avis import give_avis, invite_avis
+from workflow.instruction.export_jobs import export_storage
 from workflow.machine.operations import fire
-from workflow.models import Attachment, AuditEvent, Avis, Campaign, Decision, Dossier, OutboxMail
+from workflow.models import (
+    Attachment,
+    AuditEvent,
+    Avis,
+    Campaign,
+    Decision,
+    Dossier,
+    ExportJob,
+    OutboxMail,
+)
 from workflow.plumbing.db import transaction
 from workflow.plumbing.storage import Storage
 from workflow.privacy import purge
@@ -124,6 +134,18 @@ def test_the_default_retention_is_two_years_after_the_last_start_date():
 def test_an_expired_campaign_is_purged_of_every_personal_value(world, session, sessions, tmp_path):
     storage = Storage(tmp_path / "uploads")
     dossier = candidature(world, session, storage)
+    # A CSV export of the campaign waits in storage, with the candidate in it.
+    requester = world.user("instructeur")
+    with transaction(session):
+        export = ExportJob(
+            campaign_id=dossier.campaign_id,
+            kind="csv",
+            requested_by=requester.id,
+            status="done",
+            storage_name=export_storage(storage).save(f"{NOM};{PRENOM}\n".encode()),
+            created_at=dt.datetime(2026, 5, 5, tzinfo=dt.UTC),
+        )
+        session.add(export)
     trail_before = session.scalar(select(func.count(AuditEvent.id)))
     # The scan sees the values where they are before the purge.
     assert {line.split(":")[0] for line in scan_database(session)} >= {
@@ -139,7 +161,7 @@ def test_an_expired_campaign_is_purged_of_every_personal_value(world, session, s
         "audit_events.actor_label",
         "attachments.filename",
     }
-    assert len(scan_files(tmp_path / "uploads")) >= 2
+    assert len(scan_files(tmp_path / "uploads")) >= 3
 
     # The day before, the administrator reads what will go; nothing goes.
     with time_machine.travel(at_paris(2028, 11, 1), tick=False):
@@ -181,6 +203,7 @@ def test_an_expired_campaign_is_purged_of_every_personal_value(world, session, s
         1,
     )
     assert session.get(Campaign, dossier.campaign_id).purged_at is not None
+    assert session.get(ExportJob, export.id).status == "expired"
     assert purge.report(session) == []
 
     # Twice changes nothing more than once.
@@ -217,8 +240,25 @@ def test_a_large_campaign_is_purged_in_batches_and_its_mails_never_leave(
             )
         )
     with time_machine.travel(at_paris(2028, 11, 2), tick=False):
-        done = purge.purge_expired(sessions, storage, KEY, size=2)
-    assert done.dossiers == {campaign.id: 5}
+        # One batch of 2 per run at most: the campaign takes three runs, then a fourth
+        # finds nothing left and marks it purged.
+        runs = [purge.purge_expired(sessions, storage, KEY, size=2, max_batches=1) for _ in "1234"]
+    assert [run.dossiers for run in runs] == [
+        {campaign.id: 2},
+        {campaign.id: 2},
+        {campaign.id: 1},
+        {},
+    ]
+    assert [run.finished for run in runs] == [[], [], [], [campaign.id]]
+    trail = (
+        select(AuditEvent.payload).where(AuditEvent.event == "purge_rgpd").order_by(AuditEvent.id)
+    )
+    assert [(p["dossiers"], p["terminee"]) for p in session.scalars(trail)] == [
+        (2, 0),
+        (2, 0),
+        (1, 0),
+        (0, 1),
+    ]
     session.rollback()
     session.expire_all()
     assert scan_database(session) == []

@@ -3,5 +3,6 @@
 pseudonyms for the audit trail (`pseudonyms`), what is held about a person exported for them
 (`access_export`), an account closed (`closure`), and the privacy page's text (`notice`).
 
-May import: `plumbing`, `models`, `campaigns`, `journal`, `people`.
+May import: `plumbing`, `models`, `campaigns`, `journal`, `people`, `instruction` (where
+export files live).
 """

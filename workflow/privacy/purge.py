@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from workflow.campaigns.retention import expires_on
 from workflow.campaigns.store import definition_of
+from workflow.instruction.export_jobs import export_storage
 from workflow.models import (
     Attachment,
     AuditEvent,
@@ -52,7 +53,7 @@ from workflow.privacy.pseudonyms import MARKER, Pseudonyms
 log = logging.getLogger(__name__)
 
 BATCH = 100
-EXPORTS_FOLDER = "exports"
+MAX_BATCHES_PER_RUN = 20
 
 
 @dataclass
@@ -341,7 +342,7 @@ def _finish(
 ) -> None:
     """The campaign's exports (files holding every dossier) go, the campaign is marked
     purged, and the trail says what went."""
-    exports = storage.child(EXPORTS_FOLDER)
+    exports = export_storage(storage)
     jobs = list(
         session.scalars(
             select(ExportJob).where(
@@ -354,7 +355,14 @@ def _finish(
         job.status = "expired" if job.status == "done" else job.status
     campaign.purged_at = now
     totals["exports"] = len(jobs)
+    totals["dossiers_de_la_campagne"] = (
+        session.scalar(select(func.count(Dossier.id)).where(Dossier.campaign_id == campaign.id))
+        or 0
+    )
+    totals.setdefault("dossiers", 0)
+    totals["terminee"] = 1
     _audit(session, campaign.id, SCHEDULER, "purge_rgpd", now, totals)
+    log.info("campaign %s purged: %s", campaign.id, totals)
 
 
 def _audit(
@@ -395,35 +403,39 @@ def purge_expired(
     key: str,
     now: dt.datetime | None = None,
     size: int = BATCH,
+    max_batches: int = MAX_BATCHES_PER_RUN,
 ) -> PurgeReport:
-    """The scheduler's sweep: every expired campaign purged, batch by batch, each batch in its
-    own transaction. Safe to run twice or from two processes: a batch only takes dossiers not
-    yet purged, and marks them in its transaction."""
+    """The scheduler's sweep: expired campaigns purged, batch by batch, each batch in its own
+    transaction, at most `max_batches` per run (a campaign of 100,000 dossiers takes several
+    ticks and never holds up the closings and reminders). Safe to run twice or from two
+    processes: a batch only takes dossiers not yet purged, and marks them in its
+    transaction. Each run that worked on a campaign leaves one audit row with its counts."""
     now = now or clock.now()
     done = PurgeReport()
+    budget = max_batches
     with sessions() as session:
         due = due_campaign_ids(session, now)
     for campaign_id in due:
         totals: dict[str, int] = {}
-        while True:
+        finished = False
+        while budget > 0:
             with sessions() as session, transaction(session):
                 counts = purge_batch(session, storage, campaign_id, key, now, size)
                 if counts is None:
                     campaign = session.get(Campaign, campaign_id)
                     if campaign is not None and campaign.purged_at is None:
-                        totals["dossiers"] = _dossier_count(session, campaign_id)
                         _finish(session, storage, campaign, totals, now)
                         done.finished.append(campaign_id)
+                    finished = True
                     break
+            budget -= 1
             for name, count in counts.items():
                 totals[name] = totals.get(name, 0) + count
             done.dossiers[campaign_id] = done.dossiers.get(campaign_id, 0) + counts["dossiers"]
-        log.info("campaign %s purged: %s", campaign_id, totals)
+        if not finished and totals:
+            with sessions() as session, transaction(session):
+                _audit(session, campaign_id, SCHEDULER, "purge_rgpd", now, totals | {"terminee": 0})
+            log.info("campaign %s partly purged: %s", campaign_id, totals)
+        if budget <= 0:
+            break
     return done
-
-
-def _dossier_count(session: Session, campaign_id: int) -> int:
-    return (
-        session.scalar(select(func.count(Dossier.id)).where(Dossier.campaign_id == campaign_id))
-        or 0
-    )
