@@ -159,6 +159,9 @@ def _userinfo(client: Any, token: dict[str, Any], subject: str) -> dict[str, Any
         raise ProConnectFailed(
             f"informations de l'agent indisponibles ({type(exc).__name__})"
         ) from exc
+    # Assumption: ProConnect answers userinfo as a JWT signed with its ID-token keys
+    # (application/jwt), carrying `email` and the organisation's `siret`; a plain JSON
+    # answer is read too.
     if response.headers.get("Content-Type", "").split(";")[0].strip() == "application/jwt":
         try:
             keys = KeySet.import_key_set(client.fetch_jwk_set())

@@ -52,6 +52,9 @@ def close_account(
     if is_closed(user):
         raise TransitionRefused(LABEL, ["Ce compte est déjà fermé."])
     now = now or clock.now()
+    # Assumption: the security journal keeps its rows as they are (who signed in from where
+    # is kept for the service's security, apart from the consent-based processing); the
+    # closure's own row names the account by its id and closed address only.
     ended = end_all_sessions(session, user.id, CLOSED, now)
     user.active = False
     user.email = closed_address(user.id)

@@ -160,7 +160,9 @@ def purge_outbox(batch: Batch) -> int:
 def purge_dossiers(batch: Batch) -> int:
     """The dossiers: every typed text and the summary columns that copy them replaced, the
     candidate's key removed; state, number, dates, priority and speciality stay, and so does
-    the partner's name (an establishment, not a person)."""
+    the partner's name."""
+    # Assumption: the partner is an establishment (hospital, health centre), not a person:
+    # its name stays for the ARS's statistics of funded posts.
     s = batch.session
     dossiers = list(s.scalars(select(Dossier).where(Dossier.id.in_(batch.dossier_ids))))
     for dossier in dossiers:
