@@ -155,7 +155,9 @@ def resend_confirmation() -> Response | tuple[str, int, dict[str, str]]:
     try:
         throttling.spend("renvoi_confirmation", email)
     except Throttled as refused:
-        page = render_template("auth/login.html", email=email, next=None, error=refused.message)
+        page = render_template(
+            "auth/login.html", email=email, next=None, error=refused.message, **_login_context()
+        )
         return throttling.answer(refused, page)
     s = db_session()
     with transaction(s):
