@@ -288,3 +288,20 @@ def test_the_audit_trail_stays_append_only_outside_one_pseudonymisation(world, s
             .where(AuditEvent.id == row)
             .values(actor_label="personne-2", pseudonymised_at=now)
         )
+
+
+def test_the_scheduler_leader_runs_the_purge_on_its_tick(world, session, sessions, tmp_path):
+    from workflow.scheduling.scheduler import Leadership, Scheduler
+
+    campaign = world.campaign()
+    dossier = world.dossier(campaign, world.organisation(), "en_instruction")
+    storage = Storage(tmp_path / "uploads")
+    scheduler = Scheduler(sessions, Leadership(sessions), storage=storage, secret_key=KEY)
+
+    with time_machine.travel(at_paris(2028, 11, 1, 23, 59), tick=False):
+        assert scheduler.tick().purged == []
+    with time_machine.travel(at_paris(2028, 11, 2, 0, 1), tick=False):
+        assert scheduler.tick().purged == [campaign.id]
+    session.rollback()
+    session.expire_all()
+    assert session.get(Dossier, dossier.id).candidate_name == MARKER
