@@ -212,7 +212,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
         logging.getLogger("scheduler").warning(
             "SMTP_URL is not set: mails stay queued in the outbox table and none is sent"
         )
-    scheduler, interval = from_environment(_sessions(), secret_key)
+    scheduler, interval = from_environment(_sessions(), secret_key, upload_storage())
 
     def stop(signum: int, frame: object) -> None:
         if scheduler.sender is not None:
@@ -263,15 +263,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(refused, file=sys.stderr)
         return 2
     if os.environ.get("SCHEDULER", "on") != "off":
-        from workflow.scheduling.scheduler import from_environment, start
-
-        scheduler, interval = from_environment(app.extensions["db_sessions"], app.secret_key)
-        start(scheduler, interval, blocking=False)
-        print(f"In-process scheduler: a tick every {interval:g} s (SCHEDULER=off to disable)")
         from workflow.plumbing.storage_url import open_storage
         from workflow.scheduling.export_worker import start_export_worker
+        from workflow.scheduling.scheduler import from_environment, start
 
         storage = open_storage(app.config["STORAGE_URL"])
+        scheduler, interval = from_environment(
+            app.extensions["db_sessions"], app.config["SECRET_KEY"], storage
+        )
+        start(scheduler, interval, blocking=False)
+        print(f"In-process scheduler: a tick every {interval:g} s (SCHEDULER=off to disable)")
         start_export_worker(app.extensions["db_sessions"], storage)
     print(f"Serving on http://{args.host}:{args.port}/ (Ctrl+C to stop)")
     app.run(host=args.host, port=args.port, debug=False, request_handler=QuietRequestHandler)

@@ -94,8 +94,9 @@ def served(
     smtp_url: str,
     uploads: Path,
     dossiers: dict[str, int] | None = None,
+    config: dict[str, Any] | None = None,
 ) -> Iterator[LiveApp]:
-    """The real app, in a thread, until the block ends."""
+    """The real app, in a thread, until the block ends (`config` adds to its settings)."""
     app = create_app(
         {
             "DATABASE_URL": database,
@@ -103,6 +104,7 @@ def served(
             "SMTP_URL": smtp_url,
             "UPLOAD_DIR": str(uploads),
             "RATELIMIT_STORAGE_URI": "memory://",
+            **(config or {}),
         }
     )
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietRequestHandler)

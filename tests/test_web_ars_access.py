@@ -67,6 +67,11 @@ ADMIN_ROUTES = [
     ("get", "/admin/machine"),
     ("get", "/admin/machine/mermaid.min.js"),
     ("get", "/admin/journal-securite"),
+    ("get", "/admin/connexion-agents"),
+    ("post", "/admin/connexion-agents"),
+    ("get", "/admin/donnees-personnelles"),
+    ("post", "/admin/donnees-personnelles/export"),
+    ("post", "/admin/donnees-personnelles/fermeture"),
 ]
 # Pages kept from everyone but administrateurs: a 404, as if they did not exist.
 HIDDEN_ADMIN_ROUTES = [("get", "/admin/journal-securite")]
@@ -192,7 +197,8 @@ def test_every_route_of_the_ars_and_avis_pages_is_in_the_access_tests(app):
     routes = {
         rule.endpoint
         for rule in app.url_map.iter_rules()
-        if rule.endpoint.split(".")[0] in ("instruction", "admin", "avis", "partenaire")
+        if rule.endpoint.split(".")[0]
+        in ("instruction", "admin", "admin_privacy", "avis", "partenaire")
     }
     assert routes == covered
 

@@ -33,6 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         if session is not None:
             session.close()
 
+    from web.administration import privacy as administration_privacy
     from web.administration import views as administration
     from web.auth import views as auth
     from web.avis import views as avis
@@ -41,9 +42,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web.instruction import views as instruction
     from web.partenaire import views as partenaire
     from web.public import views as public
-    from web.shared import dsfr, errors, formatting, headers, parsing, security, throttling
+    from web.shared import (
+        dsfr,
+        errors,
+        formatting,
+        headers,
+        parsing,
+        proconnect,
+        security,
+        throttling,
+    )
 
-    for module in (parsing, security, headers, throttling, dsfr, errors, formatting):
+    for module in (parsing, security, headers, throttling, dsfr, errors, formatting, proconnect):
         module.init_app(app)
     for blueprint in (
         public.bp,
@@ -53,6 +63,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         deposant_avis.bp,
         instruction.bp,
         administration.bp,
+        administration_privacy.bp,
         avis.bp,
         partenaire.bp,
     ):

@@ -9,6 +9,7 @@ what it may import; `tests/test_layout.py` checks those rules, from the bottom u
 - `machine`        THE state machine (states.yaml) and every change of a dossier
 - `instruction`    the ARS side: avis, dashboard, exports, archives, timeline, read-only views
 - `administration` campaign opening, closing and deadlines, instructor accounts, demo data
+- `privacy`        personal data: retention purge, pseudonyms, access export, account closure
 - `mail`           rendering and sending the outbox's mails
 - `scheduling`     the leader's lease and the sweeps that must happen even if nobody asks
 """

@@ -4,8 +4,11 @@ The rules live in workflow.accounts; these views only read forms and show the an
 
 from __future__ import annotations
 
+import logging
+
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     redirect,
@@ -17,18 +20,19 @@ from flask import (
 from flask_login import current_user, login_required, logout_user
 from werkzeug.wrappers import Response
 
-from web.shared import throttling
+from web.shared import proconnect, throttling
 from web.shared.db import db_session
 from web.shared.security import safe_next
 from web.shared.sign_in import end_session, journal, record_refused_sign_in, start_session
 from web.shared.throttling import Throttled
 from workflow.models import Organisation
-from workflow.people import accounts
+from workflow.people import accounts, agent_sign_in
 from workflow.people.actors import Actor
 from workflow.plumbing import clock
 from workflow.plumbing.db import transaction
 from workflow.plumbing.errors import EmailNotConfirmed, InvalidInput, InvalidLink
 
+log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__, template_folder="templates")
 
 REGISTRATION_LABELS = {
@@ -151,7 +155,9 @@ def resend_confirmation() -> Response | tuple[str, int, dict[str, str]]:
     try:
         throttling.spend("renvoi_confirmation", email)
     except Throttled as refused:
-        page = render_template("auth/login.html", email=email, next=None, error=refused.message)
+        page = render_template(
+            "auth/login.html", email=email, next=None, error=refused.message, **_login_context()
+        )
         return throttling.answer(refused, page)
     s = db_session()
     with transaction(s):
@@ -170,7 +176,7 @@ def login() -> str | Response | tuple[str, int]:
         return redirect(_home())
     next_page = safe_next(request.values.get("next"))
     if request.method != "POST":  # GET, and HEAD: never the POST branch without CSRF
-        return render_template("auth/login.html", email="", next=next_page)
+        return render_template("auth/login.html", email="", next=next_page, **_login_context())
     email = request.form.get("email", "")
     s = db_session()
     try:
@@ -180,33 +186,150 @@ def login() -> str | Response | tuple[str, int]:
         user = accounts.authenticate(s, email, request.form.get("password", ""))
     except Throttled as refused:
         page = render_template(
-            "auth/login.html", email=email, next=next_page, error=refused.message
+            "auth/login.html",
+            email=email,
+            next=next_page,
+            error=refused.message,
+            **_login_context(),
         )
         return throttling.answer(refused, page)
     except EmailNotConfirmed as unconfirmed:
         throttling.forgive("connexion", email)
         record_refused_sign_in(email, "adresse non confirmée")
         page = render_template(
-            "auth/login.html", email=email, next=next_page, unconfirmed=unconfirmed.message
+            "auth/login.html",
+            email=email,
+            next=next_page,
+            unconfirmed=unconfirmed.message,
+            **_login_context(),
         )
         return page, 403
     except InvalidInput as invalid:
         record_refused_sign_in(email, "mot de passe incorrect")
         page = render_template(
-            "auth/login.html", email=email, next=next_page, error=invalid.message
+            "auth/login.html",
+            email=email,
+            next=next_page,
+            error=invalid.message,
+            **_login_context(),
         )
         return page, 401
     throttling.forgive("connexion", email)
+    if agent_sign_in.password_refused(s, user, proconnect.enabled()):
+        # The password was right: said only now, so the refusal tells nothing to a guesser.
+        record_refused_sign_in(email, "ProConnect obligatoire")
+        page = render_template(
+            "auth/login.html",
+            email=email,
+            next=next_page,
+            error=agent_sign_in.PASSWORD_REFUSED,
+            **_login_context(),
+        )
+        return page, 403
     session.clear()
     start_session(user)
     return redirect(next_page or _home())
 
 
+def _login_context() -> dict[str, object]:
+    return {"proconnect": proconnect.enabled()}
+
+
+@bp.post("/connexion/proconnect")
+def proconnect_start() -> Response | tuple[str, int]:
+    """« S'identifier avec ProConnect »: off to the provider."""
+    if not proconnect.enabled():
+        abort(404)
+    try:
+        return proconnect.start()
+    except proconnect.ProConnectFailed as failed:
+        return _proconnect_refused(PROCONNECT_UNAVAILABLE, failed.reason, None, 503)
+
+
+PROCONNECT_UNAVAILABLE = (
+    "ProConnect ne répond pas pour le moment : réessayez dans quelques minutes."
+)
+PROCONNECT_UNTRUSTED = (
+    "La connexion avec ProConnect n'a pas abouti : sa réponse n'a pas pu être vérifiée. "
+    "Recommencez avec le bouton « S'identifier avec ProConnect »."
+)
+
+
+@bp.get("/connexion/proconnect/retour")
+def proconnect_callback() -> Response | tuple[str, int]:
+    """The provider sends the agent back here with a code: the identity is checked, then
+    matched to an account an administrator created."""
+    if not proconnect.enabled():
+        abort(404)
+    if request.args.get("error"):
+        return _proconnect_refused(
+            "La connexion avec ProConnect a été interrompue : recommencez si vous le souhaitez.",
+            f"interrompue par le fournisseur ({request.args.get('error', '')[:60]})",
+            None,
+            400,
+        )
+    try:
+        claims = proconnect.finish()
+    except proconnect.ProConnectFailed as failed:
+        return _proconnect_refused(PROCONNECT_UNTRUSTED, failed.reason, None, 400)
+    s = db_session()
+    email = str(claims.get("email") or "")
+    try:
+        with transaction(s):
+            user = agent_sign_in.agent_for(
+                s, email, claims.get("siret"), proconnect.ars_sirets(), clock.now()
+            )
+    except agent_sign_in.SignInRefused as refused:
+        return _proconnect_refused(refused.message, refused.reason, email, 403)
+    id_token = session.get(proconnect.ID_TOKEN)
+    session.clear()
+    start_session(user, detail={"methode": "ProConnect"})
+    session[proconnect.ID_TOKEN] = id_token
+    return redirect(url_for("instruction.home"))
+
+
+def _proconnect_refused(
+    message: str, reason: str, email: str | None, status: int
+) -> tuple[str, int]:
+    log.warning("ProConnect sign-in refused: %s", reason)
+    s = db_session()
+    session.pop(proconnect.ID_TOKEN, None)
+    with transaction(s):
+        user = accounts.user_by_email(s, email) if email else None
+        journal(
+            "connexion_echouee",
+            user,
+            email=email,
+            detail={"motif": reason, "methode": "ProConnect"},
+        )
+    page = render_template(
+        "auth/login.html", email="", next=None, error=message, **_login_context()
+    )
+    return page, status
+
+
 @bp.post("/deconnexion")
 def logout() -> Response:
     end_session()
+    provider_logout = proconnect.logout_url()
+    state = session.get(proconnect.LOGOUT_STATE)
     session.clear()
+    if provider_logout is not None:
+        # The provider ends its own session, then sends the browser back to the page below.
+        session[proconnect.LOGOUT_STATE] = state
+        return redirect(provider_logout)
     flash("Vous êtes déconnecté.", "info")
+    return redirect(url_for("public.index"))
+
+
+@bp.get("/deconnexion/proconnect")
+def proconnect_logged_out() -> Response:
+    """Back from the provider's logout."""
+    expected = session.pop(proconnect.LOGOUT_STATE, None)
+    if expected is not None and request.args.get("state") == expected:
+        flash("Vous êtes déconnecté, de ce service et de ProConnect.", "info")
+    else:
+        flash("Vous êtes déconnecté.", "info")
     return redirect(url_for("public.index"))
 
 

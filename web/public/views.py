@@ -1,4 +1,5 @@
-"""Pages anyone can see: the campaigns open now."""
+"""Pages anyone can see: the campaigns open now, « Données personnelles » (drawn from the
+campaigns' consent texts and retention) and « Mentions légales »."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from web.shared.db import db_session
 from workflow.models import Campaign
 from workflow.plumbing import clock
 from workflow.plumbing.dates import deadline_text, format_instant
+from workflow.privacy.notice import campaign_notices
 
 bp = Blueprint("public", __name__, template_folder="templates")
 
@@ -27,3 +29,13 @@ def index() -> str:
         deadline_text=deadline_text,
         format_instant=format_instant,
     )
+
+
+@bp.get("/donnees-personnelles")
+def privacy() -> str:
+    return render_template("privacy.html", notices=campaign_notices(db_session()))
+
+
+@bp.get("/mentions-legales")
+def legal() -> str:
+    return render_template("legal.html")

@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 
@@ -76,6 +77,51 @@ def check_throttling_storage(config: Mapping[str, Any]) -> None:
         )
 
 
+def proconnect_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    """PROCONNECT_ISSUER (the provider's issuer: its discovery document is under
+    /.well-known/openid-configuration), PROCONNECT_CLIENT_ID, PROCONNECT_CLIENT_SECRET,
+    PROCONNECT_SIRETS (the ARS's establishments, comma-separated: an agent of another
+    organisation is refused), PROCONNECT_REDIRECT_URI and PROCONNECT_POST_LOGOUT_URI
+    (default: under BASE_URL), PROCONNECT_SCOPES."""
+    return {
+        "PROCONNECT_ISSUER": environ.get("PROCONNECT_ISSUER") or None,
+        "PROCONNECT_CLIENT_ID": environ.get("PROCONNECT_CLIENT_ID") or None,
+        "PROCONNECT_CLIENT_SECRET": environ.get("PROCONNECT_CLIENT_SECRET") or None,
+        "PROCONNECT_SIRETS": environ.get("PROCONNECT_SIRETS") or "",
+        "PROCONNECT_REDIRECT_URI": environ.get("PROCONNECT_REDIRECT_URI") or None,
+        "PROCONNECT_POST_LOGOUT_URI": environ.get("PROCONNECT_POST_LOGOUT_URI") or None,
+        # Assumption: ProConnect's scopes for an address, a name and the organisation's SIRET.
+        "PROCONNECT_SCOPES": environ.get("PROCONNECT_SCOPES")
+        or "openid email given_name usual_name siret",
+    }
+
+
+def check_proconnect(config: Mapping[str, Any]) -> None:
+    """ProConnect, when configured in production, has all it needs and an https issuer
+    (an http one would let anyone on the path forge identities), loopback excepted."""
+    issuer = config.get("PROCONNECT_ISSUER")
+    if not issuer:
+        return
+    missing = [
+        name
+        for name in ("PROCONNECT_CLIENT_ID", "PROCONNECT_CLIENT_SECRET", "PROCONNECT_SIRETS")
+        if not config.get(name)
+    ]
+    if missing:
+        raise ConfigurationError(
+            f"PROCONNECT_ISSUER is set but {', '.join(missing)} is not: set them, or unset "
+            "PROCONNECT_ISSUER to turn ProConnect off"
+        )
+    host = urlsplit(str(issuer)).hostname or ""
+    # Plain http only to a provider on this very machine (a test's, on loopback): nothing
+    # travels over a network there.
+    loopback = host == "localhost" or host == "::1" or host.startswith("127.")
+    if not str(issuer).startswith("https://") and not loopback:
+        raise ConfigurationError(
+            f"PROCONNECT_ISSUER must be an https:// address in production (got {issuer})"
+        )
+
+
 def development_secret_key(instance_path: str | Path) -> str:
     """The key of this checkout's development instance: made once, then reused, so that
     sessions and links survive a restart of `make run`."""
@@ -131,6 +177,8 @@ def configure(app: Flask, test_config: Mapping[str, Any] | None = None) -> None:
         PROXY_COUNT=int(os.environ.get("PROXY_COUNT") or 0),
         # One PDF of at most 10 Mo plus the rest of the form; beyond it, a French 413 page.
         MAX_CONTENT_LENGTH=MAX_PDF_BYTES + 256 * 1024,
+        # ProConnect for the ARS's agents (web/shared/proconnect.py); off while unset.
+        **proconnect_settings(os.environ),
     )
     app.config.update(overrides)
     if not app.config["STORAGE_URL"]:
@@ -141,6 +189,7 @@ def configure(app: Flask, test_config: Mapping[str, Any] | None = None) -> None:
     else:
         check_secret_key(app.config["SECRET_KEY"])
         check_throttling_storage(app.config)
+        check_proconnect(app.config)
         if not app.config["SMTP_URL"]:
             log.warning(
                 "SMTP_URL is not set: mails stay queued in the outbox table and none is sent"

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, g, request
 from flask.typing import ResponseReturnValue
@@ -64,14 +65,21 @@ def init_app(app: Flask) -> None:
     """Adds the headers to every response the app makes (a view may set its own CSP, as the
     sandboxed mail preview of /dev does)."""
     https = str(app.config.get("BASE_URL", "")).startswith("https://")
+    # « S'identifier avec ProConnect » and « Se déconnecter » are forms whose answer redirects
+    # to the provider: form-action must let those redirects go there, and nowhere else.
+    forms = "'self'"
+    issuer = app.config.get("PROCONNECT_ISSUER")
+    if issuer:
+        parts = urlsplit(str(issuer))
+        forms += f" {parts.scheme}://{parts.netloc}"
 
     @app.after_request
     def protective_headers(response: Response) -> Response:
         headers = response.headers
         if getattr(g, "inline_styles", False):
-            policy = content_security_policy(style_src="'self' 'unsafe-inline'")
+            policy = content_security_policy(style_src="'self' 'unsafe-inline'", form_action=forms)
         else:
-            policy = content_security_policy()
+            policy = content_security_policy(form_action=forms)
         headers.setdefault("Content-Security-Policy", policy)
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")

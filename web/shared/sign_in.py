@@ -29,9 +29,12 @@ def journal(kind: str, user: User | None = None, **extra: Any) -> None:
     )
 
 
-def start_session(user: User, *, journaled: bool = True) -> None:
+def start_session(
+    user: User, *, journaled: bool = True, detail: dict[str, Any] | None = None
+) -> None:
     """Signs this browser in as `user` on a new server-side session (journaled as a
-    successful sign-in unless it only replaces one, after a change of password)."""
+    successful sign-in, with `detail`, unless it only replaces one, after a change of
+    password)."""
     s = db_session()
     with transaction(s):
         session_id = sign_in_sessions.open_session(
@@ -42,7 +45,7 @@ def start_session(user: User, *, journaled: bool = True) -> None:
             now=clock.now(),
         )
         if journaled:
-            journal("connexion_reussie", user, actor=Actor.of(user))
+            journal("connexion_reussie", user, actor=Actor.of(user), detail=detail)
     login_user(SignedIn(user, session_id))
 
 

@@ -30,6 +30,7 @@ from workflow.campaigns.after_decision import (
 from workflow.campaigns.avis_defs import AvisDef, avis_field_refs
 from workflow.campaigns.reference_lists import LISTS as REFERENCE_LISTS
 from workflow.campaigns.reference_lists import reference_list
+from workflow.campaigns.retention import Retention
 from workflow.campaigns.schema_base import (  # noqa: F401 - the format's names, kept here
     FIELD_REF_PATTERN,
     KEY_PATTERN,
@@ -380,6 +381,8 @@ class Campaign(Strict):
     reference_documents: tuple[ReferenceDocument, ...] = ()
     attestations: tuple[Attestation, ...] = ()
     consent: str | None = None
+    # How long the personal data is kept (workflow.campaigns.retention; None: its default).
+    retention: Retention | None = None
     avis: tuple[AvisDef, ...] = ()
     rules: tuple[Rule, ...] = ()
     candidate: CandidateIdentity | None = None

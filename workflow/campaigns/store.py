@@ -51,6 +51,9 @@ def definition_of(session: Session, version_id: int) -> Definition:
 def checksum(definition: Definition) -> str:
     """A digest of the form itself, dates excluded."""
     data = definition.model_dump(mode="json", exclude=set(DATE_KEYS))
+    if data.get("retention") is None:
+        # Definitions stored before `retention:` existed keep their checksum.
+        data.pop("retention", None)
     encoded = json.dumps(data, sort_keys=True, ensure_ascii=False).encode()
     return hashlib.sha256(encoded).hexdigest()
 

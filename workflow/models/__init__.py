@@ -15,6 +15,7 @@ from workflow.models.messages import Message
 from workflow.models.partner import Cosignature
 from workflow.models.scheduling import Notice, SchedulerLease
 from workflow.models.security import SecurityEvent, SignInSession
+from workflow.models.settings import Setting
 
 __all__ = [
     "ORGANISATION_TYPES",
@@ -40,6 +41,7 @@ __all__ = [
     "Role",
     "SchedulerLease",
     "SecurityEvent",
+    "Setting",
     "SignInSession",
     "User",
 ]

@@ -49,6 +49,8 @@ class Campaign(Base):
     file_dates_digest: Mapped[str | None] = mapped_column(String(64))
     closed_at: Mapped[dt.datetime | None]
     results_published_at: Mapped[dt.datetime | None]
+    # When the RGPD purge finished with the campaign (workflow.privacy.purge).
+    purged_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
     versions: Mapped[list[CampaignVersion]] = relationship(

@@ -125,6 +125,8 @@ class Dossier(Base):
     # What the dashboard's search reads: number, organisation, partner, candidate and
     # speciality, normalised (plumbing.search_text); kept by the ORM events below.
     search_text: Mapped[str | None] = mapped_column(Text)
+    # When the RGPD purge replaced its personal data by a marker (workflow.privacy.purge).
+    purged_at: Mapped[dt.datetime | None]
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}

@@ -14,7 +14,9 @@ from workflow.models.base import Base, JSONValue
 class AuditEvent(Base):
     """One change of a dossier. Rows are only ever inserted (database triggers refuse UPDATE
     and DELETE), and `dossier_id` is a plain reference, not a foreign key, so the trail of a
-    deleted dossier stays whole."""
+    deleted dossier stays whole. One exception, once per row (migration 0017): the RGPD purge
+    replaces the names and addresses of `actor_label` and `payload` by pseudonyms and sets
+    `pseudonymised_at`; the triggers refuse any other change."""
 
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_events_dossier_at", "dossier_id", "at"),)
@@ -29,6 +31,7 @@ class AuditEvent(Base):
     from_state: Mapped[str | None] = mapped_column(String(20))
     to_state: Mapped[str | None] = mapped_column(String(20))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONValue, default=dict)
+    pseudonymised_at: Mapped[dt.datetime | None]
 
 
 class OutboxMail(Base):

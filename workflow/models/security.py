@@ -26,6 +26,10 @@ SECURITY_EVENT_KINDS = (
     "compte_desactive",
     "compte_reactive",
     "acces_limite",
+    # RGPD and ProConnect (migration 0017).
+    "parametre_change",
+    "donnees_exportees",
+    "compte_ferme",
 )
 
 

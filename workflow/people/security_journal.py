@@ -40,6 +40,9 @@ KINDS = {
     "compte_desactive": "Compte désactivé",
     "compte_reactive": "Compte réactivé",
     "acces_limite": "Accès limité (trop de tentatives)",
+    "parametre_change": "Paramètre changé",
+    "donnees_exportees": "Données personnelles exportées",
+    "compte_ferme": "Compte fermé",
 }
 ANONYMOUS = "anonyme"
 PAGE_SIZE = 50

@@ -38,6 +38,8 @@ class _Mail:
 class SweepReport:
     closed: list[int] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    # The campaigns whose dossiers the RGPD purge worked on (scheduler.Scheduler.tick).
+    purged: list[int] = field(default_factory=list)
 
 
 def claim_notice(session: Session, key: str, now: dt.datetime) -> bool:

@@ -34,6 +34,8 @@ from workflow.mail.sender import Breaker, RateLimiter, Sender, SendReport, parse
 from workflow.models import SchedulerLease
 from workflow.plumbing import clock
 from workflow.plumbing.db import transaction
+from workflow.plumbing.storage import FileStore
+from workflow.privacy.purge import purge_expired
 from workflow.scheduling.jobs import SweepReport, run_sweeps
 
 log = logging.getLogger(__name__)
@@ -137,6 +139,10 @@ class Scheduler:
     leadership: Leadership
     sender: Sender | None = None
     leading: bool = False
+    # The RGPD purge needs the storage of the pieces and the key of the pseudonyms; without
+    # them (a scheduler built for a test of the other sweeps) it does not run.
+    storage: FileStore | None = None
+    secret_key: str | None = None
 
     def tick(self, now: dt.datetime | None = None) -> SweepReport | None:
         """One round; returns what the sweeps did, or None when standing by."""
@@ -151,7 +157,14 @@ class Scheduler:
             self.leading = leading
         if not leading:
             return None
-        return run_sweeps(self.sessions, now)
+        report = run_sweeps(self.sessions, now)
+        if self.storage is not None and self.secret_key:
+            try:
+                purged = purge_expired(self.sessions, self.storage, self.secret_key, now)
+                report.purged = sorted(purged.dossiers)
+            except Exception:
+                log.exception("the RGPD purge failed; the next tick retries it")
+        return report
 
     def send_mail(self, now: dt.datetime | None = None) -> SendReport | None:
         """Sends what is due in the outbox (None without SMTP); errors are logged, the
@@ -191,7 +204,9 @@ def start(scheduler: Scheduler, interval: float, blocking: bool) -> BaseSchedule
 
 
 def from_environment(
-    sessions: sessionmaker[Session], secret_key: str | None = None
+    sessions: sessionmaker[Session],
+    secret_key: str | None = None,
+    storage: FileStore | None = None,
 ) -> tuple[Scheduler, float]:
     """The scheduler as configured by SMTP_URL, MAIL_FROM, BASE_URL, MAIL_SENDERS (parallel
     SMTP connections, default 2), MAIL_RATE_PER_SECOND (default: no limit),
@@ -215,5 +230,8 @@ def from_environment(
         sessions=sessions,
         leadership=Leadership(sessions, ttl=dt.timedelta(seconds=lease)),
         sender=sender,
+        # The RGPD purge deletes pieces from `storage` and keys the audit trail's pseudonyms.
+        storage=storage,
+        secret_key=secret_key,
     )
     return scheduler, float(os.environ.get("SCHEDULER_TICK_SECONDS", "30"))
