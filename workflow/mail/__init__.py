@@ -2,5 +2,5 @@
 retries and bounces (`sender`). What to send was decided by the change that queued it in
 `journal.outbox`.
 
-May import: `plumbing`, `models`, `journal`.
+May import: `plumbing`, `models`, `journal`, `documents` (attached letters).
 """
