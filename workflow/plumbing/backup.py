@@ -45,7 +45,12 @@ FILES = "files"
 # Where the database names stored files, and the hash it recorded for them (if any).
 # Snapshots taken at most, while pieces named by one are removed before they are copied.
 ATTEMPTS = 5
-PIECE_COLUMNS = (("attachments", "storage_name", "sha256"), ("avis", "storage_name", None))
+PIECE_COLUMNS = (
+    ("attachments", "storage_name", "sha256"),
+    ("avis", "storage_name", None),
+    # Generated letters and procès-verbaux, archived with their hash (workflow.documents).
+    ("documents", "storage_name", "sha256"),
+)
 
 
 class BackupError(Exception):
