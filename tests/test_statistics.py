@@ -63,7 +63,8 @@ def test_the_figures_of_a_campaign_and_across_campaigns_equal_counts_made_in_sql
     assert "brouillon" not in stats.total.by_state
     assert stats.total.deposited == session.scalar(
         text(
-            f"SELECT count(*) FROM dossiers WHERE number IS NOT NULL AND campaign_id IN {tuple(ids)}"
+            "SELECT count(*) FROM dossiers WHERE number IS NOT NULL "
+            f"AND campaign_id IN {tuple(ids)}"
         )
     )
     assert [c.by_state for c in stats.campaigns] == [sql_counts(session, [i]) for i in ids]
@@ -72,7 +73,8 @@ def test_the_figures_of_a_campaign_and_across_campaigns_equal_counts_made_in_sql
     decisions = session.execute(
         text(
             "SELECT decisions.kind, dossiers.deposited_at, decisions.decided_at FROM decisions "
-            f"JOIN dossiers ON dossiers.id = decisions.dossier_id WHERE dossiers.campaign_id IN {tuple(ids)}"
+            "JOIN dossiers ON dossiers.id = decisions.dossier_id "
+            f"WHERE dossiers.campaign_id IN {tuple(ids)}"
         )
     ).all()
     accepted = sum(1 for kind, *_ in decisions if kind == "accepte")
@@ -98,7 +100,8 @@ def test_the_figures_of_a_campaign_and_across_campaigns_equal_counts_made_in_sql
         stats.total.filled
         == session.scalar(
             text(
-                f"SELECT count(*) FROM dossiers WHERE state = 'en_poste' AND campaign_id IN {tuple(ids)}"
+                "SELECT count(*) FROM dossiers WHERE state = 'en_poste' "
+                f"AND campaign_id IN {tuple(ids)}"
             )
         )
         == 1

@@ -42,10 +42,16 @@ INSTRUCTION_ROUTES = [
     ("post", "/instruction/dossiers/{dossier}/avis"),
     ("post", "/instruction/avis/{avis}/supprimer"),
     ("get", "/instruction/avis/{avis}/fichier"),
+    ("get", "/instruction/dossiers/{decided}/lettre-decision.pdf"),
+    ("get", "/instruction/statistiques"),
+    ("get", "/instruction/statistiques.csv"),
+    ("get", "/instruction/campagnes/{slug}/statistiques"),
+    ("get", "/instruction/campagnes/{slug}/statistiques.csv"),
 ]
-# The routes of one campaign (all but the home page): a 404 for an instructeur who does not
-# follow it.
-CAMPAIGN_ROUTES = INSTRUCTION_ROUTES[1:]
+# Pages over every campaign the reader may see, like the home page.
+ACROSS_CAMPAIGNS = [("get", "/instruction/statistiques"), ("get", "/instruction/statistiques.csv")]
+# The routes of one campaign (all but those): a 404 for an instructeur who does not follow it.
+CAMPAIGN_ROUTES = [r for r in INSTRUCTION_ROUTES[1:] if r not in ACROSS_CAMPAIGNS]
 ADMIN_ROUTES = [
     ("get", "/admin/"),
     ("post", "/admin/campagnes/charger"),
@@ -82,6 +88,8 @@ class Scene:
     instructor: User
     users: dict[str, User]
     export_id: int = 0
+    # A decided dossier of the same campaign (its decision letter).
+    decided_id: int = 0
 
     def path(self, template: str) -> str:
         return template.format(
@@ -91,6 +99,7 @@ class Scene:
             user=self.instructor.id,
             token=self.token,
             export=self.export_id,
+            decided=self.decided_id,
         )
 
 
@@ -130,7 +139,10 @@ def scene(world, session, app) -> Scene:
     with transaction(session):
         export = request_export(session, campaign, "csv", users["instructeur"], clock.now())
     work(app.extensions["db_sessions"], storage, "test")
-    return Scene(campaign, dossier, avis.id, token, users["instructeur"], users, export.id)
+    decided = world.dossier(campaign, hospital, "accepte", published=True)
+    return Scene(
+        campaign, dossier, avis.id, token, users["instructeur"], users, export.id, decided.id
+    )
 
 
 def sign_in(auth, scene: Scene, role: str) -> None:
@@ -147,7 +159,7 @@ def test_every_route_of_the_ars_and_avis_pages_is_in_the_access_tests(app):
     listed = INSTRUCTION_ROUTES + ADMIN_ROUTES + AVIS_ROUTES
     covered = {
         adapter.match(
-            path.format(slug="c", dossier=1, avis=1, user=1, token="t", export=1),
+            path.format(slug="c", dossier=1, avis=1, user=1, token="t", export=1, decided=1),
             method=method.upper(),
         )[0]
         for method, path in listed
