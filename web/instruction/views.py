@@ -30,7 +30,6 @@ from web.shared.access import followed_campaign, followed_dossier, staff_require
 from web.shared.db import db_session
 from web.shared.files import send_pdf, send_stored, storage
 from web.shared.formatting import campaign_status
-from web.shared.headers import inline_styles_allowed
 from web.shared.parsing import parse_date, parse_int
 from web.shared.security import safe_next
 from workflow.administration.instructors import followers, may_instruct, visible_campaigns
@@ -184,7 +183,6 @@ def campaign(slug: str) -> str:
 
 @bp.get("/statistiques")
 @staff_required
-@inline_styles_allowed
 def all_statistics() -> str:
     """The figures of every campaign the reader may see (an instructeur: those it follows)."""
     campaigns = visible_campaigns(db_session(), current_user.user)
@@ -201,7 +199,6 @@ def all_statistics_csv() -> Response:
 
 @bp.get("/campagnes/<slug>/statistiques")
 @staff_required
-@inline_styles_allowed
 def campaign_statistics(slug: str) -> str:
     return _statistics_page([followed_campaign(slug)], followed_campaign(slug))
 
