@@ -29,6 +29,7 @@ from workflow.models import Dossier
 from workflow.plumbing import clock
 from workflow.plumbing.dates import paris_date
 from workflow.plumbing.db import ROOT, make_engine, make_session_factory, migrate, transaction
+from workflow.plumbing.storage import Storage
 
 CHROMIUM = Path("/usr/bin/chromium")
 needs_chromium = pytest.mark.skipif(
@@ -54,6 +55,8 @@ class LiveApp:
     sessions: sessionmaker[Session]
     smtp_url: str
     dossiers: dict[str, int] = field(default_factory=dict)  # candidate -> dossier id
+    # The app's storage: decision letters attached to mails are archived there.
+    uploads: Path | None = None
 
     def flush_outbox(self) -> None:
         """What the scheduler does in production: send the outbox over SMTP."""
@@ -62,6 +65,7 @@ class LiveApp:
             parse_smtp_url(self.smtp_url),
             mail_from="ne-pas-repondre@ars.example.fr",
             base_url=self.url,
+            storage=Storage(self.uploads) if self.uploads else None,
         )
 
     def dossier(self, candidate: str) -> Dossier:
@@ -108,7 +112,7 @@ def served(
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield LiveApp(base, sessions, smtp_url, dict(dossiers or {}))
+        yield LiveApp(base, sessions, smtp_url, dict(dossiers or {}), uploads)
     finally:
         server.shutdown()
         thread.join(timeout=10)
