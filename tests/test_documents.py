@@ -19,7 +19,7 @@ from weasyprint.urls import URLFetchingError
 from tests.conftest import at_paris
 from workflow.documents.archive import AUDIT_EVENT
 from workflow.documents.letters import letter_document, letter_of, render_letter
-from workflow.documents.minutes import render_minutes
+from workflow.documents.minutes import minutes_document, render_minutes
 from workflow.documents.pdf import TEMPLATES_DIR, LocalFilesOnly, html_to_pdf
 from workflow.machine.operations import fire
 from workflow.machine.publication import publish_results
@@ -123,6 +123,34 @@ def test_the_minutes_list_the_members_present_and_each_group_with_opinion_rank_a
         assert expected in text, expected
     # The ranked rows come in their order, and the unranked one reads « — ».
     assert text.index("Lambourde Peggy") < text.index("Durand Léo") < text.index("Petit Zoé")
+
+
+def test_the_minutes_of_a_session_are_archived_once_per_content(world, session, tmp_path):
+    storage = Storage(tmp_path / "uploads")
+    campaign = world.campaign()
+    administrateur = world.actor("administrateur")
+    minutes = Minutes("ASR 2026", dt.date(2026, 5, 12), "Commission", ["Dr Martin"], [])
+    kept = []
+    with time_machine.travel(at_paris(2026, 5, 13), tick=False):
+        for _ in range(2):
+            with transaction(session):
+                kept.append(
+                    minutes_document(
+                        session, storage, minutes, campaign_id=campaign.id,
+                        commission_session_id=4, actor=administrateur, now=at_paris(2026, 5, 13),
+                    )
+                )  # fmt: skip
+        minutes.members_present.append("Pr Benali")
+        with transaction(session):
+            changed = minutes_document(
+                session, storage, minutes, campaign_id=campaign.id,
+                commission_session_id=4, actor=administrateur, now=at_paris(2026, 5, 13),
+            )  # fmt: skip
+    assert kept[0].id == kept[1].id != changed.id
+    assert "Pr Benali" in pdf_text(storage.read(changed.storage_name))
+    events = session.scalars(select(AuditEvent).where(AuditEvent.event == AUDIT_EVENT)).all()
+    assert sorted(e.payload["sha256"] for e in events) == sorted([kept[0].sha256, changed.sha256])
+    assert all(e.dossier_id is None and e.campaign_id == campaign.id for e in events)
 
 
 def test_documents_are_rendered_offline_nothing_but_the_package_templates_is_fetched():
