@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 import pytest
 import time_machine
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from weasyprint.urls import URLFetchingError
 
 from tests.conftest import at_paris
@@ -219,6 +220,10 @@ def test_a_letter_is_archived_once_and_the_audit_trail_holds_the_hash_of_the_sto
     assert event.payload["sha256"] == hashlib.sha256(stored).hexdigest()
     assert event.payload["storage_name"] == first.storage_name
     assert "Lambourde Peggy" in pdf_text(stored)
+    # The database keeps the archive as it was written.
+    for statement in ("UPDATE documents SET sha256 = :x", "DELETE FROM documents"):
+        with pytest.raises(DBAPIError, match="append-only"), transaction(session):
+            session.execute(text(statement), {"x": "0" * 64})
 
 
 def test_the_published_decision_mail_carries_the_archived_letter_to_both_partners(

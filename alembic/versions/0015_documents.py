@@ -47,6 +47,23 @@ def upgrade() -> None:
     with op.batch_alter_table("documents", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_documents_campaign_id"), ["campaign_id"])
         batch_op.create_index(batch_op.f("ix_documents_dossier_id"), ["dossier_id"])
+    # What was sent stays as it was: the archive is append-only, and the database says so
+    # (as audit_events, 0001).
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "CREATE FUNCTION documents_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'documents is append-only'; END $$"
+        )
+        op.execute(
+            "CREATE TRIGGER documents_append_only BEFORE UPDATE OR DELETE "
+            "ON documents FOR EACH ROW EXECUTE FUNCTION documents_append_only()"
+        )
+    else:
+        for action in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER documents_no_{action.lower()} BEFORE {action} ON documents "
+                "BEGIN SELECT RAISE(ABORT, 'documents is append-only'); END"
+            )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column(
@@ -61,6 +78,12 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_column("attachments")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER documents_append_only ON documents")
+        op.execute("DROP FUNCTION documents_append_only()")
+    else:
+        op.execute("DROP TRIGGER documents_no_update")
+        op.execute("DROP TRIGGER documents_no_delete")
     with op.batch_alter_table("documents", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_documents_dossier_id"))
         batch_op.drop_index(batch_op.f("ix_documents_campaign_id"))
