@@ -27,9 +27,9 @@ assets: $(DSFR)
 
 # WeasyPrint (decision letters, procès-verbaux) needs Debian's pango and offline fonts.
 pdf-libs:
-	@if ! ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0; then \
+	@if ! ldconfig -p 2>/dev/null | grep libpangoft2-1.0 >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 \
 	      libharfbuzz0b fontconfig fonts-dejavu-core >/dev/null; \
 	  else \
 	    echo "pango not found: install libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core for the PDF letters"; \
@@ -58,6 +58,7 @@ bench: $(STAMP)
 	$(PY) bench/rush.py
 	$(PY) bench/exports.py
 	$(PY) bench/dashboard.py
+	$(PY) bench/figures.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -25,7 +25,7 @@ from workflow.documents.pdf import TEMPLATES_DIR, LocalFilesOnly, html_to_pdf
 from workflow.machine.operations import fire
 from workflow.machine.publication import publish_results
 from workflow.mail.sender import parse_smtp_url, send_pending
-from workflow.models import ArchivedDocument, AuditEvent
+from workflow.models import ArchivedDocument, AuditEvent, OutboxMail
 from workflow.plumbing.db import transaction
 from workflow.plumbing.storage import Storage
 
@@ -264,3 +264,39 @@ def test_the_published_decision_mail_carries_the_archived_letter_to_both_partner
     (event,) = session.scalars(select(AuditEvent).where(AuditEvent.event == AUDIT_EVENT)).all()
     assert event.payload["sha256"] == document.sha256
     assert event.actor_label == "planificateur"
+
+
+def test_a_decision_mail_whose_letter_cannot_be_made_waits_and_says_why(
+    world, session, sessions, smtp_server, tmp_path
+):
+    campaign = world.campaign()
+    dossier = world.dossier(campaign, world.organisation(), "en_instruction")
+    with transaction(session):
+        session.add(
+            OutboxMail(
+                template="decision",
+                recipient="dam@chu-la-pyte.fr",
+                dossier_id=dossier.id,
+                campaign_id=campaign.id,
+                context={},
+                attachments=["lettre_decision"],
+                message_id="<sans-decision@postes-partages>",
+                status="pending",
+                attempts=0,
+                next_attempt_at=at_paris(2026, 5, 21),
+                created_at=at_paris(2026, 5, 21),
+            )
+        )
+    report = send_pending(
+        sessions,
+        parse_smtp_url(smtp_server.url),
+        mail_from="ars@example.fr",
+        now=at_paris(2026, 5, 21),
+        storage=Storage(tmp_path / "uploads"),
+    )
+    assert report.sent == [] and len(report.retried) == 1
+    assert smtp_server.to("dam@chu-la-pyte.fr") == []
+    session.expire_all()
+    (mail,) = session.scalars(select(OutboxMail)).all()
+    assert mail.status == "pending" and "pièce jointe" in mail.last_error
+    assert "pas de décision" in mail.last_error
