@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # the pages are served unstyled.
 DSFR := node_modules/@gouvfr/dsfr/dist/dsfr.min.css
 
-.PHONY: run test lint install assets bench clean
+.PHONY: run test lint install assets pdf-libs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,9 +25,20 @@ $(DSFR): package.json package-lock.json .dsfr.yml
 
 assets: $(DSFR)
 
-install: $(STAMP) assets
+# WeasyPrint (decision letters, procès-verbaux) needs Debian's pango and offline fonts.
+pdf-libs:
+	@if ! ldconfig -p 2>/dev/null | grep libpangoft2-1.0 >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 \
+	      libharfbuzz0b fontconfig fonts-dejavu-core >/dev/null; \
+	  else \
+	    echo "pango not found: install libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core for the PDF letters"; \
+	  fi; \
+	fi
 
-run: $(STAMP) assets
+install: $(STAMP) assets pdf-libs
+
+run: $(STAMP) assets pdf-libs
 	$(PY) run.py migrate
 	$(PY) run.py load-campaigns
 	$(PY) run.py demo
@@ -38,7 +49,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint assets
+test: lint assets pdf-libs
 	$(PY) -m pytest
 
 bench: $(STAMP)
@@ -47,6 +58,7 @@ bench: $(STAMP)
 	$(PY) bench/rush.py
 	$(PY) bench/exports.py
 	$(PY) bench/dashboard.py
+	$(PY) bench/figures.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -29,6 +29,7 @@ from workflow.models import Dossier
 from workflow.plumbing import clock
 from workflow.plumbing.dates import paris_date
 from workflow.plumbing.db import ROOT, make_engine, make_session_factory, migrate, transaction
+from workflow.plumbing.storage import Storage
 
 CHROMIUM = Path("/usr/bin/chromium")
 SECRET_KEY = "e2e-secret-key-long-enough-for-production"
@@ -55,6 +56,8 @@ class LiveApp:
     sessions: sessionmaker[Session]
     smtp_url: str
     dossiers: dict[str, int] = field(default_factory=dict)  # candidate -> dossier id
+    # The app's storage: decision letters attached to mails are archived there.
+    uploads: Path | None = None
 
     def flush_outbox(self) -> None:
         """What the scheduler does in production: send the outbox over SMTP, signing the
@@ -65,6 +68,7 @@ class LiveApp:
             mail_from="ne-pas-repondre@ars.example.fr",
             base_url=self.url,
             secret_key=SECRET_KEY,
+            storage=Storage(self.uploads) if self.uploads else None,
         )
 
     def dossier(self, candidate: str) -> Dossier:
@@ -113,7 +117,7 @@ def served(
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield LiveApp(base, sessions, smtp_url, dict(dossiers or {}))
+        yield LiveApp(base, sessions, smtp_url, dict(dossiers or {}), uploads)
     finally:
         server.shutdown()
         thread.join(timeout=10)

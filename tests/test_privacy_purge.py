@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 
 from tests.conftest import COMPLETE_VALUES, START, at_paris, pdf_bytes
 from workflow.campaigns.retention import Retention, expires_on
+from workflow.documents.letters import letter_document
 from workflow.instruction.avis import give_avis, invite_avis
 from workflow.instruction.export_jobs import export_storage
 from workflow.machine.operations import fire
@@ -34,6 +35,7 @@ from workflow.models import (
     OutboxMail,
 )
 from workflow.partners.cosigning import cosign
+from workflow.plumbing import clock
 from workflow.plumbing.db import transaction
 from workflow.plumbing.storage import Storage
 from workflow.privacy import purge
@@ -128,6 +130,9 @@ def candidature(world, session, storage: Storage) -> Dossier:  # type: ignore[no
         cosign(session, dossier, AVIS_NAME, f"DAM, collègue de {NOM}", certified=True)
     with time_machine.travel(at_paris(2026, 5, 4), tick=False), transaction(session):
         fire(session, dossier, "accepter", instructeur, {"motivation": MOTIVATION})
+    with time_machine.travel(at_paris(2026, 5, 5), tick=False), transaction(session):
+        # The decision letter, archived when downloaded: a PDF naming the candidate.
+        letter_document(session, storage, dossier, instructeur, clock.now())
     return dossier
 
 
@@ -196,6 +201,9 @@ def test_an_expired_campaign_is_purged_of_every_personal_value(world, session, s
     session.expire_all()
     assert scan_database(session) == []
     assert scan_files(tmp_path / "uploads") == []
+    # Not a file is left: a PDF's text may be compressed where the scan cannot read it (the
+    # letter), so every file is checked gone, not only those the scan reads.
+    assert [p.name for p in (tmp_path / "uploads").rglob("*") if p.is_file()] == []
     purged = session.get(Dossier, dossier.id)
     # Counts, states, numbers and dates stay.
     assert (purged.state, purged.number, purged.deposited_at) == (

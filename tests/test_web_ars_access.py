@@ -47,10 +47,16 @@ INSTRUCTION_ROUTES = [
     ("get", "/instruction/avis/{avis}/fichier"),
     ("post", "/instruction/dossiers/{dossier}/messages"),
     ("get", "/instruction/dossiers/{dossier}/messages/{message}/fichier"),
+    ("get", "/instruction/dossiers/{decided}/lettre-decision.pdf"),
+    ("get", "/instruction/statistiques"),
+    ("get", "/instruction/statistiques.csv"),
+    ("get", "/instruction/campagnes/{slug}/statistiques"),
+    ("get", "/instruction/campagnes/{slug}/statistiques.csv"),
 ]
-# The routes of one campaign (all but the home page): a 404 for an instructeur who does not
-# follow it.
-CAMPAIGN_ROUTES = INSTRUCTION_ROUTES[1:]
+# Pages over every campaign the reader may see, like the home page.
+ACROSS_CAMPAIGNS = [("get", "/instruction/statistiques"), ("get", "/instruction/statistiques.csv")]
+# The routes of one campaign (all but those): a 404 for an instructeur who does not follow it.
+CAMPAIGN_ROUTES = [r for r in INSTRUCTION_ROUTES[1:] if r not in ACROSS_CAMPAIGNS]
 ADMIN_ROUTES = [
     ("get", "/admin/"),
     ("post", "/admin/campagnes/charger"),
@@ -99,6 +105,8 @@ class Scene:
     export_id: int = 0
     partner: str = ""
     message_id: int = 0
+    # A decided dossier of the same campaign (its decision letter).
+    decided_id: int = 0
 
     def path(self, template: str) -> str:
         return template.format(
@@ -110,6 +118,7 @@ class Scene:
             export=self.export_id,
             partner=self.partner,
             message=self.message_id,
+            decided=self.decided_id,
         )
 
 
@@ -149,6 +158,7 @@ def scene(world, session, app) -> Scene:
     with transaction(session):
         export = request_export(session, campaign, "csv", users["instructeur"], clock.now())
     work(app.extensions["db_sessions"], storage, "test")
+    decided = world.dossier(campaign, hospital, "accepte", published=True)
     partner = partner_token(dossier, app.config["SECRET_KEY"])
     # The déposant's message in the dossier's messagerie, with its PDF.
     with transaction(session):
@@ -170,6 +180,7 @@ def scene(world, session, app) -> Scene:
         export.id,
         partner,
         message.id,
+        decided.id,
     )
 
 
@@ -188,7 +199,15 @@ def test_every_route_of_the_ars_and_avis_pages_is_in_the_access_tests(app):
     covered = {
         adapter.match(
             path.format(
-                slug="c", dossier=1, avis=1, user=1, token="t", export=1, partner="t", message=1
+                slug="c",
+                dossier=1,
+                avis=1,
+                user=1,
+                token="t",
+                export=1,
+                partner="t",
+                message=1,
+                decided=1,
             ),
             method=method.upper(),
         )[0]

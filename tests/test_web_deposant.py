@@ -48,6 +48,7 @@ DOSSIER_ROUTES = [
     ("get", "/dossiers/{id}/confirmer"),
     ("post", "/dossiers/{id}/confirmer"),
     ("get", "/dossiers/{id}/decision"),
+    ("get", "/dossiers/{id}/decision/lettre.pdf"),
     ("post", "/dossiers/{id}/actions/confirmer_maintien"),
     ("get", "/dossiers/{id}/supprimer"),
     ("post", "/dossiers/{id}/supprimer"),

@@ -31,6 +31,7 @@ from web.shared.security import deposant_required
 from workflow.campaigns.missing import missing_by_kind
 from workflow.campaigns.prefill import prefilled
 from workflow.campaigns.store import current_version, definition_of
+from workflow.documents.letters import letter_document
 from workflow.machine.editing import (
     attach_piece,
     create_dossier,
@@ -458,6 +459,22 @@ def decision(dossier_id: int) -> str:
     found = _own_dossier(dossier_id)
     page = DossierPage.build(db_session(), found, current_user.actor)
     return render_template("deposant/decision.html", page=page, reasons=[], refused_event=None)
+
+
+@bp.get("/dossiers/<int:dossier_id>/decision/lettre.pdf")
+@deposant_required
+def decision_letter(dossier_id: int) -> Response:
+    """The decision letter, once the decision is published (before, a 404: the déposant
+    still sees « en instruction »); archived the first time it is sent or downloaded."""
+    s = db_session()
+    found = _own_dossier(dossier_id)
+    if found.decision is None or found.decision.published_at is None:
+        abort(404)
+    if found.purged_at is not None:
+        abort(404)  # the RGPD purge deleted the letter's file with the dossier's data
+    with transaction(s):
+        document = letter_document(s, storage(), found, current_user.actor, clock.now())
+    return send_pdf(document.storage_name, document.filename)
 
 
 @bp.post("/dossiers/<int:dossier_id>/actions/<event>")

@@ -35,6 +35,7 @@ from web.shared.security import safe_next
 from workflow.administration.instructors import followers, may_instruct, visible_campaigns
 from workflow.campaigns.missing import missing_by_kind
 from workflow.campaigns.store import definition_of
+from workflow.documents.letters import letter_document
 from workflow.instruction import dashboard
 from workflow.instruction.archives import (
     campaign_entries,
@@ -57,6 +58,13 @@ from workflow.instruction.export_jobs import file_name as export_file_name
 from workflow.instruction.exports import count_rows, export_csv, export_xlsx
 from workflow.instruction.readable import shown_volets
 from workflow.instruction.same_candidate import other_dossiers_of_candidate
+from workflow.instruction.statistics import (
+    days,
+    funded_label,
+    percent,
+    statistics,
+    statistics_csv,
+)
 from workflow.instruction.timeline import dossier_timeline
 from workflow.machine.batch import Selected, fire_each
 from workflow.machine.editing import volet_report
@@ -171,6 +179,51 @@ def campaign(slug: str) -> str:
         status=campaign_status(found, clock.now()),
         followers=followers(s, found.id),
         query=_query_args(filters),
+    )
+
+
+# --- statistics -----------------------------------------------------------------------------
+
+
+@bp.get("/statistiques")
+@staff_required
+def all_statistics() -> str:
+    """The figures of every campaign the reader may see (an instructeur: those it follows)."""
+    campaigns = visible_campaigns(db_session(), current_user.user)
+    return _statistics_page(campaigns, None)
+
+
+@bp.get("/statistiques.csv")
+@staff_required
+def all_statistics_csv() -> Response:
+    campaigns = visible_campaigns(db_session(), current_user.user)
+    data = statistics_csv(statistics(db_session(), campaigns))
+    return _download(data, "text/csv; charset=utf-8", "statistiques-campagnes.csv")
+
+
+@bp.get("/campagnes/<slug>/statistiques")
+@staff_required
+def campaign_statistics(slug: str) -> str:
+    return _statistics_page([followed_campaign(slug)], followed_campaign(slug))
+
+
+@bp.get("/campagnes/<slug>/statistiques.csv")
+@staff_required
+def campaign_statistics_csv(slug: str) -> Response:
+    found = followed_campaign(slug)
+    data = statistics_csv(statistics(db_session(), [found]))
+    return _download(data, "text/csv; charset=utf-8", f"{found.slug}-statistiques.csv")
+
+
+def _statistics_page(campaigns: list[Campaign], campaign: Campaign | None) -> str:
+    stats = statistics(db_session(), campaigns)
+    return render_template(
+        "instruction/statistics.html",
+        stats=stats,
+        campaign=campaign,
+        percent=percent,
+        days=days,
+        funded_label=funded_label,
     )
 
 
@@ -533,6 +586,20 @@ def piece(dossier_id: int, piece_key: str) -> Response:
     if attachment is None:
         abort(404)
     return send_pdf(attachment.storage_name, attachment.filename)
+
+
+@bp.get("/dossiers/<int:dossier_id>/lettre-decision.pdf")
+@staff_required
+def decision_letter(dossier_id: int) -> Response:
+    """The decision letter of a decided dossier (published or not yet), as the partners
+    receive it; archived the first time it is sent or downloaded."""
+    s = db_session()
+    found = followed_dossier(dossier_id)
+    if found.decision is None or found.purged_at is not None:
+        abort(404)  # no decision, or the RGPD purge deleted the letter with the dossier's data
+    with transaction(s):
+        document = letter_document(s, storage(), found, current_user.actor, clock.now())
+    return send_pdf(document.storage_name, document.filename)
 
 
 @bp.get("/dossiers/<int:dossier_id>/pieces.zip")

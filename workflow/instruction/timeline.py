@@ -40,6 +40,7 @@ LABELS = {
     "charger_campagne": "Campagne chargée",
     "suivre_campagne": "Instructeur ajouté à la campagne",
     "ne_plus_suivre_campagne": "Instructeur retiré de la campagne",
+    "archiver_document": "Document archivé (envoyé ou téléchargé)",
 }
 VERDICTS = {"favorable": "favorable", "defavorable": "défavorable"}
 
@@ -134,6 +135,8 @@ def _details(payload: dict[str, Any], definition: Definition | None) -> list[str
         out.append(f"Instructeur : {payload['instructeur']}")
     if payload.get("version"):
         out.append(f"Version du formulaire : {payload['version']}")
+    if payload.get("sha256"):
+        out.append(f"Fichier : « {payload.get('filename', '')} », SHA-256 {payload['sha256']}")
     if payload.get("changement"):
         out.append(f"Formulaire : {payload['changement']}.")
     if payload.get("fichier"):

@@ -44,12 +44,14 @@ OUTBOX_COLUMNS = [
     "attempts",
     "next_attempt_at",
     "created_at",
+    "attachments",
 ]
 
 
 class Mail(Protocol):
     template: str
     to: str
+    attach: str | None
 
 
 def mail_rows(mails: Sequence[Mail], dossiers: Any) -> list[Select]:
@@ -65,7 +67,7 @@ def mail_rows(mails: Sequence[Mail], dossiers: Any) -> list[Select]:
     users = User.__table__
     selects: list[Select] = []
     for index, mail in enumerate(mails):
-        row = _MailRow(mail.template, index, dossiers)
+        row = _MailRow(mail.template, index, dossiers, _attachments(mail))
         if mail.to in ("deposant", "partenaires"):
             joined = dossiers.join(users, users.c.organisation_id == dossiers.c.organisation_id)
             selects.append(row(users.c.email, users.c.id, joined, users.c.active.is_(True)))
@@ -119,11 +121,17 @@ def mail_parameters(now: dt.datetime, context: dict[str, Any] | None = None) -> 
     return {"mail_now": now, "mail_context": context or {}, "mail_token": uuid.uuid4().hex}
 
 
+def _attachments(mail: Mail) -> tuple[str, ...]:
+    attach = getattr(mail, "attach", None)
+    return (attach,) if attach else ()
+
+
 @dataclass(frozen=True)
 class _MailRow:
     template: str
     index: int
     dossiers: Any
+    attachments: tuple[str, ...] = ()
 
     def __call__(self, recipient: Any, who: Any, from_: Any, *where: Any) -> Select:
         dossiers = self.dossiers
@@ -149,6 +157,7 @@ class _MailRow:
                 literal(0),
                 instant,
                 instant,
+                literal(list(self.attachments), JSONValue),
             )
             .select_from(from_)
             .where(*where)
@@ -165,7 +174,9 @@ def queue_for_dossier(
     """Queues the mails of one dossier's transition: one INSERT ... SELECT, no round trip
     to read the recipients first."""
     if mails:
-        statement = _queue_statement(tuple((m.template, m.to) for m in mails))
+        statement = _queue_statement(
+            tuple((m.template, m.to, getattr(m, "attach", None)) for m in mails)
+        )
         parameters = {"dossier_id": dossier_id, **mail_parameters(now, context)}
         session.connection().execute(statement, parameters)
 
@@ -176,10 +187,11 @@ class MailTo:
 
     template: str
     to: str
+    attach: str | None = None
 
 
 @cache
-def _queue_statement(mails: tuple[tuple[str, str], ...]) -> Any:
+def _queue_statement(mails: tuple[tuple[str, str, str | None], ...]) -> Any:
     """Built once per list of mails: constructing the statement costs more than running it."""
     table = Dossier.__table__
     one = (

@@ -119,7 +119,7 @@ def _write_change(
     keys = tuple(sorted(values))
     journaled = connection.dialect.name == "postgresql"
     if journaled:
-        statement = _journaled_update(keys, tuple((m.template, m.to) for m in mails))
+        statement = _journaled_update(keys, tuple((m.template, m.to, m.attach) for m in mails))
         written = connection.execute(statement, {**parameters, **journal, **mail_values})
         count = written.scalar_one()
     else:
@@ -149,7 +149,9 @@ def _update_statement(keys: tuple[str, ...]) -> Update:
 
 
 @cache
-def _journaled_update(keys: tuple[str, ...], mails: tuple[tuple[str, str], ...]) -> Select:
+def _journaled_update(
+    keys: tuple[str, ...], mails: tuple[tuple[str, str, str | None], ...]
+) -> Select:
     """PostgreSQL: the UPDATE, the audit INSERT and the outbox INSERT as one statement
     (writable CTEs fed by UPDATE ... RETURNING, as the campaign closing does); selects how
     many rows the UPDATE changed."""

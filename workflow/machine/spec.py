@@ -11,6 +11,8 @@ class MailSpec:
     template: str
     to: str
     on_publication: bool = False
+    # A document attached by reference (workflow.documents.attachments), e.g. the letter.
+    attach: str | None = None
 
 
 @dataclass(frozen=True)

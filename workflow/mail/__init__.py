@@ -3,5 +3,5 @@ retries and bounces (`sender`). What to send was decided by the change that queu
 `journal.outbox`.
 
 May import: `plumbing`, `models`, `campaigns`, `journal`, `partners` (the partner's link,
-signed when the mail leaves).
+signed when the mail leaves), `documents` (attached letters).
 """

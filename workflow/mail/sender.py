@@ -47,10 +47,13 @@ from emails.backend.smtp import SMTPBackend
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from workflow.documents.attachments import Attached, attachments_of
 from workflow.mail.templates import RenderedMail, load_for_rendering, render
 from workflow.models import OutboxMail
 from workflow.plumbing import clock
 from workflow.plumbing.db import transaction
+from workflow.plumbing.storage import FileStore
+from workflow.plumbing.storage_url import environment_storage
 
 log = logging.getLogger(__name__)
 
@@ -247,8 +250,12 @@ class Sender:
         senders: int = 1,
         rate: RateLimiter | None = None,
         breaker: Breaker | None = None,
+        storage: FileStore | None = None,
     ) -> None:
         self.sessions, self.smtp = sessions, smtp
+        # Where attached documents are archived and read (by default STORAGE_URL or
+        # UPLOAD_DIR, as the web's): opened only when a mail has an attachment.
+        self._storage = storage
         self.mail_from, self.base_url = mail_from, base_url
         # Signs the partner's links when their mails leave (templates.render).
         self.secret_key = secret_key
@@ -400,10 +407,38 @@ class Sender:
                     self._retry(session, claim, item.mail_id, error, report)
             self._mark_sent(session, claim, sent, report)
 
+    @property
+    def storage(self) -> FileStore:
+        if self._storage is None:
+            self._storage = environment_storage()
+        return self._storage
+
+    def _attachments(
+        self, session: Session, ids: list[int], now: dt.datetime
+    ) -> dict[int, list[Attached] | str]:
+        """The attached files of the mails that have some (or why they cannot be had), each
+        in its own transaction: the first sending of a letter archives it."""
+        with transaction(session, write=False):
+            listed = session.execute(
+                select(OutboxMail.id, OutboxMail.attachments).where(OutboxMail.id.in_(ids))
+            ).all()
+        wanted = [mail_id for mail_id, attachments in listed if attachments]
+        found: dict[int, list[Attached] | str] = {}
+        for mail_id in wanted:
+            try:
+                with transaction(session):
+                    mail = session.get_one(OutboxMail, mail_id)
+                    found[mail_id] = attachments_of(session, self.storage, mail, now)
+            except Exception as exc:  # noqa: BLE001 - one missing letter stops no other mail
+                log.exception("attachments of mail %s could not be produced", mail_id)
+                found[mail_id] = f"pièce jointe : {exc}"
+        return found
+
     def _prepare(self, session: Session, claim: Claim, now: dt.datetime) -> list[_Outgoing]:
         """Renders the batch with its dossiers and campaigns loaded in a few queries, as true
         at `now`, the sending instant (a reminder says the time left when it leaves)."""
         outgoing = []
+        attached = self._attachments(session, list(claim.attempts), now)
         with transaction(session, write=False):
             mails = session.scalars(
                 select(OutboxMail).where(OutboxMail.id.in_(list(claim.attempts)))
@@ -412,18 +447,28 @@ class Sender:
             loaded = load_for_rendering(session, mails)
             for mail_id in claim.attempts:
                 mail = by_id[mail_id]
+                files = attached.get(mail_id, [])
+                if isinstance(files, str):
+                    outgoing.append(_Outgoing(mail_id, mail.recipient, None, files))
+                    continue
                 try:
                     rendered = render(session, mail, self.base_url, now, secret_key=self.secret_key)
                 except Exception as exc:  # noqa: BLE001 - one broken mail stops no other
                     log.exception("mail %s could not be rendered", mail_id)
                     outgoing.append(_Outgoing(mail_id, mail.recipient, None, f"rendu : {exc}"))
                     continue
-                message = self._message(rendered, mail.recipient, mail.message_id)
+                message = self._message(rendered, mail.recipient, mail.message_id, files)
                 outgoing.append(_Outgoing(mail_id, mail.recipient, message.as_bytes()))
             del loaded
         return outgoing
 
-    def _message(self, rendered: RenderedMail, recipient: str, message_id: str) -> emails.Message:
+    def _message(
+        self,
+        rendered: RenderedMail,
+        recipient: str,
+        message_id: str,
+        files: list[Attached] | None = None,
+    ) -> emails.Message:
         message = emails.Message(
             subject=_encoded_subject(rendered.subject),
             text=rendered.text,
@@ -432,6 +477,13 @@ class Sender:
             mail_to=recipient,
             message_id=message_id,
         )
+        for file in files or ():
+            message.attach(
+                data=file.data,
+                filename=file.filename,
+                content_disposition="attachment",
+                mime_type=file.mimetype,
+            )
         message.after_build = _stable_boundaries
         return message
 
@@ -572,11 +624,18 @@ def send_pending(
     now: dt.datetime | None = None,
     batch: int = 200,
     secret_key: str | None = None,
+    storage: FileStore | None = None,
 ) -> SendReport:
     """Sends one batch of due mails, one message per recipient, over one connection
     (a one-off sender: its breaker lasts for this call only)."""
     sender = Sender(
-        sessions, smtp, mail_from=mail_from, base_url=base_url, secret_key=secret_key, batch=batch
+        sessions,
+        smtp,
+        mail_from=mail_from,
+        base_url=base_url,
+        secret_key=secret_key,
+        batch=batch,
+        storage=storage,
     )
     return sender.send_batch(now)
 

@@ -7,6 +7,7 @@ May import: `plumbing`.
 from workflow.models.accounts import ORGANISATION_TYPES, Organisation, Role, User
 from workflow.models.base import Base
 from workflow.models.campaign import Campaign, CampaignVersion
+from workflow.models.documents import DOCUMENT_KINDS, ArchivedDocument
 from workflow.models.dossier import STATES, Attachment, Avis, Decision, Dossier
 from workflow.models.exports import EXPORT_KINDS, EXPORT_STATUSES, ExportJob
 from workflow.models.instructors import CampaignInstructor
@@ -18,6 +19,8 @@ from workflow.models.security import SecurityEvent, SignInSession
 from workflow.models.settings import Setting
 
 __all__ = [
+    "ArchivedDocument",
+    "DOCUMENT_KINDS",
     "ORGANISATION_TYPES",
     "STATES",
     "Attachment",

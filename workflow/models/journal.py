@@ -51,6 +51,9 @@ class OutboxMail(Base):
     )
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
     context: Mapped[dict[str, Any]] = mapped_column(JSONValue, default=dict)
+    # Documents attached by reference (states.yaml's `attach:`, e.g. « lettre_decision »):
+    # resolved and read from the storage when the mail is sent, never bytes in the row.
+    attachments: Mapped[list[str]] = mapped_column(JSONValue, default=list, server_default="[]")
     # Stable across retries, so a mail resent after a crash is recognisably the same one.
     message_id: Mapped[str] = mapped_column(String(200), unique=True)
     status: Mapped[str] = mapped_column(String(10), default="pending")

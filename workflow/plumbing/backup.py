@@ -49,6 +49,8 @@ PIECE_COLUMNS = (
     ("attachments", "storage_name", "sha256"),
     ("avis", "storage_name", None),
     ("messages", "attachment_storage_name", "attachment_sha256"),
+    # Generated letters and procès-verbaux, archived with their hash (workflow.documents).
+    ("documents", "storage_name", "sha256"),
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -22,3 +23,14 @@ def open_storage(url: str | Path) -> FileStore:
     if "://" in text:
         raise ValueError(f"unknown storage URL (file:// or s3:// expected): {text}")
     return Storage(text)
+
+
+def environment_storage() -> FileStore:
+    """The service's storage as the environment names it: STORAGE_URL, else the folder
+    UPLOAD_DIR, else `instance/uploads` (what `run.py` and the web use)."""
+    root = Path(__file__).resolve().parents[2]
+    return open_storage(
+        os.environ.get("STORAGE_URL")
+        or os.environ.get("UPLOAD_DIR")
+        or root / "instance" / "uploads"
+    )

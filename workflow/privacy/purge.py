@@ -33,6 +33,7 @@ from workflow.campaigns.retention import expires_on
 from workflow.campaigns.store import definition_of
 from workflow.instruction.export_jobs import export_storage
 from workflow.models import (
+    ArchivedDocument,
     Attachment,
     AuditEvent,
     Avis,
@@ -148,6 +149,19 @@ def purge_messages(batch: Batch) -> int:
     return len(rows)
 
 
+def purge_letters(batch: Batch) -> int:
+    """The decision letters: their files deleted (they name the candidate); the archive's
+    rows stay, with their hash, as the proof that a letter was sent and when."""
+    rows = batch.session.scalars(
+        select(ArchivedDocument.storage_name).where(
+            ArchivedDocument.dossier_id.in_(batch.dossier_ids)
+        )
+    ).all()
+    for name in rows:
+        batch.storage.delete(name)
+    return len(rows)
+
+
 def purge_cosignatures(batch: Batch) -> int:
     """The partner's co-signature: the signer's name, function and address replaced; the
     date stays."""
@@ -243,6 +257,7 @@ STEPS: list[tuple[str, Step]] = [
     ("pieces", purge_pieces),
     ("avis", purge_avis),
     ("messages", purge_messages),
+    ("lettres", purge_letters),
     ("cosignatures", purge_cosignatures),
     ("decisions", purge_decisions),
     ("mails", purge_outbox),
