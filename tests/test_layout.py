@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-AUDIENCES = ("public", "auth", "deposant", "instruction", "administration", "avis", "dev")
+AUDIENCES = ("public", "auth", "deposant", "instruction", "administration", "avis", "dev", "api")
 
 
 def _modules(top: str) -> dict[str, Path]:

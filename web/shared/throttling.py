@@ -60,6 +60,9 @@ LIMITS: dict[str, tuple[str, str]] = {
     # Per inviting address every form sent; per invited address the invitations sent.
     "invitation_collegue": ("30 per hour", "3 per hour; 10 per day"),
     "invitation_instructeur": ("30 per hour", "3 per hour; 10 per day"),
+    # Per API token (never per address: a data team's tools share one), every call: a script
+    # reading a campaign of thousands of dossiers page by page stays well under it.
+    "api": ("600 per minute", "300 per minute; 10000 per hour"),
 }
 # What the log calls each rule's route.
 ROUTES = {
@@ -70,6 +73,7 @@ ROUTES = {
     "avis": "/avis/<token>",
     "invitation_collegue": "/compte/invitations",
     "invitation_instructeur": "/admin/instructeurs",
+    "api": "/api/v1",
 }
 
 

@@ -17,6 +17,7 @@ from workflow.campaigns.store import definition_of
 from workflow.journal import outbox
 from workflow.journal.audit import AUDIT_COLUMNS, audit_parameters, audit_select, record_audit
 from workflow.journal.outbox import OUTBOX_COLUMNS, Mail, MailTo, mail_parameters, mail_rows
+from workflow.journal.webhooks import STATE_CHANGE, queue_webhook, state_change_payload
 from workflow.machine.firing import Firing
 from workflow.machine.spec import EventSpec, MailSpec
 from workflow.machine.states import guards_hold, workflow
@@ -42,7 +43,8 @@ def fire(
     Checks who may act, then every guard; on success the machine sets the new state, the
     effects run, and the change is written at once (one UPDATE checked against the version
     the dossier was loaded with) with its audit event and its mails, so that a lost race
-    raises ConflictError here; `dossier` then holds the new state and version. On refusal, raises
+    raises ConflictError here; `dossier` then holds the new state and version; the webhooks
+    listening to `dossier.etat_change` get their delivery queued. On refusal, raises
     TransitionRefused with every reason, in French, having changed nothing.
     `expected_version` is the version the user saw, when the request comes from a page.
     """
@@ -77,6 +79,8 @@ def fire(
     if not _write_change(session, dossier, journal, mails, mail_parameters(firing.now, context)):
         record_audit(session, dossier, actor, event, from_state, firing.now, firing.payload)
         outbox.queue_for_dossier(session, mails, dossier.id, firing.now, context)
+    change = state_change_payload(dossier, event, from_state, dossier.state, firing.now)
+    queue_webhook(session, dossier.campaign_id, STATE_CHANGE, change, firing.now)
     return dossier
 
 

@@ -10,11 +10,15 @@ from workflow.models.campaign import Campaign, CampaignVersion
 from workflow.models.dossier import STATES, Attachment, Avis, Decision, Dossier, start_date
 from workflow.models.exports import EXPORT_KINDS, EXPORT_STATUSES, ExportJob
 from workflow.models.instructors import CampaignInstructor
+from workflow.models.integrations import ApiToken, Webhook, WebhookDelivery
 from workflow.models.journal import AuditEvent, Counter, OutboxMail
 from workflow.models.scheduling import Notice, SchedulerLease
 from workflow.models.security import SecurityEvent, SignInSession
 
 __all__ = [
+    "ApiToken",
+    "Webhook",
+    "WebhookDelivery",
     "ORGANISATION_TYPES",
     "STATES",
     "Attachment",

@@ -1,7 +1,8 @@
 """Time: one scheduler leader through a database lease (`scheduler`) runs the idempotent
 sweeps (`jobs`): closing campaigns at their deadline, reminders, confirmation requests, and
-the outbox flush; and the export worker (`export_worker`) that runs queued exports.
+the outbox flush, the webhook deliveries; and the export worker (`export_worker`) that runs
+queued exports.
 
 May import: `plumbing`, `models`, `campaigns`, `journal`, `people`, `machine`, `mail`,
-`instruction`.
+`instruction`, `api`.
 """
