@@ -43,6 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         if session is not None:
             session.close()
 
+    from web.administration import integrations as administration_integrations
     from web.administration import views as administration
     from web.api import docs as api_docs
     from web.api import views as api
@@ -62,6 +63,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         deposant.bp,
         instruction.bp,
         administration.bp,
+        administration_integrations.bp,
         avis.bp,
         api_docs.bp,
     ):
