@@ -412,3 +412,97 @@ def test_the_token_form_checks_its_fields(world, session, scene):
     assert secret not in (token.secret_hash, token.prefix)
     assert secret.startswith(token.prefix)
     assert dt.datetime.now(dt.UTC) >= token.created_at
+
+
+# --- every route, every kind of caller --------------------------------------------------------
+
+# (method, path, json body); {slug}, {dossier} name the scene's campaign and dossier.
+API_ROUTES = [
+    ("get", "/api/v1/campaigns", None),
+    ("get", "/api/v1/campaigns/{slug}", None),
+    ("get", "/api/v1/campaigns/{slug}/dossiers", None),
+    ("get", "/api/v1/dossiers/{dossier}", None),
+    ("get", "/api/v1/dossiers/{dossier}/pieces/cv", None),
+    ("post", "/api/v1/dossiers/{dossier}/events", {"event": "passer_en_instruction"}),
+    (
+        "post",
+        "/api/v1/dossiers/{dossier}/avis",
+        {"avis_key": "coordonnateur", "giver_email": "coord@chu.fr"},
+    ),
+]
+WRITES = [route for route in API_ROUTES if route[0] == "post"]
+CALLERS = ["sans_jeton", "autre_campagne", "lecture", "ecriture"]
+
+
+def test_every_api_route_is_in_the_access_tests(app):
+    adapter = app.url_map.bind("localhost")
+    covered = {
+        adapter.match(path.format(slug="c", dossier=1), method=method.upper())[0]
+        for method, path, _ in API_ROUTES
+    }
+    routes = {r.endpoint for r in app.url_map.iter_rules() if r.endpoint.startswith("api.")}
+    assert routes == covered
+
+
+@pytest.mark.parametrize(("method", "path", "body"), API_ROUTES)
+@pytest.mark.parametrize("caller", CALLERS)
+def test_api_routes(caller, method, path, body, world, session, client, scene, app):
+    from tests.conftest import pdf_bytes
+    from workflow.plumbing.storage import Storage
+
+    campaign, dossier = scene["campaign"], scene["building"]
+    with transaction(session):
+        dossier.attachments[0].storage_name = Storage(app.config["UPLOAD_DIR"]).save(pdf_bytes())
+    headers = {"If-Match": str(dossier.version)}
+    if caller != "sans_jeton":
+        scoped = scene["other"] if caller == "autre_campagne" else campaign
+        scope = "lecture" if caller in ("autre_campagne", "lecture") else "ecriture"
+        _, secret = make_token(world, session, [scoped], scope=scope)
+        headers.update(bearer(secret))
+    url = path.format(slug=campaign.slug, dossier=dossier.id)
+    with time_machine.travel(INSTRUCTING, tick=False):
+        response = getattr(client, method)(url, json=body, headers=headers)
+    if caller == "sans_jeton":
+        is_problem(response, 401)
+    elif caller == "autre_campagne" and path != "/api/v1/campaigns":
+        is_problem(response, 403 if method == "post" else 404)
+    elif caller == "lecture" and method == "post":
+        is_problem(response, 403)
+    else:
+        assert response.status_code in (200, 201), response.get_data(as_text=True)
+
+
+# --- the administrator's pages ----------------------------------------------------------------
+
+
+def test_an_administrator_creates_a_token_whose_secret_is_shown_once(world, client, auth, scene):
+    auth.login(world.user("administrateur"))
+    campaign = scene["campaign"]
+    created = client.post(
+        "/admin/api/jetons",
+        data={
+            "name": "Entrepôt de données ARS",
+            "scope": "ecriture",
+            "campagnes": [str(campaign.id)],
+            "expires_on": "2026-12-31",
+        },
+    )
+    assert created.status_code == 200
+    import re
+
+    secret = re.search(r'<code id="secret">(pp_[^<]+)</code>', created.text).group(1)
+    assert client.get("/api/v1/campaigns", headers=bearer(secret)).status_code == 200
+    listed = client.get("/admin/api/jetons")
+    assert secret not in listed.text
+    assert secret[:10] in listed.text  # the prefix tells it apart
+    assert "Entrepôt de données ARS" in listed.text and "Lecture et écriture" in listed.text
+    assert "31 décembre 2026 inclus" in listed.text
+
+    refused = client.post("/admin/api/jetons", data={"name": "Entrepôt de données ARS"})
+    assert refused.status_code == 422
+    assert "Un jeton porte déjà ce nom." in refused.text
+
+    token_id = int(re.search(r'id="jeton-(\d+)"', listed.text).group(1))
+    revoked = client.post(f"/admin/api/jetons/{token_id}/revoquer", follow_redirects=True)
+    assert "est révoqué" in revoked.text
+    is_problem(client.get("/api/v1/campaigns", headers=bearer(secret)), 401)

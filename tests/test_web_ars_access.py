@@ -13,6 +13,8 @@ from sqlalchemy import select
 
 from tests.conftest import pdf_bytes
 from workflow.administration.instructors import follow
+from workflow.api.tokens import create_token
+from workflow.api.webhooks import register_webhook
 from workflow.instruction.avis import avis_token, invite_avis
 from workflow.instruction.export_jobs import request_export, work
 from workflow.models import Attachment, Campaign, Dossier, User
@@ -62,6 +64,13 @@ ADMIN_ROUTES = [
     ("get", "/admin/machine"),
     ("get", "/admin/machine/mermaid.min.js"),
     ("get", "/admin/journal-securite"),
+    ("get", "/admin/api/jetons"),
+    ("post", "/admin/api/jetons"),
+    ("post", "/admin/api/jetons/{api_token}/revoquer"),
+    ("get", "/admin/api/webhooks"),
+    ("post", "/admin/api/webhooks"),
+    ("get", "/admin/api/webhooks/{webhook}"),
+    ("post", "/admin/api/webhooks/{webhook}/arreter"),
 ]
 # Pages kept from everyone but administrateurs: a 404, as if they did not exist.
 HIDDEN_ADMIN_ROUTES = [("get", "/admin/journal-securite")]
@@ -82,6 +91,8 @@ class Scene:
     instructor: User
     users: dict[str, User]
     export_id: int = 0
+    api_token_id: int = 0
+    webhook_id: int = 0
 
     def path(self, template: str) -> str:
         return template.format(
@@ -91,6 +102,8 @@ class Scene:
             user=self.instructor.id,
             token=self.token,
             export=self.export_id,
+            api_token=self.api_token_id,
+            webhook=self.webhook_id,
         )
 
 
@@ -130,7 +143,27 @@ def scene(world, session, app) -> Scene:
     with transaction(session):
         export = request_export(session, campaign, "csv", users["instructeur"], clock.now())
     work(app.extensions["db_sessions"], storage, "test")
-    return Scene(campaign, dossier, avis.id, token, users["instructeur"], users, export.id)
+    # An API token and a webhook of the campaign, made by an administrateur.
+    with transaction(session):
+        api_token, _ = create_token(session, "outil", "lecture", [campaign.id], admin_actor)
+        hook, _ = register_webhook(
+            session,
+            campaign.id,
+            "https://outil.ars.sante.fr/",
+            ["dossier.etat_change"],
+            admin_actor,
+        )
+    return Scene(
+        campaign,
+        dossier,
+        avis.id,
+        token,
+        users["instructeur"],
+        users,
+        export.id,
+        api_token.id,
+        hook.id,
+    )
 
 
 def sign_in(auth, scene: Scene, role: str) -> None:
@@ -147,7 +180,9 @@ def test_every_route_of_the_ars_and_avis_pages_is_in_the_access_tests(app):
     listed = INSTRUCTION_ROUTES + ADMIN_ROUTES + AVIS_ROUTES
     covered = {
         adapter.match(
-            path.format(slug="c", dossier=1, avis=1, user=1, token="t", export=1),
+            path.format(
+                slug="c", dossier=1, avis=1, user=1, token="t", export=1, api_token=1, webhook=1
+            ),
             method=method.upper(),
         )[0]
         for method, path in listed
@@ -155,7 +190,7 @@ def test_every_route_of_the_ars_and_avis_pages_is_in_the_access_tests(app):
     routes = {
         rule.endpoint
         for rule in app.url_map.iter_rules()
-        if rule.endpoint.split(".")[0] in ("instruction", "admin", "avis")
+        if rule.endpoint.split(".")[0] in ("instruction", "admin", "admin_api", "avis")
     }
     assert routes == covered
 
