@@ -28,8 +28,17 @@ class ValidationProblem(BaseModel):
     errors: dict[str, str]
 
 
+VERSION_REQUIRED = (
+    "Indiquez la version du dossier lue dans l'en-tête If-Match : un changement fait "
+    "entre-temps par quelqu'un d'autre ne sera pas écrasé."
+)
+
+
 def validation_problem(error: ValidationError) -> Response:
-    """The French problem+json of a request that its model refuses (422)."""
+    """The French problem+json of a request that its model refuses (422); a write without
+    its If-Match header is a 428 (RFC 6585), which says what to send."""
+    if any(e["type"] == "missing" and e["loc"] == ("If-Match",) for e in error.errors()):
+        return problem(428, VERSION_REQUIRED)
     errors = {
         ".".join(str(part) for part in e["loc"]) or "corps": _french(e["type"])
         for e in error.errors()

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from web.api import schemas
 from web.shared.db import db_session
 from web.shared.files import send_piece
-from web.shared.problems import problem
+from web.shared.problems import PROBLEM_TYPE, TITLES, problem
 from web.shared.security import csrf
 from web.shared.throttling import Throttled, spend
 from workflow.api import reading
@@ -35,15 +35,23 @@ from workflow.plumbing.errors import ConflictError, InvalidInput, TransitionRefu
 log = logging.getLogger("postes_partages.api")
 
 SECURITY = [{"jeton": []}]
-PROBLEMS = {401: schemas.Problem, 404: schemas.Problem, 429: schemas.Problem}
-WRITE_PROBLEMS = {
-    **PROBLEMS,
-    403: schemas.Problem,
-    409: schemas.Problem,
-    412: schemas.Problem,
-    422: schemas.Problem,
-    428: schemas.Problem,
-}
+
+
+def _problems(*statuses: int) -> dict[int, dict[str, Any]]:
+    """The error answers an operation documents, as problem+json (not flask-openapi3's
+    default application/json, which would misdescribe them)."""
+    schema = schemas.Problem.model_json_schema()
+    return {
+        status: {
+            "description": TITLES[status],
+            "content": {PROBLEM_TYPE: {"schema": schema}},
+        }
+        for status in statuses
+    }
+
+
+PROBLEMS = _problems(400, 401, 404, 422, 429)
+WRITE_PROBLEMS = _problems(400, 401, 403, 404, 409, 412, 415, 422, 428, 429)
 campaigns_tag = Tag(name="campagnes", description="Campagnes et leurs dossiers déposés")
 dossiers_tag = Tag(
     name="dossiers", description="Un dossier, ses pièces, avis, décision, historique"
@@ -58,9 +66,9 @@ csrf.exempt(bp)
 class IfMatch(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="allow")
 
-    if_match: str | None = Field(
-        None,
+    if_match: str = Field(
         alias="If-Match",
+        min_length=1,
         max_length=40,
         description="La version du dossier lue (`version`, ou l'ETag de sa lecture)",
     )
@@ -277,12 +285,6 @@ def _write_refusal() -> Response | None:
 
 
 def _expected_version(header: IfMatch) -> int | Response:
-    if not header.if_match:
-        return problem(
-            428,
-            "Indiquez la version du dossier lue dans l'en-tête If-Match : un changement fait "
-            "entre-temps par quelqu'un d'autre ne sera pas écrasé.",
-        )
     text = header.if_match.strip().removeprefix("W/").strip('"')
     if not text.isdigit() or len(text) > 9:
         return problem(400, 'If-Match doit être la version du dossier, par exemple "3".')
