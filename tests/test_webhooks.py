@@ -296,3 +296,35 @@ def test_a_sender_that_lost_its_claim_sends_nothing(world, session, sessions, re
     assert len(receiver.received) == 1
     (row,) = deliveries(session)
     assert (row.status, row.attempts) == ("delivered", 1)
+
+
+def test_an_avis_given_is_announced(world, session):
+    from workflow.instruction.avis import give_avis, invite_avis
+
+    # « Avis du coordonnateur de la spécialité » (idf-asp-vague6-mode-operatoire.txt).
+    avis_kinds = [
+        {"key": "coordonnateur", "label": "Avis du coordonnateur", "giver": "coordonnateur"}
+    ]
+    campaign = world.campaign(avis=avis_kinds)
+    dossier = world.dossier(campaign, world.organisation(), "en_instruction")
+    register(world, session, campaign, "https://a.example.fr/", events=(AVIS_GIVEN,))
+    instructeur = world.actor("instructeur")
+    with time_machine.travel(INSTRUCTING, tick=False), transaction(session):
+        avis = invite_avis(
+            session,
+            dossier,
+            "coordonnateur",
+            "coord.dermato@aphp.fr",
+            "",
+            instructeur,
+            secret_key="s",
+            base_url="http://localhost",
+        )
+    assert deliveries(session) == []  # asking is not giving
+    with time_machine.travel(INSTRUCTING, tick=False), transaction(session):
+        give_avis(session, avis, "favorable", "Projet cohérent avec le service.")
+    (row,) = deliveries(session)
+    assert row.event == AVIS_GIVEN
+    assert row.payload["avis_key"] == "coordonnateur"
+    assert row.payload["verdict"] == "favorable"
+    assert row.payload["dossier_id"] == dossier.id
