@@ -71,6 +71,11 @@ def test_only_https_or_loopback_http_in_development_may_receive():
     assert "https://" in url_problem("ftp://outil.ars.sante.fr/", True)
     assert url_problem("https://jean:motdepasse@outil.ars.sante.fr/", False)
     assert url_problem("https://outil:99999999/", False)
+    # Internal addresses written as IPs: the cloud's metadata service, the private network.
+    assert "réseau interne" in url_problem("https://169.254.169.254/latest/", False)
+    assert "réseau interne" in url_problem("https://10.0.0.5/h", False)
+    assert "réseau interne" in url_problem("https://[::1]/h", False)
+    assert url_problem("https://203.0.114.7/h", False) is None
 
 
 def test_registration_checks_its_fields(world, session, campaign):

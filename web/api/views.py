@@ -23,7 +23,14 @@ from web.shared.problems import PROBLEM_TYPE, TITLES, problem
 from web.shared.security import csrf
 from web.shared.throttling import Throttled, spend
 from workflow.api import reading
-from workflow.api.tokens import authenticate, may_read, may_write, token_actor
+from workflow.api.tokens import (
+    authenticate,
+    may_read,
+    may_write,
+    needs_use_noted,
+    note_use,
+    token_actor,
+)
 from workflow.instruction.avis import invite_avis
 from workflow.instruction.dashboard import counts_by_state
 from workflow.machine.operations import fire
@@ -79,10 +86,13 @@ def authenticate_token() -> Response | None:
     """The token of the `Authorization: Bearer` header, or a 401; then its rate limit."""
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     session = db_session()
+    now = clock.now()
     token = None
     if scheme.lower() == "bearer" and secret.strip():
+        token = authenticate(session, secret.strip(), now)
+    if token is not None and needs_use_noted(token, now):
         with transaction(session):
-            token = authenticate(session, secret.strip(), clock.now())
+            note_use(session, token, now)
     if token is None:
         return problem(
             401,

@@ -85,8 +85,8 @@ def create_token(
 
 
 def authenticate(session: Session, secret: str, now: dt.datetime | None = None) -> ApiToken | None:
-    """The live token (neither revoked nor expired) whose secret this is, its last use noted;
-    None otherwise. The lookup is by hash: no comparison leaks the secret's characters."""
+    """The live token (neither revoked nor expired) whose secret this is; None otherwise.
+    A read only. The lookup is by hash: no comparison leaks the secret's characters."""
     if not secret.startswith(SECRET_PREFIX) or len(secret) > 100:
         return None
     now = now or clock.now()
@@ -95,10 +95,19 @@ def authenticate(session: Session, secret: str, now: dt.datetime | None = None) 
         return None
     if token.expires_at is not None and token.expires_at <= now:
         return None
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USE_PRECISION:
-        session.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
-        token.last_used_at = now
     return token
+
+
+def needs_use_noted(token: ApiToken, now: dt.datetime) -> bool:
+    """Whether `note_use` has something to write (a call opens no write transaction
+    otherwise)."""
+    return token.last_used_at is None or now - token.last_used_at >= LAST_USE_PRECISION
+
+
+def note_use(session: Session, token: ApiToken, now: dt.datetime) -> None:
+    """Notes the token's last use, inside the caller's transaction."""
+    session.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
+    token.last_used_at = now
 
 
 def revoke_token(

@@ -2,9 +2,10 @@
 (`workflow.journal.webhooks.EVENTS`), a secret shown once to check the signatures; and the
 history of their deliveries with the receiver's answer.
 
-Only https URLs are accepted, except http to this machine itself (127.0.0.0/8, ::1,
-localhost) when `allow_loopback_http` is given (development and tests): a webhook must not
-become a way to make the server call into the network it sits in."""
+Only https URLs are accepted, never to an internal address written as an IP (private,
+loopback, link-local), except http to this machine itself (127.0.0.0/8, ::1, localhost) when
+`allow_loopback_http` is given (development and tests): a webhook must not become a way to
+make the server call into the network it sits in."""
 
 from __future__ import annotations
 
@@ -45,11 +46,28 @@ def url_problem(url: str, allow_loopback_http: bool) -> str | None:
         return "Adresse invalide."
     if not parts.hostname or parts.username or parts.password:
         return "Donnez une adresse complète, sans identifiant : https://exemple.fr/chemin."
-    if parts.scheme == "https":
-        return None
     if parts.scheme == "http" and allow_loopback_http and is_loopback(parts.hostname):
         return None
-    return "L'adresse doit commencer par https://."
+    if parts.scheme != "https":
+        return "L'adresse doit commencer par https://."
+    if _internal_address(parts.hostname):
+        return (
+            "L'adresse doit être celle d'un service joignable sur Internet, pas du réseau interne."
+        )
+    return None
+
+
+def _internal_address(host: str) -> bool:
+    """An address written as a private, loopback or link-local IP (a cloud's metadata service
+    at 169.254.169.254, for one). A name is not resolved here: DNS may answer differently at
+    sending time."""
+    if is_loopback(host):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_private or address.is_link_local or address.is_reserved
 
 
 def register_webhook(
