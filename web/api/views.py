@@ -304,7 +304,7 @@ def _expected_version(header: IfMatch) -> int | Response:
 @bp.post(
     "/dossiers/<int:dossier_id>/events",
     tags=[dossiers_tag],
-    summary="Fire an instruction event (passer en instruction, corrections, décisions)",
+    summary="Une action d'instruction (passer en instruction, corrections, décisions)",
     description="Les mêmes gardes que les pages des instructeurs ; `If-Match` obligatoire "
     "(la `version` lue), 412 si le dossier a changé entre-temps. Historique : « jeton : <nom> ».",
     responses={**WRITE_PROBLEMS, 200: schemas.DossierSummary},
