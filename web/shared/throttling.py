@@ -60,8 +60,8 @@ LIMITS: dict[str, tuple[str, str]] = {
     # Per inviting address every form sent; per invited address the invitations sent.
     "invitation_collegue": ("30 per hour", "3 per hour; 10 per day"),
     "invitation_instructeur": ("30 per hour", "3 per hour; 10 per day"),
-    # Per API token (never per address: a data team's tools share one), every call: a script
-    # reading a campaign of thousands of dossiers page by page stays well under it.
+    # Per API token, every call (the API counts no address, `client=False`: a data team's
+    # tools share one); a script reading thousands of dossiers page by page stays under it.
     "api": ("600 per minute", "300 per minute; 10000 per hour"),
 }
 # What the log calls each rule's route.

@@ -8,7 +8,9 @@ event's definition in states.yaml.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -116,7 +118,9 @@ def fire_in_bulk(
     return moved
 
 
-def _moved(session: Session, campaign_id: int, spec: EventSpec, now: dt.datetime):
+def _moved(
+    session: Session, campaign_id: int, spec: EventSpec, now: dt.datetime
+) -> Iterator[dict[str, Any]]:
     """The payloads of the dossiers this bulk change moved, found by the audit events it
     wrote (read only when a webhook listens: the generator runs only then)."""
     rows = session.execute(
