@@ -44,6 +44,8 @@ from tests.conftest import (
 )
 from web import create_app
 from workflow.administration.instructors import follow
+from workflow.api.tokens import create_token
+from workflow.api.webhooks import register_webhook
 from workflow.instruction.avis import avis_token, invite_avis
 from workflow.models import Attachment, User
 from workflow.plumbing.db import transaction
@@ -194,6 +196,10 @@ def build_scene(world: Any, session: Any, app: Any) -> Scene:
             secret_key=app.config["SECRET_KEY"],
             base_url="http://localhost",
         )
+        api_token, _ = create_token(session, "outil", "lecture", [campaign.id], admin)
+        hook, _ = register_webhook(
+            session, campaign.id, "https://outil.ars.sante.fr/", ["dossier.etat_change"], admin
+        )
     ids = [deposited.id, brouillon.id, theirs.id]
     return Scene(
         users,
@@ -202,6 +208,8 @@ def build_scene(world: Any, session: Any, app: Any) -> Scene:
             "avis_id": [str(avis.id)],
             "user_id": [str(users["instructeur"].id), str(users["deposant"].id)],
             "mail_id": ["1", "2"],
+            "token_id": [str(api_token.id)],
+            "webhook_id": [str(hook.id)],
             "slug": [campaign.slug],
             "token": [avis_token(avis.id, app.config["SECRET_KEY"])],
             "piece_key": ["cv"],
@@ -265,6 +273,11 @@ def check(response: Any, rule: Any, drawn: dict[str, Any]) -> None:
     assert response.status_code < 500, where
     if 400 <= response.status_code < 500:
         body = response.get_data(as_text=True)
+        if rule.rule.startswith("/api/"):
+            # The API answers its clients in JSON: problem+json with a French detail.
+            assert response.mimetype == "application/problem+json", where
+            assert response.get_json()["detail"], where
+            return
         assert '<html lang="fr"' in body, where
         assert "<title>" in body and "Not Found" not in body, where
 
@@ -457,6 +470,12 @@ def test_with_csrf_on_a_post_without_its_token_is_refused_with_the_french_page(
                         "file": None,
                     }
                     response = send(client, rule, drawn)
+                    if rule.rule.startswith("/api/"):
+                        # No CSRF on the API: a session is never enough there, only a
+                        # bearer token, which a forged form cannot carry.
+                        assert response.status_code == 401, (rule.rule, token)
+                        assert response.mimetype == "application/problem+json"
+                        continue
                     assert response.status_code == 400, (rule.rule, token)
                     assert "Le formulaire a expiré" in response.get_data(as_text=True)
                     posted += 1

@@ -23,6 +23,7 @@ AUDIENCES = (
     "avis",
     "partenaire",
     "dev",
+    "api",
 )
 
 

@@ -13,6 +13,8 @@ from sqlalchemy import select
 
 from tests.conftest import pdf_bytes
 from workflow.administration.instructors import follow
+from workflow.api.tokens import create_token
+from workflow.api.webhooks import register_webhook
 from workflow.instruction.avis import avis_token, invite_avis
 from workflow.instruction.export_jobs import request_export, work
 from workflow.messagerie.messages import Upload, post_message
@@ -78,6 +80,13 @@ ADMIN_ROUTES = [
     ("get", "/admin/donnees-personnelles"),
     ("post", "/admin/donnees-personnelles/export"),
     ("post", "/admin/donnees-personnelles/fermeture"),
+    ("get", "/admin/api/jetons"),
+    ("post", "/admin/api/jetons"),
+    ("post", "/admin/api/jetons/{api_token}/revoquer"),
+    ("get", "/admin/api/webhooks"),
+    ("post", "/admin/api/webhooks"),
+    ("get", "/admin/api/webhooks/{webhook}"),
+    ("post", "/admin/api/webhooks/{webhook}/arreter"),
 ]
 # Pages kept from everyone but administrateurs: a 404, as if they did not exist.
 HIDDEN_ADMIN_ROUTES = [("get", "/admin/journal-securite")]
@@ -107,6 +116,8 @@ class Scene:
     message_id: int = 0
     # A decided dossier of the same campaign (its decision letter).
     decided_id: int = 0
+    api_token_id: int = 0
+    webhook_id: int = 0
 
     def path(self, template: str) -> str:
         return template.format(
@@ -119,6 +130,8 @@ class Scene:
             partner=self.partner,
             message=self.message_id,
             decided=self.decided_id,
+            api_token=self.api_token_id,
+            webhook=self.webhook_id,
         )
 
 
@@ -170,6 +183,16 @@ def scene(world, session, app) -> Scene:
             upload=Upload("attestation.pdf", pdf_bytes(title="Attestation")),
             storage=storage,
         )
+    # An API token and a webhook of the campaign, made by an administrateur.
+    with transaction(session):
+        api_token, _ = create_token(session, "outil", "lecture", [campaign.id], admin_actor)
+        hook, _ = register_webhook(
+            session,
+            campaign.id,
+            "https://outil.ars.sante.fr/",
+            ["dossier.etat_change"],
+            admin_actor,
+        )
     return Scene(
         campaign,
         dossier,
@@ -181,6 +204,8 @@ def scene(world, session, app) -> Scene:
         partner,
         message.id,
         decided.id,
+        api_token.id,
+        hook.id,
     )
 
 
@@ -208,6 +233,8 @@ def test_every_route_of_the_ars_and_avis_pages_is_in_the_access_tests(app):
                 partner="t",
                 message=1,
                 decided=1,
+                api_token=1,
+                webhook=1,
             ),
             method=method.upper(),
         )[0]
@@ -217,7 +244,7 @@ def test_every_route_of_the_ars_and_avis_pages_is_in_the_access_tests(app):
         rule.endpoint
         for rule in app.url_map.iter_rules()
         if rule.endpoint.split(".")[0]
-        in ("instruction", "admin", "admin_privacy", "avis", "partenaire")
+        in ("instruction", "admin", "admin_privacy", "admin_api", "avis", "partenaire")
     }
     assert routes == covered
 

@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm.exc import ObjectDeletedError
 from werkzeug.exceptions import HTTPException
 
+from web.shared.problems import is_api_request, problem
 from workflow.plumbing.errors import ConflictError
 from workflow.plumbing.storage import MAX_PDF_LABEL
 
@@ -68,6 +69,11 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         status = exc.code or 500
+        if is_api_request():
+            # An API client reads JSON: the same French message, as problem+json.
+            headers = {k: v for k, v in exc.get_response().headers.items() if k != "Content-Type"}
+            headers.pop("Content-Length", None)
+            return problem(status, MESSAGES.get(status, GENERIC)[1], headers=headers)
         response = exc.get_response()
         html, _ = page(status)
         response.set_data(html)

@@ -65,6 +65,9 @@ LIMITS: dict[str, tuple[str, str]] = {
     # « Avis et signatures »: per déposant's address every invitation or reminder sent (eight
     # annexes per ASR dossier, several dossiers an afternoon); per giver's address the mails.
     "invitation_avis": ("120 per hour", "5 per hour; 20 per day"),
+    # Per API token, every call (the API counts no address, `client=False`: a data team's
+    # tools share one); a script reading thousands of dossiers page by page stays under it.
+    "api": ("600 per minute", "300 per minute; 10000 per hour"),
 }
 # What the log calls each rule's route.
 ROUTES = {
@@ -77,6 +80,7 @@ ROUTES = {
     "invitation_collegue": "/compte/invitations",
     "invitation_instructeur": "/admin/instructeurs",
     "invitation_avis": "/dossiers/<id>/avis",
+    "api": "/api/v1",
 }
 
 

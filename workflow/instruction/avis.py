@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from workflow.campaigns.store import definition_of
 from workflow.journal import outbox
 from workflow.journal.audit import record_audit
+from workflow.journal.webhooks import AVIS_GIVEN, queue_webhook
 from workflow.models import Avis, Dossier
 from workflow.people.actors import Actor
 from workflow.plumbing import clock, identifiers
@@ -131,7 +132,8 @@ def give_avis(
     storage_name: str | None = None,
     now: dt.datetime | None = None,
 ) -> Avis:
-    """Records the answer of the person asked; an avis is given once."""
+    """Records the answer of the person asked; an avis is given once. The webhooks listening
+    to `dossier.avis_donne` get their delivery queued."""
     now = now or clock.now()
     if avis.given_at is not None:
         raise InvalidInput(f"Cet avis a déjà été donné, le {format_instant(avis.given_at)}.")
@@ -155,7 +157,26 @@ def give_avis(
         now,
         {"avis": avis.avis_key, "verdict": verdict},
     )
+    announce_avis_given(session, dossier, avis, now)
     return avis
+
+
+def announce_avis_given(session: Session, dossier: Dossier, avis: Avis, now: dt.datetime) -> None:
+    """Queues the `dossier.avis_donne` webhook of a given avis, in the caller's transaction;
+    none for a brouillon, which does not exist for the ARS's tools (an avis the déposant
+    collects before deposit)."""
+    if dossier.state == "brouillon":
+        return
+    given = {
+        "dossier_id": dossier.id,
+        "number": dossier.number,
+        "campaign_id": dossier.campaign_id,
+        "avis_id": avis.id,
+        "avis_key": avis.avis_key,
+        "verdict": avis.verdict,
+        "at": now.isoformat(),
+    }
+    queue_webhook(session, dossier.campaign_id, AVIS_GIVEN, given, now)
 
 
 def delete_avis(  # type: ignore[no-untyped-def]

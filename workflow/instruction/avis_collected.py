@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from workflow.campaigns.avis_defs import AnnexField, AnnexFieldType, AvisDef, AvisKind
 from workflow.campaigns.schema import Campaign as Definition
 from workflow.campaigns.store import definition_of
-from workflow.instruction.avis import LINK_LIFETIME, VERDICTS, avis_token
+from workflow.instruction.avis import LINK_LIFETIME, VERDICTS, announce_avis_given, avis_token
 from workflow.journal import outbox
 from workflow.journal.audit import record_audit
 from workflow.machine.editing import edit_refusal
@@ -428,6 +428,7 @@ def answer_collected(
         now,
         {"avis_label": kind.label, "avis_key": kind.key, "giver_name": avis.giver_name or ""},
     )
+    announce_avis_given(session, dossier, avis, now)
     return avis
 
 

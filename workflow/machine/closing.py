@@ -8,7 +8,9 @@ event's definition in states.yaml.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -23,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from workflow.journal.audit import AUDIT_COLUMNS, audit_rows
 from workflow.journal.outbox import OUTBOX_COLUMNS, mail_parameters, mail_rows
+from workflow.journal.webhooks import STATE_CHANGE, queue_webhooks, state_change_payload
 from workflow.machine.spec import EventSpec
 from workflow.machine.states import workflow
 from workflow.models import AuditEvent, Campaign, Dossier, OutboxMail, User
@@ -106,8 +109,27 @@ def fire_in_bulk(
     for name in spec.effects:
         values.update(BULK_EFFECTS[name])
     if session.get_bind().dialect.name == "postgresql":
-        return _bulk_postgresql(session, spec, where, values, actor, now)
-    return _bulk_sequential(session, spec, where, values, actor, now)
+        moved = _bulk_postgresql(session, spec, where, values, actor, now)
+    else:
+        moved = _bulk_sequential(session, spec, where, values, actor, now)
+    if moved:
+        payloads = _moved(session, campaign_id, spec, now)
+        queue_webhooks(session, campaign_id, STATE_CHANGE, payloads, now)
+    return moved
+
+
+def _moved(
+    session: Session, campaign_id: int, spec: EventSpec, now: dt.datetime
+) -> Iterator[dict[str, Any]]:
+    """The payloads of the dossiers this bulk change moved, found by the audit events it
+    wrote (read only when a webhook listens: the generator runs only then)."""
+    rows = session.execute(
+        select(dossiers.c.id, dossiers.c.number, dossiers.c.campaign_id, dossiers.c.version)
+        .join(audit, audit.c.dossier_id == dossiers.c.id)
+        .where(audit.c.campaign_id == campaign_id, audit.c.event == spec.name, audit.c.at == now)
+    )
+    for row in rows:
+        yield state_change_payload(row, spec.name, spec.sources[0], spec.dest, now)
 
 
 def _check_bulk(spec: EventSpec, actor: Actor) -> None:

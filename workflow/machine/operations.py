@@ -17,10 +17,17 @@ from workflow.campaigns.store import definition_of
 from workflow.journal import outbox
 from workflow.journal.audit import AUDIT_COLUMNS, audit_parameters, audit_select, record_audit
 from workflow.journal.outbox import OUTBOX_COLUMNS, Mail, MailTo, mail_parameters, mail_rows
+from workflow.journal.webhooks import (
+    DELIVERY_COLUMNS,
+    STATE_CHANGE,
+    delivery_select,
+    queue_webhook,
+    state_change_payload,
+)
 from workflow.machine.firing import Firing
 from workflow.machine.spec import EventSpec, MailSpec
 from workflow.machine.states import guards_hold, workflow
-from workflow.models import AuditEvent, Dossier, OutboxMail
+from workflow.models import AuditEvent, Dossier, OutboxMail, WebhookDelivery
 from workflow.models.dossier import SEARCHED, current_search_text
 from workflow.people.actors import ROLE_LABELS, Actor
 from workflow.plumbing import clock
@@ -42,7 +49,8 @@ def fire(
     Checks who may act, then every guard; on success the machine sets the new state, the
     effects run, and the change is written at once (one UPDATE checked against the version
     the dossier was loaded with) with its audit event and its mails, so that a lost race
-    raises ConflictError here; `dossier` then holds the new state and version. On refusal, raises
+    raises ConflictError here; `dossier` then holds the new state and version; the webhooks
+    listening to `dossier.etat_change` get their delivery queued. On refusal, raises
     TransitionRefused with every reason, in French, having changed nothing.
     `expected_version` is the version the user saw, when the request comes from a page.
     """
@@ -73,10 +81,15 @@ def fire(
     dossier.updated_at = firing.now
     mails, context = _mails(spec, dossier, firing)
     journal = audit_parameters(actor, event, from_state, dossier.state, firing.now, firing.payload)
+    # What the webhooks are told: the dossier as the write leaves it (one version more).
+    change = state_change_payload(dossier, event, from_state, dossier.state, firing.now)
+    change["version"] = dossier.version + 1
+    journal.update(webhook_payload=change, webhook_at=firing.now)
     # The version-checked UPDATE: a lost race stops here.
     if not _write_change(session, dossier, journal, mails, mail_parameters(firing.now, context)):
         record_audit(session, dossier, actor, event, from_state, firing.now, firing.payload)
         outbox.queue_for_dossier(session, mails, dossier.id, firing.now, context)
+        queue_webhook(session, dossier.campaign_id, STATE_CHANGE, change, firing.now)
     return dossier
 
 
@@ -95,7 +108,7 @@ def _write_change(
     against the version the dossier was loaded with (no row: another writer won), then
     marks those values as the dossier's committed ones, as a flush would have. On
     PostgreSQL the same statement writes the audit event and queues the mails (one round
-    trip instead of three); returns whether it did.
+    trip instead of four) and the webhook deliveries; returns whether it did.
 
     The ORM's unit of work costs several times the statement itself for one row; it is kept
     only when the change is more than this row's columns (a decision created or withdrawn,
@@ -152,9 +165,9 @@ def _update_statement(keys: tuple[str, ...]) -> Update:
 def _journaled_update(
     keys: tuple[str, ...], mails: tuple[tuple[str, str, str | None], ...]
 ) -> Select:
-    """PostgreSQL: the UPDATE, the audit INSERT and the outbox INSERT as one statement
-    (writable CTEs fed by UPDATE ... RETURNING, as the campaign closing does); selects how
-    many rows the UPDATE changed."""
+    """PostgreSQL: the UPDATE, the audit INSERT, the outbox INSERT and the webhook deliveries
+    as one statement (writable CTEs fed by UPDATE ... RETURNING, as the campaign closing
+    does); selects how many rows the UPDATE changed."""
     table = Dossier.__table__
     moved = (
         _update_statement(keys)
@@ -167,7 +180,13 @@ def _journaled_update(
         .returning(AuditEvent.__table__.c.id)
         .cte("audited")
     )
-    statement = select(func.count()).select_from(moved).add_cte(audited)
+    hooked = (
+        insert(WebhookDelivery.__table__)
+        .from_select(DELIVERY_COLUMNS, delivery_select(moved.c.campaign_id, STATE_CHANGE))
+        .returning(WebhookDelivery.__table__.c.id)
+        .cte("hooked")
+    )
+    statement = select(func.count()).select_from(moved).add_cte(audited).add_cte(hooked)
     rows = mail_rows([MailTo(*mail) for mail in mails], moved)
     if rows:
         queued = (

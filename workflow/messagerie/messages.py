@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from workflow.journal import outbox
 from workflow.journal.audit import record_audit
 from workflow.journal.outbox import MailTo
+from workflow.journal.webhooks import MESSAGE, queue_webhook
 from workflow.models import Dossier, Message
 from workflow.people.actors import Actor
 from workflow.plumbing import clock
@@ -118,6 +119,18 @@ def post_message(
     record_audit(session, dossier, actor, "message", dossier.state, now, payload)
     context = {"side": side, "body": text, "attachment": message.attachment_filename}
     outbox.queue_for_dossier(session, RECIPIENTS[side], dossier.id, now, context)
+    # The ARS's own tools hear of it too (the webhooks of the campaign that listen).
+    posted = {
+        "dossier_id": dossier.id,
+        "number": dossier.number,
+        "campaign_id": dossier.campaign_id,
+        "message_id": message.id,
+        "side": side,
+        "message": text,
+        "fichier": message.attachment_filename,
+        "at": now.isoformat(),
+    }
+    queue_webhook(session, dossier.campaign_id, MESSAGE, posted, now)
     return message
 
 

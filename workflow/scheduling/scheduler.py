@@ -30,6 +30,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from workflow.api.delivery import DeliveryReport, WebhookSender
 from workflow.mail.sender import Breaker, RateLimiter, Sender, SendReport, parse_smtp_url
 from workflow.models import SchedulerLease
 from workflow.plumbing import clock
@@ -138,6 +139,7 @@ class Scheduler:
     sessions: sessionmaker[Session]
     leadership: Leadership
     sender: Sender | None = None
+    webhooks: WebhookSender | None = None
     leading: bool = False
     # The RGPD purge needs the storage of the pieces and the key of the pseudonyms; without
     # them (a scheduler built for a test of the other sweeps) it does not run.
@@ -177,10 +179,21 @@ class Scheduler:
             log.exception("sending the outbox failed; the next run retries")
             return None
 
+    def send_webhooks(self, now: dt.datetime | None = None) -> DeliveryReport | None:
+        """Sends the webhook deliveries that are due; like mails, in every scheduler process
+        (the claims are fenced), and errors are logged for the next run to retry."""
+        if self.webhooks is None:
+            return None
+        try:
+            return self.webhooks.drain(now)
+        except Exception:
+            log.exception("sending the webhooks failed; the next run retries")
+            return None
+
 
 def start(scheduler: Scheduler, interval: float, blocking: bool) -> BaseScheduler:
-    """Runs `scheduler.tick` every `interval` seconds and the mail job every 5 s (or every
-    `interval` if shorter), the first ones at once, each in its own thread.
+    """Runs `scheduler.tick` every `interval` seconds and the mail and webhook jobs every 5 s
+    (or every `interval` if shorter), the first ones at once, each in its own thread.
 
     `misfire_grace_time=None`: a late run is better than none; `coalesce`: runs piled up
     while the process was stalled run once; `max_instances=1`: a long drain of the outbox
@@ -188,7 +201,12 @@ def start(scheduler: Scheduler, interval: float, blocking: bool) -> BaseSchedule
     """
     runner: BaseScheduler = BlockingScheduler() if blocking else BackgroundScheduler(daemon=True)
     mail_interval = min(MAIL_INTERVAL, interval)
-    for job, seconds in ((scheduler.tick, interval), (scheduler.send_mail, mail_interval)):
+    jobs = (
+        (scheduler.tick, interval),
+        (scheduler.send_mail, mail_interval),
+        (scheduler.send_webhooks, mail_interval),
+    )
+    for job, seconds in jobs:
         runner.add_job(
             job,
             "interval",
@@ -233,5 +251,10 @@ def from_environment(
         # The RGPD purge deletes pieces from `storage` and keys the audit trail's pseudonyms.
         storage=storage,
         secret_key=secret_key,
+        # http to this machine is for development only: production webhooks are https.
+        webhooks=WebhookSender(
+            sessions,
+            allow_loopback_http=os.environ.get("POSTES_PARTAGES_ENV") == "development",
+        ),
     )
     return scheduler, float(os.environ.get("SCHEDULER_TICK_SECONDS", "30"))
