@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from workflow.campaigns.commission import CommissionDef
 from workflow.campaigns.reference_lists import LISTS as REFERENCE_LISTS
 from workflow.campaigns.reference_lists import reference_list
 
@@ -396,6 +397,8 @@ class Campaign(Strict):
     # différents onglets dans n'importe quel ordre »: the other volets and the pieces wait
     # until the first volet's required fields are filled (IdF ASP and MGVH manuals).
     identification_first: bool = False
+    # The selection commission: funded posts per group, scoring grid, waiting list.
+    commission: CommissionDef | None = None
     demo: bool = False
 
     @field_validator("opens", "deadline", mode="before")
@@ -481,6 +484,8 @@ class Campaign(Strict):
             for name in ("rpps", "birth_date"):
                 if getattr(self.candidate, name):
                     refs.append((("candidate", name), getattr(self.candidate, name)))
+        if self.commission and self.commission.group_by:
+            refs.append((("commission", "group_by"), self.commission.group_by))
         for path, ref in refs:
             if ref not in known:
                 problems.append((path, f"champ inconnu : « {ref} »"))

@@ -76,7 +76,14 @@ def dossier_complete(f: Firing) -> list[str]:
 # organisation's private draft, may never be deposited, and an instructor cannot see it. A
 # refused, classé sans suite or désisté dossier does not either: it is over, and the
 # candidate may be proposed again by another project.
-HOLDS_THE_CANDIDATE = ("en_construction", "en_instruction", "accepte", "confirme", "en_poste")
+HOLDS_THE_CANDIDATE = (
+    "en_construction",
+    "en_instruction",
+    "accepte",
+    "confirme",
+    "en_poste",
+    "liste_complementaire",
+)
 
 
 def same_candidate_reason(session: Session, dossier: Dossier, definition: Definition) -> str | None:

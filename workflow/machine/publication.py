@@ -18,7 +18,12 @@ from workflow.people.actors import Actor
 from workflow.plumbing import clock
 from workflow.plumbing.errors import TransitionRefused
 
-DECISION_EVENTS = ("accepter", "refuser", "classer_sans_suite")
+DECISION_EVENTS = (
+    "accepter",
+    "refuser",
+    "classer_sans_suite",
+    "inscrire_liste_complementaire",
+)
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,15 @@ def publish_results(
                 ),
             )
         )
-        rows = mail_rows(_decision_mails(), pending)
+        # Each outcome its own mails: a dossier on the liste complémentaire is not told it
+        # was decided like the others.
+        rows = [
+            row
+            for state, mails in _decision_mails().items()
+            for row in mail_rows(
+                mails, select(pending).where(pending.c.state == state).subquery(state)
+            )
+        ]
         if rows:
             source = union_all(*rows) if len(rows) > 1 else rows[0]
             session.execute(
@@ -93,7 +106,13 @@ def publish_results(
     return Published(len(ids))
 
 
-def _decision_mails() -> list[MailSpec]:
-    """The mails the decision events hold until publication, as states.yaml names them."""
-    found = {m for e in DECISION_EVENTS for m in workflow().events[e].mails if m.on_publication}
-    return sorted(found, key=lambda m: (m.template, m.to))
+def _decision_mails() -> dict[str, list[MailSpec]]:
+    """The mails the decision events hold until publication, by the state they lead to, as
+    states.yaml names them."""
+    found: dict[str, set[MailSpec]] = {}
+    for name in DECISION_EVENTS:
+        event = workflow().events[name]
+        found.setdefault(event.dest, set()).update(m for m in event.mails if m.on_publication)
+    return {
+        state: sorted(mails, key=lambda m: (m.template, m.to)) for state, mails in found.items()
+    }

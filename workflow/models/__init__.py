@@ -7,6 +7,14 @@ May import: `plumbing`.
 from workflow.models.accounts import ORGANISATION_TYPES, Organisation, Role, User
 from workflow.models.base import Base
 from workflow.models.campaign import Campaign, CampaignVersion
+from workflow.models.commission import (
+    Assessment,
+    CommissionMember,
+    CommissionSession,
+    FundedPosts,
+    Promotion,
+    Score,
+)
 from workflow.models.dossier import STATES, Attachment, Avis, Decision, Dossier, start_date
 from workflow.models.exports import EXPORT_KINDS, EXPORT_STATUSES, ExportJob
 from workflow.models.instructors import CampaignInstructor
@@ -17,6 +25,7 @@ from workflow.models.security import SecurityEvent, SignInSession
 __all__ = [
     "ORGANISATION_TYPES",
     "STATES",
+    "Assessment",
     "Attachment",
     "AuditEvent",
     "Avis",
@@ -24,17 +33,22 @@ __all__ = [
     "Campaign",
     "CampaignInstructor",
     "CampaignVersion",
+    "CommissionMember",
+    "CommissionSession",
     "Counter",
     "Decision",
     "EXPORT_KINDS",
     "EXPORT_STATUSES",
     "ExportJob",
+    "FundedPosts",
     "Notice",
     "Dossier",
     "Organisation",
     "OutboxMail",
+    "Promotion",
     "Role",
     "SchedulerLease",
+    "Score",
     "SecurityEvent",
     "SignInSession",
     "User",
