@@ -13,7 +13,13 @@ from workflow.campaigns.completeness import completeness
 from workflow.campaigns.schema import Campaign as Definition
 from workflow.machine.firing import Firing
 from workflow.models import Campaign, Dossier, start_date
-from workflow.plumbing.dates import as_utc, deadline_text, format_date, format_instant
+from workflow.plumbing.dates import (
+    as_utc,
+    deadline_text,
+    format_date,
+    format_instant,
+    paris_date,
+)
 
 Guard = Callable[[Firing], str | Iterable[str] | None]
 REGISTRY: dict[str, Guard] = {}
@@ -174,10 +180,30 @@ def results_published(f: Firing) -> str | None:
     return None
 
 
+# Assumption: the seeds give one maintien window per campaign (« du 1er au 31 octobre »); a
+# dossier promoted from the liste complémentaire once the window has begun has 15 days from
+# its promotion to confirm.
+PROMOTED_CONFIRMATION_DAYS = 15
+
+
+def confirmation_end(campaign: Campaign, dossier: Dossier) -> dt.date | None:
+    """The last day the dossier's maintien may be confirmed: the campaign's window's end, or
+    later for a dossier accepted late (promoted from the liste complémentaire)."""
+    start, end = campaign.confirmation_start, campaign.confirmation_end
+    decision = dossier.decision
+    if start is None or end is None or decision is None:
+        return end
+    decided_on = paris_date(as_utc(decision.decided_at))
+    if decided_on < start:
+        return end
+    return max(end, decided_on + dt.timedelta(days=PROMOTED_CONFIRMATION_DAYS))
+
+
 @guard("confirmation_window")
 def confirmation_window(f: Firing) -> str | None:
     """The maintien is confirmed inside the campaign's window (e.g. October)."""
-    start, end = f.campaign.confirmation_start, f.campaign.confirmation_end
+    start = f.campaign.confirmation_start
+    end = confirmation_end(f.campaign, f.dossier)
     if start is None or end is None:
         return None
     if not start <= f.today <= end:

@@ -1,7 +1,8 @@
 """Time: one scheduler leader through a database lease (`scheduler`) runs the idempotent
-sweeps (`jobs`): closing campaigns at their deadline, reminders, confirmation requests, and
-the outbox flush; and the export worker (`export_worker`) that runs queued exports.
+sweeps (`jobs`): closing campaigns at their deadline, reminders, confirmation requests, the
+liste complémentaire's promotions, and the outbox flush; and the export worker
+(`export_worker`) that runs queued exports.
 
 May import: `plumbing`, `models`, `campaigns`, `journal`, `people`, `machine`, `mail`,
-`instruction`.
+`instruction`, `commission`.
 """

@@ -12,6 +12,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from workflow.commission.waitlist import promote_from_waiting_lists
 from workflow.journal import outbox
 from workflow.machine.closing import close_campaign, due_campaign_ids
 from workflow.models import Avis, Campaign, Decision, Dossier, Notice, start_date
@@ -277,6 +278,7 @@ def run_sweeps(sessions: sessionmaker[Session], now: dt.datetime | None = None) 
         ("brouillons", remind_brouillons),
         ("avis", remind_avis),
         ("confirmations", request_confirmations),
+        ("liste_complementaire", promote_from_waiting_lists),
     ):
         try:
             done = sweep(sessions, now)

@@ -1,0 +1,300 @@
+"""The liste complémentaire that fills itself.
+
+When a laureate gives the post up (« Renoncer au poste ») or lets the maintien window pass
+without confirming, its post is free: the first dossier of the same group on the liste
+complémentaire (in the commission's rank order) is promoted to accepted, with its mail to the
+dossier and to the ARS contact. The scheduler's sweep does it; on a campaign whose commission
+says `promotion: confirmed`, it only reserves the promotion and an instructor confirms it.
+
+Exactly once: a freed post is a row of `commission_promotions` whose vacated dossier is unique,
+inserted in the same transaction as the promotion; a second sweep, concurrent or later, fails
+on that row (or on the promoted dossier, unique too) and changes nothing. A group whose
+laureates still fill its funded posts (a post freed beyond the quota) promotes nobody.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from workflow.campaigns.commission import CommissionDef
+from workflow.commission.groups import commission_of, group_value, quotas_of
+from workflow.commission.journal import audit
+from workflow.machine.guards import confirmation_end
+from workflow.machine.operations import fire, load_dossier
+from workflow.models import Assessment, Campaign, CommissionSession, Decision, Dossier, Promotion
+from workflow.people.actors import SCHEDULER, Actor
+from workflow.plumbing import clock
+from workflow.plumbing.dates import paris_date
+from workflow.plumbing.db import transaction
+from workflow.plumbing.errors import ConflictError, TransitionRefused
+
+log = logging.getLogger(__name__)
+
+HOLDING = ("accepte", "confirme", "en_poste")
+CAUSE_LABELS = {
+    "desistement": "renonciation au poste",
+    "maintien_non_confirme": "maintien du recrutement non confirmé dans les délais",
+}
+
+
+def _lapsed(campaign: Campaign, dossier: Dossier, today: dt.date) -> bool:
+    """An accepted dossier whose maintien window ended without its confirmation."""
+    end = confirmation_end(campaign, dossier)
+    return dossier.state == "accepte" and end is not None and today > end
+
+
+def _group_of(session: Session, commission: CommissionDef, dossier: Dossier) -> str:
+    """The group the commission ranked the dossier in (its latest session), else the group its
+    values give today."""
+    found = session.scalar(
+        select(Assessment.group_value)
+        .where(Assessment.dossier_id == dossier.id)
+        .order_by(Assessment.id.desc())
+        .limit(1)
+    )
+    return found if found is not None else group_value(commission, dossier)
+
+
+def _rank(session: Session, dossier_id: int) -> int | None:
+    """The dossier's rank in the latest applied session that ranked it."""
+    return session.scalar(
+        select(Assessment.rank)
+        .join(CommissionSession, CommissionSession.id == Assessment.session_id)
+        .where(Assessment.dossier_id == dossier_id, CommissionSession.applied_at.is_not(None))
+        .order_by(CommissionSession.applied_at.desc())
+        .limit(1)
+    )
+
+
+@dataclass(frozen=True)
+class Vacancy:
+    vacated_id: int
+    cause: str
+    group: str
+
+
+def vacancies(session: Session, campaign: Campaign, now: dt.datetime) -> list[Vacancy]:
+    """The posts freed in the campaign and not yet given to the liste complémentaire, in
+    groups whose laureates no longer fill the funded posts."""
+    if campaign.results_published_at is None:
+        return []
+    _, commission = commission_of(session, campaign)
+    today = paris_date(now)
+    quotas = quotas_of(session, campaign)
+    taken = set(
+        session.scalars(
+            select(Promotion.vacated_dossier_id).where(Promotion.campaign_id == campaign.id)
+        )
+    )
+    dossiers = session.scalars(
+        select(Dossier)
+        .join(Decision, Decision.dossier_id == Dossier.id)
+        .where(
+            Dossier.campaign_id == campaign.id,
+            Dossier.state.in_((*HOLDING, "desiste")),
+            Decision.published_at.is_not(None),
+        )
+        .order_by(Dossier.id)
+    ).all()
+    holders: dict[str, int] = {}
+    freed: list[Vacancy] = []
+    for dossier in dossiers:
+        group = _group_of(session, commission, dossier)
+        if dossier.state == "desiste":
+            cause = "desistement"
+        elif _lapsed(campaign, dossier, today):
+            cause = "maintien_non_confirme"
+        else:
+            holders[group] = holders.get(group, 0) + 1
+            continue
+        if dossier.id not in taken:
+            freed.append(Vacancy(dossier.id, cause, group))
+    # Promotions reserved for an instructor's confirmation hold their post already.
+    reserved: dict[str, int] = {}
+    for group in session.scalars(
+        select(Promotion.group_value).where(
+            Promotion.campaign_id == campaign.id, Promotion.status == "a_confirmer"
+        )
+    ):
+        reserved[group] = reserved.get(group, 0) + 1
+    open_posts = {
+        g: quotas.posts(g) - holders.get(g, 0) - reserved.get(g, 0)
+        for g in {v.group for v in freed}
+    }
+    result = []
+    for vacancy in freed:
+        if open_posts[vacancy.group] > 0:
+            open_posts[vacancy.group] -= 1
+            result.append(vacancy)
+    return result
+
+
+def first_waiting(session: Session, campaign: Campaign, group: str) -> Dossier | None:
+    """The first dossier of the group on the liste complémentaire and not yet reserved:
+    by the commission's rank, then the déposant's priority, then number."""
+    _, commission = commission_of(session, campaign)
+    reserved = set(
+        session.scalars(
+            select(Promotion.promoted_dossier_id).where(
+                Promotion.campaign_id == campaign.id, Promotion.promoted_dossier_id.is_not(None)
+            )
+        )
+    )
+    waiting = [
+        d
+        for d in session.scalars(
+            select(Dossier).where(
+                Dossier.campaign_id == campaign.id, Dossier.state == "liste_complementaire"
+            )
+        )
+        if d.id not in reserved and _group_of(session, commission, d) == group
+    ]
+    if not waiting:
+        return None
+
+    def order(d: Dossier) -> tuple:
+        rank = _rank(session, d.id)
+        return (rank is None, rank or 0, d.priority is None, d.priority or 0, d.number or 0)
+
+    return min(waiting, key=order)
+
+
+def _motivation(vacated: Dossier, cause: str) -> str:
+    return (
+        f"Poste libéré par le dossier n° {vacated.number} ({CAUSE_LABELS[cause]}) : premier "
+        "dossier de son groupe sur la liste complémentaire."
+    )
+
+
+def fill_vacancy(
+    session: Session, campaign: Campaign, vacancy: Vacancy, now: dt.datetime
+) -> Promotion | None:
+    """Gives one freed post to the first of the group's liste complémentaire, in the
+    caller's transaction: promoted at once, or reserved for an instructor's confirmation.
+    None when the list is empty. IntegrityError when another sweep did it first."""
+    _, commission = commission_of(session, campaign)
+    waiting = first_waiting(session, campaign, vacancy.group)
+    if waiting is None:
+        return None
+    vacated = session.get(Dossier, vacancy.vacated_id)
+    assert vacated is not None
+    automatic = commission.promotion == "automatic"
+    promotion = Promotion(
+        campaign_id=campaign.id,
+        group_value=vacancy.group,
+        vacated_dossier_id=vacancy.vacated_id,
+        cause=vacancy.cause,
+        promoted_dossier_id=waiting.id,
+        status="promu" if automatic else "a_confirmer",
+        found_at=now,
+        promoted_at=now if automatic else None,
+    )
+    session.add(promotion)
+    session.flush()  # the unique vacated dossier: a second sweep stops here
+    if automatic:
+        dossier = load_dossier(session, waiting.id)
+        assert dossier is not None
+        fire(
+            session,
+            dossier,
+            "promouvoir_liste_complementaire",
+            SCHEDULER,
+            {"motivation": _motivation(vacated, vacancy.cause)},
+            now=now,
+        )
+    audit(
+        session,
+        campaign.id,
+        SCHEDULER,
+        "liste_complementaire_poste_libere",
+        now,
+        {
+            "poste_libere_par": vacated.number,
+            "cause": vacancy.cause,
+            "dossier": waiting.number,
+            "promotion": "automatique" if automatic else "à confirmer",
+        },
+        dossier_id=waiting.id,
+    )
+    return promotion
+
+
+def promote_from_waiting_lists(sessions: sessionmaker[Session], now: dt.datetime) -> list[str]:
+    """The scheduler's sweep: every freed post of every campaign with a commission is given
+    to its group's liste complémentaire, each in its own transaction; returns what it did."""
+    done: list[str] = []
+    with sessions() as session:
+        with transaction(session, write=False):
+            campaign_ids = list(
+                session.scalars(
+                    select(Campaign.id).where(Campaign.results_published_at.is_not(None))
+                )
+            )
+        for campaign_id in campaign_ids:
+            while True:
+                try:
+                    with transaction(session):
+                        campaign = session.get(Campaign, campaign_id)
+                        assert campaign is not None
+                        found = vacancies(session, campaign, now)
+                        promotion = None
+                        for vacancy in found:
+                            promotion = fill_vacancy(session, campaign, vacancy, now)
+                            if promotion is not None:
+                                break
+                except (IntegrityError, ConflictError):
+                    # Another scheduler gave this post first: nothing more to do here now.
+                    log.info("a concurrent sweep filled a post of campaign %s", campaign_id)
+                    session.rollback()
+                    break
+                if promotion is None:
+                    break
+                done.append(
+                    f"promotion:{promotion.vacated_dossier_id}:{promotion.promoted_dossier_id}"
+                )
+    return done
+
+
+def pending_promotions(session: Session, campaign: Campaign) -> list[Promotion]:
+    """The promotions the scheduler reserved that await an instructor's confirmation."""
+    return list(
+        session.scalars(
+            select(Promotion)
+            .where(Promotion.campaign_id == campaign.id, Promotion.status == "a_confirmer")
+            .order_by(Promotion.id)
+        )
+    )
+
+
+def confirm_promotion(
+    session: Session, promotion: Promotion, actor: Actor, now: dt.datetime | None = None
+) -> Dossier:
+    """An instructor confirms a reserved promotion: the dossier is promoted, with its mails."""
+    now = now or clock.now()
+    label = "Confirmer la promotion"
+    if actor.role not in ("instructeur", "administrateur"):
+        raise TransitionRefused(label, ["Action réservée à l'ARS."])
+    if promotion.status != "a_confirmer" or promotion.promoted_dossier_id is None:
+        raise TransitionRefused(label, ["Cette promotion est déjà faite."])
+    vacated = session.get(Dossier, promotion.vacated_dossier_id)
+    dossier = load_dossier(session, promotion.promoted_dossier_id)
+    assert vacated is not None and dossier is not None
+    fire(
+        session,
+        dossier,
+        "promouvoir_liste_complementaire",
+        actor,
+        {"motivation": _motivation(vacated, promotion.cause)},
+        now=now,
+    )
+    promotion.status = "promu"
+    promotion.promoted_at = now
+    promotion.confirmed_by_id = actor.user_id
+    session.flush()
+    return dossier
