@@ -42,6 +42,19 @@ INSTRUCTION_ROUTES = [
     ("post", "/instruction/dossiers/{dossier}/avis"),
     ("post", "/instruction/avis/{avis}/supprimer"),
     ("get", "/instruction/avis/{avis}/fichier"),
+    # The selection commission (web/commission).
+    ("get", "/instruction/campagnes/{slug}/commission"),
+    ("post", "/instruction/campagnes/{slug}/commission"),
+    ("post", "/instruction/commission/promotions/{promotion}/confirmer"),
+    ("get", "/instruction/commission/{sitting}"),
+    ("post", "/instruction/commission/{sitting}/membres"),
+    ("post", "/instruction/commission/{sitting}/dossiers/{dossier}/avis"),
+    ("post", "/instruction/commission/{sitting}/dossiers/{dossier}/notes"),
+    ("get", "/instruction/commission/{sitting}/propositions"),
+    ("post", "/instruction/commission/{sitting}/propositions"),
+    ("post", "/instruction/commission/{sitting}/propositions/{dossier}"),
+    ("post", "/instruction/commission/{sitting}/appliquer"),
+    ("get", "/instruction/commission/{sitting}/proces-verbal"),
 ]
 # The routes of one campaign (all but the home page): a 404 for an instructeur who does not
 # follow it.
@@ -62,6 +75,8 @@ ADMIN_ROUTES = [
     ("get", "/admin/machine"),
     ("get", "/admin/machine/mermaid.min.js"),
     ("get", "/admin/journal-securite"),
+    ("get", "/admin/campagnes/{slug}/postes-finances"),
+    ("post", "/admin/campagnes/{slug}/postes-finances"),
 ]
 # Pages kept from everyone but administrateurs: a 404, as if they did not exist.
 HIDDEN_ADMIN_ROUTES = [("get", "/admin/journal-securite")]
@@ -69,6 +84,11 @@ AVIS_ROUTES = [
     ("get", "/avis/{token}"),
     ("post", "/avis/{token}"),
     ("get", "/avis/{token}/pieces/cv"),
+]
+# An invited commission member's signed link: read-only agenda, and scores where allowed.
+COMMISSION_LINK_ROUTES = [
+    ("get", "/commission/{member_token}"),
+    ("post", "/commission/{member_token}/dossiers/{dossier}/notes"),
 ]
 ROLES = ["anonyme", "deposant", "instructeur_autre", "instructeur", "administrateur"]
 
@@ -82,9 +102,15 @@ class Scene:
     instructor: User
     users: dict[str, User]
     export_id: int = 0
+    sitting_id: int = 0
+    promotion_id: int = 0
+    member_token: str = ""
 
     def path(self, template: str) -> str:
         return template.format(
+            sitting=self.sitting_id,
+            promotion=self.promotion_id,
+            member_token=self.member_token,
             slug=self.campaign.slug,
             dossier=self.dossier.id,
             avis=self.avis_id,
@@ -130,7 +156,73 @@ def scene(world, session, app) -> Scene:
     with transaction(session):
         export = request_export(session, campaign, "csv", users["instructeur"], clock.now())
     work(app.extensions["db_sessions"], storage, "test")
-    return Scene(campaign, dossier, avis.id, token, users["instructeur"], users, export.id)
+    sitting_id, promotion_id, member = commission_scene(session, app, campaign, admin_actor)
+    return Scene(
+        campaign,
+        dossier,
+        avis.id,
+        token,
+        users["instructeur"],
+        users,
+        export.id,
+        sitting_id,
+        promotion_id,
+        member,
+    )
+
+
+def commission_scene(session, app, campaign, admin_actor):  # type: ignore[no-untyped-def]
+    """A commission session with the campaign's dossier on its agenda, an invited member's
+    link, and a promotion awaiting confirmation (a withdrawn laureate, one on the waiting
+    list)."""
+    from workflow.commission.links import member_token
+    from workflow.commission.sessions import create_session, invite_member
+    from workflow.models import Decision, Promotion
+
+    with transaction(session):
+        sitting = create_session(session, campaign, admin_actor, "Commission", clock.now().date())
+        member = invite_member(
+            session,
+            sitting,
+            "Dr Invitée",
+            "présidente de CME",
+            "invitee@chu.fr",
+            admin_actor,
+            secret_key=app.config["SECRET_KEY"],
+            base_url="http://localhost",
+        )
+    on_agenda = session.scalars(select(Dossier).where(Dossier.campaign_id == campaign.id)).one()
+    now = clock.now()
+    with transaction(session):
+        left, waiting = (
+            Dossier(
+                campaign_id=campaign.id,
+                campaign_version_id=on_agenda.campaign_version_id,
+                organisation_id=on_agenda.organisation_id,
+                state=state,
+                number=number,
+                deposited_at=now,
+                decision=Decision(
+                    kind=kind, motivation="Commission.", decided_at=now, published_at=now
+                ),
+            )
+            for state, kind, number in (
+                ("desiste", "accepte", 880001),
+                ("liste_complementaire", "liste_complementaire", 880002),
+            )
+        )
+        session.add_all([left, waiting])
+        session.flush()
+        promotion = Promotion(
+            campaign_id=campaign.id,
+            vacated_dossier_id=left.id,
+            promoted_dossier_id=waiting.id,
+            cause="desistement",
+            status="a_confirmer",
+            found_at=now,
+        )
+        session.add(promotion)
+    return sitting.id, promotion.id, member_token(member.id, app.config["SECRET_KEY"])
 
 
 def sign_in(auth, scene: Scene, role: str) -> None:
@@ -144,10 +236,20 @@ def request(client, method: str, path: str):  # type: ignore[no-untyped-def]
 
 def test_every_route_of_the_ars_and_avis_pages_is_in_the_access_tests(app):
     adapter = app.url_map.bind("localhost")
-    listed = INSTRUCTION_ROUTES + ADMIN_ROUTES + AVIS_ROUTES
+    listed = INSTRUCTION_ROUTES + ADMIN_ROUTES + AVIS_ROUTES + COMMISSION_LINK_ROUTES
     covered = {
         adapter.match(
-            path.format(slug="c", dossier=1, avis=1, user=1, token="t", export=1),
+            path.format(
+                slug="c",
+                dossier=1,
+                avis=1,
+                user=1,
+                token="t",
+                export=1,
+                sitting=1,
+                promotion=1,
+                member_token="m",
+            ),
             method=method.upper(),
         )[0]
         for method, path in listed
@@ -155,7 +257,7 @@ def test_every_route_of_the_ars_and_avis_pages_is_in_the_access_tests(app):
     routes = {
         rule.endpoint
         for rule in app.url_map.iter_rules()
-        if rule.endpoint.split(".")[0] in ("instruction", "admin", "avis")
+        if rule.endpoint.split(".")[0] in ("instruction", "admin", "avis", "commission")
     }
     assert routes == covered
 
@@ -214,6 +316,24 @@ def test_an_avis_link_opens_its_dossier_for_whoever_holds_it(
     assert forged.status_code == 404
 
 
+@pytest.mark.parametrize(("method", "path"), COMMISSION_LINK_ROUTES)
+@pytest.mark.parametrize("role", ROLES)
+def test_a_commission_link_opens_its_session_for_whoever_holds_it(
+    role, method, path, client, auth, scene
+):
+    sign_in(auth, scene, role)
+    response = request(client, method, scene.path(path))
+    # This campaign has no scoring grid: the link reads, and never writes (scores recorded
+    # through a link where the grid allows it: tests/test_web_commission.py).
+    assert response.status_code == (200 if method == "get" else 403)
+    forged = request(
+        client, method, scene.path(path).replace(scene.member_token, scene.member_token[:-2])
+    )
+    assert forged.status_code == 404
+    if method == "get":
+        assert "est pas valide" in forged.text
+
+
 def test_a_signed_in_instructeur_sees_the_links_of_its_pages(client, auth, scene):
     sign_in(auth, scene, "instructeur")
     page = client.get("/").text
@@ -236,6 +356,10 @@ def test_every_form_of_the_ars_and_avis_pages_carries_a_csrf_token(client, auth,
         "/admin/instructeurs",
         "/admin/instructeurs/{user}",
         "/avis/{token}",
+        "/instruction/campagnes/{slug}/commission",
+        "/instruction/commission/{sitting}",
+        "/instruction/commission/{sitting}/propositions",
+        "/admin/campagnes/{slug}/postes-finances",
     ]
     for path in pages:
         page = client.get(scene.path(path)).text
@@ -264,7 +388,7 @@ def test_a_brouillon_of_a_followed_campaign_does_not_exist_for_the_ars(
     role, method, path, client, auth, scene, brouillon
 ):
     sign_in(auth, scene, role)
-    response = request(client, method, path.format(dossier=brouillon.id))
+    response = request(client, method, scene.path(path.replace("{dossier}", str(brouillon.id))))
     assert response.status_code == 404
     assert "Page introuvable" in response.text
     assert "Encore-Secrète" not in response.text

@@ -36,6 +36,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web.administration import views as administration
     from web.auth import views as auth
     from web.avis import views as avis
+    from web.commission import views as commission
     from web.deposant import views as deposant
     from web.instruction import views as instruction
     from web.public import views as public
@@ -51,6 +52,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         instruction.bp,
         administration.bp,
         avis.bp,
+        commission.bp,
     ):
         app.register_blueprint(blueprint)
     if app.config["DEVELOPMENT"]:
