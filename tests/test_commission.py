@@ -156,8 +156,10 @@ def test_an_administrator_changes_the_funded_posts_with_a_reason_kept_in_the_aud
     (event,) = scene.session.scalars(
         select(AuditEvent).where(AuditEvent.event == "modifier_postes_finances")
     )
-    assert event.payload["avant"]["groupes"]["Dermatologie"] == 2
-    assert event.payload["apres"]["groupes"]["Dermatologie"] == 3
+    assert event.payload["postes_avant"]["groupes"]["Dermatologie"] == 2
+    assert event.payload["postes_apres"]["groupes"]["Dermatologie"] == 3
+    assert event.payload["avant"] == "total 3 ; Dermatologie : 2, Cardiologie : 1"
+    assert event.payload["apres"] == "total 4 ; Dermatologie : 3, Cardiologie : 1"
     assert event.payload["motif"] == "Crédits complémentaires."
 
 
@@ -185,7 +187,7 @@ def test_an_opinion_needs_its_reason_and_is_audited(scene):
     (event,) = scene.session.scalars(
         select(AuditEvent).where(AuditEvent.event == "avis_commission")
     )
-    assert (event.dossier_id, event.payload["rang"], event.payload["avis"]) == (
+    assert (event.dossier_id, event.payload["rang"], event.payload["avis_commission"]) == (
         scene.derm[0].id,
         1,
         "favorable",

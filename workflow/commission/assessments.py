@@ -71,7 +71,12 @@ def record_opinion(
         actor,
         "avis_commission",
         now,
-        {"seance": sitting.id, "avis": opinion, "motif": reason.strip(), "rang": rank},
+        {
+            "seance": sitting.id,
+            "avis_commission": OPINION_LABELS[opinion].lower() if opinion else None,
+            "motif": reason.strip(),
+            "rang": rank,
+        },
         dossier_id=assessment.dossier_id,
     )
     return assessment

@@ -65,6 +65,12 @@ class Quotas:
     total: int | None
     per_group: dict[str, int]
 
+    def text(self) -> str:
+        """The numbers as the audit trail shows them."""
+        total = "non déclaré" if self.total is None else str(self.total)
+        groups = ", ".join(f"{value} : {posts}" for value, posts in self.per_group.items())
+        return f"total {total}" + (f" ; {groups}" if groups else "")
+
     def posts(self, group: str) -> int:
         """The posts of one group: its own number, else (one group only) the total."""
         if group in self.per_group:
@@ -138,8 +144,10 @@ def set_funded_posts(
         "modifier_postes_finances",
         now,
         {
-            "avant": {"total": before.total, "groupes": before.per_group},
-            "apres": {"total": after.total, "groupes": after.per_group},
+            "avant": before.text(),
+            "apres": after.text(),
+            "postes_avant": {"total": before.total, "groupes": before.per_group},
+            "postes_apres": {"total": after.total, "groupes": after.per_group},
             "motif": reason.strip(),
         },
     )

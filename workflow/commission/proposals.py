@@ -188,7 +188,12 @@ def adjust(
         actor,
         "ajuster_proposition",
         now,
-        {"seance": sitting.id, "avant": before, "apres": proposal, "motif": motivation.strip()},
+        {
+            "seance": sitting.id,
+            "avant": PROPOSAL_LABELS.get(before or "", "aucune"),
+            "apres": PROPOSAL_LABELS[proposal],
+            "motif": motivation.strip(),
+        },
         dossier_id=assessment.dossier_id,
     )
     return assessment
