@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from workflow.campaigns.commission import CommissionDef
 from workflow.commission.groups import commission_of, group_value, quotas_of
@@ -49,27 +49,46 @@ def _lapsed(campaign: Campaign, dossier: Dossier, today: dt.date) -> bool:
     return dossier.state == "accepte" and end is not None and today > end
 
 
-def _group_of(session: Session, commission: CommissionDef, dossier: Dossier) -> str:
-    """The group the commission ranked the dossier in (its latest session), else the group its
-    values give today."""
-    found = session.scalar(
-        select(Assessment.group_value)
-        .where(Assessment.dossier_id == dossier.id)
-        .order_by(Assessment.id.desc())
-        .limit(1)
+@dataclass(frozen=True)
+class Ranking:
+    """What the commission said of a campaign's dossiers, read once per sweep: the group each
+    was ranked in (its latest session) and its rank in the latest applied session."""
+
+    commission: CommissionDef
+    groups: dict[int, str]
+    ranks: dict[int, int | None]
+
+    def group_of(self, dossier: Dossier) -> str:
+        """The group the commission ranked the dossier in, else the one its values give."""
+        found = self.groups.get(dossier.id)
+        return found if found is not None else group_value(self.commission, dossier)
+
+
+def ranking(session: Session, campaign: Campaign) -> Ranking:
+    """The campaign's groups and ranks, in two queries whatever the number of dossiers."""
+    _, commission = commission_of(session, campaign)
+    sessions_of_campaign = select(CommissionSession.id).where(
+        CommissionSession.campaign_id == campaign.id
     )
-    return found if found is not None else group_value(commission, dossier)
-
-
-def _rank(session: Session, dossier_id: int) -> int | None:
-    """The dossier's rank in the latest applied session that ranked it."""
-    return session.scalar(
-        select(Assessment.rank)
+    groups: dict[int, str] = {}
+    for dossier_id, group in session.execute(
+        select(Assessment.dossier_id, Assessment.group_value)
+        .where(Assessment.session_id.in_(sessions_of_campaign))
+        .order_by(Assessment.id)
+    ):
+        groups[dossier_id] = group  # the latest session's wins
+    ranks: dict[int, int | None] = {}
+    for dossier_id, rank in session.execute(
+        select(Assessment.dossier_id, Assessment.rank)
         .join(CommissionSession, CommissionSession.id == Assessment.session_id)
-        .where(Assessment.dossier_id == dossier_id, CommissionSession.applied_at.is_not(None))
-        .order_by(CommissionSession.applied_at.desc())
-        .limit(1)
-    )
+        .where(
+            CommissionSession.campaign_id == campaign.id,
+            CommissionSession.applied_at.is_not(None),
+        )
+        .order_by(CommissionSession.applied_at, Assessment.id)
+    ):
+        ranks[dossier_id] = rank
+    return Ranking(commission, groups, ranks)
 
 
 @dataclass(frozen=True)
@@ -84,7 +103,7 @@ def vacancies(session: Session, campaign: Campaign, now: dt.datetime) -> list[Va
     groups whose laureates no longer fill the funded posts."""
     if campaign.results_published_at is None:
         return []
-    _, commission = commission_of(session, campaign)
+    ranks = ranking(session, campaign)
     today = paris_date(now)
     quotas = quotas_of(session, campaign)
     taken = set(
@@ -100,12 +119,13 @@ def vacancies(session: Session, campaign: Campaign, now: dt.datetime) -> list[Va
             Dossier.state.in_((*HOLDING, "desiste")),
             Decision.published_at.is_not(None),
         )
+        .options(selectinload(Dossier.decision))
         .order_by(Dossier.id)
     ).all()
     holders: dict[str, int] = {}
     freed: list[Vacancy] = []
     for dossier in dossiers:
-        group = _group_of(session, commission, dossier)
+        group = ranks.group_of(dossier)
         if dossier.state == "desiste":
             cause = "desistement"
         elif _lapsed(campaign, dossier, today):
@@ -138,7 +158,7 @@ def vacancies(session: Session, campaign: Campaign, now: dt.datetime) -> list[Va
 def first_waiting(session: Session, campaign: Campaign, group: str) -> Dossier | None:
     """The first dossier of the group on the liste complémentaire and not yet reserved:
     by the commission's rank, then the déposant's priority, then number."""
-    _, commission = commission_of(session, campaign)
+    ranks = ranking(session, campaign)
     reserved = set(
         session.scalars(
             select(Promotion.promoted_dossier_id).where(
@@ -153,13 +173,13 @@ def first_waiting(session: Session, campaign: Campaign, group: str) -> Dossier |
                 Dossier.campaign_id == campaign.id, Dossier.state == "liste_complementaire"
             )
         )
-        if d.id not in reserved and _group_of(session, commission, d) == group
+        if d.id not in reserved and ranks.group_of(d) == group
     ]
     if not waiting:
         return None
 
     def order(d: Dossier) -> tuple:
-        rank = _rank(session, d.id)
+        rank = ranks.ranks.get(d.id)
         return (rank is None, rank or 0, d.priority is None, d.priority or 0, d.number or 0)
 
     return min(waiting, key=order)
@@ -231,9 +251,16 @@ def promote_from_waiting_lists(sessions: sessionmaker[Session], now: dt.datetime
     done: list[str] = []
     with sessions() as session:
         with transaction(session, write=False):
+            # Only campaigns whose results are out and whose waiting list is not empty: no
+            # one else can be promoted (one index lookup per campaign).
+            waiting = (
+                select(Dossier.id)
+                .where(Dossier.campaign_id == Campaign.id, Dossier.state == "liste_complementaire")
+                .exists()
+            )
             campaign_ids = list(
                 session.scalars(
-                    select(Campaign.id).where(Campaign.results_published_at.is_not(None))
+                    select(Campaign.id).where(Campaign.results_published_at.is_not(None), waiting)
                 )
             )
         for campaign_id in campaign_ids:
