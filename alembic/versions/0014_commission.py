@@ -26,6 +26,23 @@ OLD_KINDS = "accepte, refuse, sans_suite"
 NEW_KINDS = OLD_KINDS + ", liste_complementaire"
 
 
+# SQLite rebuilds the dossiers table to change its CHECK: the triggers that keep the
+# dashboard's FTS5 index (migration 0008) go with the old table. The same statements put them
+# back, and the index is rebuilt from the table's text.
+FTS = "dossiers_search"
+FTS_TRIGGERS = [
+    f"CREATE TRIGGER IF NOT EXISTS {FTS}_insert AFTER INSERT ON dossiers BEGIN "
+    f"INSERT INTO {FTS}(rowid, search_text) VALUES (new.id, new.search_text); END",
+    f"CREATE TRIGGER IF NOT EXISTS {FTS}_delete AFTER DELETE ON dossiers BEGIN "
+    f"INSERT INTO {FTS}({FTS}, rowid, search_text) VALUES ('delete', old.id, old.search_text); "
+    "END",
+    f"CREATE TRIGGER IF NOT EXISTS {FTS}_update AFTER UPDATE OF search_text ON dossiers BEGIN "
+    f"INSERT INTO {FTS}({FTS}, rowid, search_text) VALUES ('delete', old.id, old.search_text); "
+    f"INSERT INTO {FTS}(rowid, search_text) VALUES (new.id, new.search_text); END",
+    f"INSERT INTO {FTS}({FTS}) VALUES ('rebuild')",
+]
+
+
 def _listed(names: str) -> str:
     return ", ".join(f"'{n.strip()}'" for n in names.split(","))
 
@@ -43,6 +60,9 @@ def _checks(states: str, kinds: str, kind_length: int) -> None:
         batch_op.create_check_constraint(
             op.f("ck_decisions_known_kind"), f"kind IN ({_listed(kinds)})"
         )
+    if op.get_bind().dialect.name == "sqlite":
+        for statement in FTS_TRIGGERS:
+            op.execute(statement)
 
 
 def upgrade() -> None:
