@@ -409,6 +409,11 @@ def test_a_laureate_who_withdraws_is_replaced_by_the_first_of_the_waiting_list(
     recipients = sorted(m.recipient for m in mails(scene.session, "promotion_liste_complementaire"))
     assert "ars-idf-asp@ars.sante.fr" in recipients  # the ARS contact told
     assert "dam@chu-la-pyte.fr" in recipients  # and the partner
+    from workflow.mail.templates import render
+
+    text = render(scene.session, mails(scene.session, "promotion_liste_complementaire")[0]).text
+    assert f"le dossier n° {scene.derm[2].number}, inscrit sur la liste complémentaire" in text
+    assert "du 1er octobre 2026 au 31 octobre 2026 ou, si cette période est déjà entamée" in text
     # Cardiologie's waiting list is untouched: its laureate did not leave.
     assert scene.session.get(Dossier, scene.cardio[1].id).state == "liste_complementaire"
     # Run again: nothing more.
