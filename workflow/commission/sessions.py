@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from workflow.commission.groups import commission_of, group_label, group_value, quotas_of
 from workflow.commission.journal import audit
@@ -231,6 +231,7 @@ def agenda(session: Session, sitting: CommissionSession) -> list[AgendaGroup]:
         select(Assessment, Dossier)
         .join(Dossier, Dossier.id == Assessment.dossier_id)
         .where(Assessment.session_id == sitting.id)
+        .options(joinedload(Dossier.organisation))
     ).all()
     groups: dict[str, list[AgendaRow]] = {}
     for assessment, dossier in rows:
