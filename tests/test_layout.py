@@ -14,7 +14,16 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-AUDIENCES = ("public", "auth", "deposant", "instruction", "administration", "avis", "dev")
+AUDIENCES = (
+    "public",
+    "auth",
+    "deposant",
+    "instruction",
+    "administration",
+    "avis",
+    "commission",
+    "dev",
+)
 
 
 def _modules(top: str) -> dict[str, Path]:
