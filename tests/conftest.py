@@ -319,8 +319,9 @@ class World:
                         sha256="0" * 64,
                     )
                 )
-            if state in ("accepte", "refuse", "sans_suite", "confirme", "en_poste", "desiste"):
-                kind = state if state in ("accepte", "refuse", "sans_suite") else "accepte"
+            decided = ("accepte", "refuse", "sans_suite", "liste_complementaire")
+            if state in (*decided, "confirme", "en_poste", "desiste"):
+                kind = state if state in decided else "accepte"
                 when = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
                 dossier.decision = Decision(
                     kind=kind,

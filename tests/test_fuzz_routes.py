@@ -46,6 +46,8 @@ from web import create_app
 from workflow.administration.instructors import follow
 from workflow.api.tokens import create_token
 from workflow.api.webhooks import register_webhook
+from workflow.commission.links import member_token
+from workflow.commission.sessions import create_session, invite_member
 from workflow.instruction.avis import avis_token, invite_avis
 from workflow.models import Attachment, User
 from workflow.plumbing.db import transaction
@@ -201,6 +203,19 @@ def build_scene(world: Any, session: Any, app: Any) -> Scene:
             session, campaign.id, "https://outil.ars.sante.fr/", ["dossier.etat_change"], admin
         )
     ids = [deposited.id, brouillon.id, theirs.id]
+    # A commission session with the deposited dossier on its agenda, and an invited member.
+    with transaction(session):
+        sitting = create_session(session, campaign, admin, "Commission", DURING.date())
+        member = invite_member(
+            session,
+            sitting,
+            "Dr Invitée",
+            "présidente de CME",
+            "invitee@chu.fr",
+            admin,
+            secret_key=app.config["SECRET_KEY"],
+            base_url="http://localhost",
+        )
     return Scene(
         users,
         {
@@ -211,7 +226,12 @@ def build_scene(world: Any, session: Any, app: Any) -> Scene:
             "token_id": [str(api_token.id)],
             "webhook_id": [str(hook.id)],
             "slug": [campaign.slug],
-            "token": [avis_token(avis.id, app.config["SECRET_KEY"])],
+            "token": [
+                avis_token(avis.id, app.config["SECRET_KEY"]),
+                member_token(member.id, app.config["SECRET_KEY"]),
+            ],
+            "sitting_id": [str(sitting.id)],
+            "promotion_id": ["1"],
             "piece_key": ["cv"],
             "volet_key": ["identification", "candidat", "experience"],
             "event": ["confirmer_maintien", "renoncer", "accepter", "deposer"],

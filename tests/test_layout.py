@@ -22,6 +22,7 @@ AUDIENCES = (
     "administration",
     "avis",
     "partenaire",
+    "commission",
     "dev",
     "api",
 )

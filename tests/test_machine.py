@@ -34,6 +34,9 @@ PAYLOAD = {
     "repasser_en_instruction": {"reason": "Erreur de saisie de la décision."},
     "confirmer_prise_de_poste": {"start_date": dt.date(2026, 11, 3)},
     "desister": {"reason": "Le candidat a choisi un autre poste."},
+    "inscrire_liste_complementaire": {"motivation": "Rang 3 pour 2 postes financés."},
+    "promouvoir_liste_complementaire": {"motivation": "Renonciation du lauréat du groupe."},
+    "refuser_liste_complementaire": {"motivation": "Liste complémentaire close."},
 }
 # What the ARS asked before the déposant can « Transmettre les corrections ».
 ASKED = {
@@ -149,6 +152,7 @@ def test_allowed_events_follow_the_state_and_the_role(world, session):
         "accepter",
         "refuser",
         "classer_sans_suite",
+        "inscrire_liste_complementaire",
     ]
     assert allowed_events(dossier, deposant) == []
 

@@ -55,6 +55,15 @@ CONTEXTS = {
         "body": "Merci de préciser la quotité de temps partagé.",
         "attachment": "lettre-engagement.pdf",
     },
+    "invitation_commission": {
+        "member_name": "Pr Hélène Durand",
+        "session_title": "Jury de sélection",
+        "held_on": "2026-06-15",
+        "link": "https://pp.example.fr/commission/t",
+        "expires_at": "2026-08-14T10:00:00+00:00",
+    },
+    "liste_complementaire": {},
+    "promotion_liste_complementaire": {},
     "changement_date_limite": {
         "before": "jusqu'au 20 mars 2026 inclus",
         "after": "jusqu'au 27 mars 2026 inclus",

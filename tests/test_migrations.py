@@ -195,3 +195,27 @@ def test_the_dashboard_search_of_dossiers_already_there_works_after_migration_00
             assert [d.id for d, _ in page.rows] == [dossier_id]
     finally:
         engine.dispose()
+
+
+def test_a_dossier_written_after_migration_0014_is_found_by_the_search(db_url):
+    """0014 changes the dossiers table's CHECK (SQLite rebuilds the table): the triggers that
+    keep the search index are put back, so a dossier saved afterwards is found, and one on
+    the new « liste complémentaire » state is allowed."""
+    from tests.conftest import World
+    from workflow.instruction.dashboard import Filters, dossier_page
+
+    engine = make_engine(db_url)
+    try:
+        with make_session_factory(engine)() as session:
+            world = World(session)
+            campaign = world.campaign()
+            dossier = world.dossier(
+                campaign, world.organisation(name="Hôpital Béclère"), "liste_complementaire"
+            )
+            with transaction(session):
+                dossier.candidate_name = "Ézéchiel Nouveau"
+            page = dossier_page(session, campaign.id, Filters(search="ezechiel"))
+            assert [d.id for d, _ in page.rows] == [dossier.id]
+            assert dossier.decision.kind == "liste_complementaire"
+    finally:
+        engine.dispose()

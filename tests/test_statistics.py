@@ -6,13 +6,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import text
 
 from workflow.administration.instructors import follow
-from workflow.instruction import statistics as statistics_module
+from workflow.commission.groups import set_funded_posts
 from workflow.instruction.statistics import funded_posts_of, statistics, statistics_csv
 from workflow.plumbing.db import transaction
 
@@ -123,34 +122,40 @@ def test_the_figures_of_a_campaign_and_across_campaigns_equal_counts_made_in_sql
     assert by_speciality["Dermatologie"].acceptance_rate == pytest.approx(2 / 4)
 
 
-def test_funded_posts_are_read_from_the_commission_groups_or_are_not_given(world, session):
-    campaign = world.campaign()
-    assert funded_posts_of(SimpleNamespace()) is None
-    assert funded_posts_of(SimpleNamespace(commission=None)) is None
-    commission = SimpleNamespace(
-        groups=[
-            SimpleNamespace(label="Dermatologie", funded_posts=2),
-            {"label": "Psychiatrie", "funded_posts": 1},
-            SimpleNamespace(label="Sans nombre", funded_posts=None),
-        ]
-    )
-    assert funded_posts_of(SimpleNamespace(commission=commission)) == {
-        "Dermatologie": 2,
-        "Psychiatrie": 1,
-    }
+# Two groups of the commission's own format (workflow/campaigns/commission.py).
+COMMISSION = {
+    "group_by": "identification.specialite",
+    "groups": [{"value": "Dermatologie", "posts": 2}, {"value": "Psychiatrie", "posts": 3}],
+}
+
+
+def test_funded_posts_are_read_from_the_commission_or_are_not_given(world, session):
     # The seed campaigns say nothing of funded posts: « non renseigné ».
+    campaign = world.campaign()
+    assert funded_posts_of(session, campaign) == (None, {})
     build(world, session, campaign, world.organisation())
     stats = statistics(session, [campaign])
     assert stats.total.funded is None and stats.groups == []
     assert "non renseigné" in statistics_csv(stats).decode("utf-8-sig")
+    # A campaign file's groups, then an administrator's change (« Postes financés »).
+    funded = world.campaign(slug="avec-commission", commission=COMMISSION)
+    assert funded_posts_of(session, funded) == (5, {"Dermatologie": 2, "Psychiatrie": 3})
+    administrateur = world.actor("administrateur")
+    with transaction(session):
+        set_funded_posts(
+            session,
+            funded,
+            administrateur,
+            None,
+            {"Dermatologie": 1, "Psychiatrie": 3},
+            "Un financement retiré par la région.",
+        )
+    assert funded_posts_of(session, funded) == (4, {"Dermatologie": 1, "Psychiatrie": 3})
 
 
-def test_funded_and_filled_posts_by_group(world, session, monkeypatch):
-    campaign = world.campaign()
+def test_funded_and_filled_posts_by_group(world, session):
+    campaign = world.campaign(commission=COMMISSION)
     build(world, session, campaign, world.organisation())
-    monkeypatch.setattr(
-        statistics_module, "funded_posts_of", lambda d: {"Dermatologie": 2, "Psychiatrie": 3}
-    )
     stats = statistics(session, [campaign])
     groups = {g.label: g for g in stats.groups}
     assert (groups["Psychiatrie"].funded, groups["Psychiatrie"].filled) == (3, 1)

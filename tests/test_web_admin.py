@@ -224,7 +224,10 @@ def test_the_state_machine_page_is_generated_from_states_yaml(client, admin):
     page = text_of(response)
     assert "Demander des corrections demander_corrections En instruction En construction" in page
     assert "message_required , due_date_in_future" in page  # the guards, as code
-    taken_back = "repasser_en_instruction Accepté, Refusé, Classé sans suite En instruction"
+    taken_back = (
+        "repasser_en_instruction Accepté, Refusé, Classé sans suite, Liste complémentaire "
+        "En instruction"
+    )
     assert taken_back in page
 
 

@@ -54,6 +54,20 @@ INSTRUCTION_ROUTES = [
     ("get", "/instruction/statistiques.csv"),
     ("get", "/instruction/campagnes/{slug}/statistiques"),
     ("get", "/instruction/campagnes/{slug}/statistiques.csv"),
+    # The selection commission (web/commission).
+    ("get", "/instruction/campagnes/{slug}/commission"),
+    ("post", "/instruction/campagnes/{slug}/commission"),
+    ("post", "/instruction/commission/promotions/{promotion}/confirmer"),
+    ("get", "/instruction/commission/{sitting}"),
+    ("post", "/instruction/commission/{sitting}/membres"),
+    ("post", "/instruction/commission/{sitting}/dossiers/{dossier}/avis"),
+    ("post", "/instruction/commission/{sitting}/dossiers/{dossier}/notes"),
+    ("get", "/instruction/commission/{sitting}/propositions"),
+    ("post", "/instruction/commission/{sitting}/propositions"),
+    ("post", "/instruction/commission/{sitting}/propositions/{dossier}"),
+    ("post", "/instruction/commission/{sitting}/appliquer"),
+    ("get", "/instruction/commission/{sitting}/proces-verbal"),
+    ("get", "/instruction/commission/{sitting}/proces-verbal.pdf"),
 ]
 # Pages over every campaign the reader may see, like the home page.
 ACROSS_CAMPAIGNS = [("get", "/instruction/statistiques"), ("get", "/instruction/statistiques.csv")]
@@ -87,6 +101,8 @@ ADMIN_ROUTES = [
     ("post", "/admin/api/webhooks"),
     ("get", "/admin/api/webhooks/{webhook}"),
     ("post", "/admin/api/webhooks/{webhook}/arreter"),
+    ("get", "/admin/campagnes/{slug}/postes-finances"),
+    ("post", "/admin/campagnes/{slug}/postes-finances"),
 ]
 # Pages kept from everyone but administrateurs: a 404, as if they did not exist.
 HIDDEN_ADMIN_ROUTES = [("get", "/admin/journal-securite")]
@@ -99,6 +115,11 @@ AVIS_ROUTES = [
 PARTNER_ROUTES = [
     ("get", "/partenaire/{partner}"),
     ("post", "/partenaire/{partner}"),
+]
+# An invited commission member's signed link: read-only agenda, and scores where allowed.
+COMMISSION_LINK_ROUTES = [
+    ("get", "/commission/{member_token}"),
+    ("post", "/commission/{member_token}/dossiers/{dossier}/notes"),
 ]
 ROLES = ["anonyme", "deposant", "instructeur_autre", "instructeur", "administrateur"]
 
@@ -118,9 +139,15 @@ class Scene:
     decided_id: int = 0
     api_token_id: int = 0
     webhook_id: int = 0
+    sitting_id: int = 0
+    promotion_id: int = 0
+    member_token: str = ""
 
     def path(self, template: str) -> str:
         return template.format(
+            sitting=self.sitting_id,
+            promotion=self.promotion_id,
+            member_token=self.member_token,
             slug=self.campaign.slug,
             dossier=self.dossier.id,
             avis=self.avis_id,
@@ -193,6 +220,7 @@ def scene(world, session, app) -> Scene:
             ["dossier.etat_change"],
             admin_actor,
         )
+    sitting_id, promotion_id, member = commission_scene(session, app, dossier, admin_actor)
     return Scene(
         campaign,
         dossier,
@@ -206,7 +234,64 @@ def scene(world, session, app) -> Scene:
         decided.id,
         api_token.id,
         hook.id,
+        sitting_id,
+        promotion_id,
+        member,
     )
+
+
+def commission_scene(session, app, on_agenda, admin_actor):  # type: ignore[no-untyped-def]
+    """A commission session with the campaign's dossier on its agenda, an invited member's
+    link, and a promotion awaiting confirmation (a withdrawn laureate, one on the waiting
+    list)."""
+    from workflow.commission.links import member_token
+    from workflow.commission.sessions import create_session, invite_member
+    from workflow.models import Decision, Promotion
+
+    campaign = on_agenda.campaign
+    with transaction(session):
+        sitting = create_session(session, campaign, admin_actor, "Commission", clock.now().date())
+        member = invite_member(
+            session,
+            sitting,
+            "Dr Invitée",
+            "présidente de CME",
+            "invitee@chu.fr",
+            admin_actor,
+            secret_key=app.config["SECRET_KEY"],
+            base_url="http://localhost",
+        )
+    now = clock.now()
+    with transaction(session):
+        left, waiting = (
+            Dossier(
+                campaign_id=campaign.id,
+                campaign_version_id=on_agenda.campaign_version_id,
+                organisation_id=on_agenda.organisation_id,
+                state=state,
+                number=number,
+                deposited_at=now,
+                decision=Decision(
+                    kind=kind, motivation="Commission.", decided_at=now, published_at=now
+                ),
+            )
+            for state, kind, number in (
+                ("desiste", "accepte", 880001),
+                ("liste_complementaire", "liste_complementaire", 880002),
+            )
+        )
+        session.add_all([left, waiting])
+        session.flush()
+        promotion = Promotion(
+            campaign_id=campaign.id,
+            vacated_dossier_id=left.id,
+            promoted_dossier_id=waiting.id,
+            cause="desistement",
+            status="a_confirmer",
+            found_at=now,
+        )
+        session.add(promotion)
+    return sitting.id, promotion.id, member_token(member.id, app.config["SECRET_KEY"])
 
 
 def sign_in(auth, scene: Scene, role: str) -> None:
@@ -220,7 +305,9 @@ def request(client, method: str, path: str):  # type: ignore[no-untyped-def]
 
 def test_every_route_of_the_ars_and_avis_pages_is_in_the_access_tests(app):
     adapter = app.url_map.bind("localhost")
-    listed = INSTRUCTION_ROUTES + ADMIN_ROUTES + AVIS_ROUTES + PARTNER_ROUTES
+    listed = (
+        INSTRUCTION_ROUTES + ADMIN_ROUTES + AVIS_ROUTES + PARTNER_ROUTES + COMMISSION_LINK_ROUTES
+    )
     covered = {
         adapter.match(
             path.format(
@@ -235,6 +322,9 @@ def test_every_route_of_the_ars_and_avis_pages_is_in_the_access_tests(app):
                 decided=1,
                 api_token=1,
                 webhook=1,
+                sitting=1,
+                promotion=1,
+                member_token="m",
             ),
             method=method.upper(),
         )[0]
@@ -244,7 +334,15 @@ def test_every_route_of_the_ars_and_avis_pages_is_in_the_access_tests(app):
         rule.endpoint
         for rule in app.url_map.iter_rules()
         if rule.endpoint.split(".")[0]
-        in ("instruction", "admin", "admin_privacy", "admin_api", "avis", "partenaire")
+        in (
+            "instruction",
+            "admin",
+            "admin_privacy",
+            "admin_api",
+            "avis",
+            "partenaire",
+            "commission",
+        )
     }
     assert routes == covered
 
@@ -318,6 +416,24 @@ def test_a_partner_link_opens_its_dossier_read_only_for_whoever_holds_it(
     assert other_salt.status_code == 404
 
 
+@pytest.mark.parametrize(("method", "path"), COMMISSION_LINK_ROUTES)
+@pytest.mark.parametrize("role", ROLES)
+def test_a_commission_link_opens_its_session_for_whoever_holds_it(
+    role, method, path, client, auth, scene
+):
+    sign_in(auth, scene, role)
+    response = request(client, method, scene.path(path))
+    # This campaign has no scoring grid: the link reads, and never writes (scores recorded
+    # through a link where the grid allows it: tests/test_web_commission.py).
+    assert response.status_code == (200 if method == "get" else 403)
+    forged = request(
+        client, method, scene.path(path).replace(scene.member_token, scene.member_token[:-2])
+    )
+    assert forged.status_code == 404
+    if method == "get":
+        assert "est pas valide" in forged.text
+
+
 def test_a_signed_in_instructeur_sees_the_links_of_its_pages(client, auth, scene):
     sign_in(auth, scene, "instructeur")
     page = client.get("/").text
@@ -340,6 +456,10 @@ def test_every_form_of_the_ars_and_avis_pages_carries_a_csrf_token(client, auth,
         "/admin/instructeurs",
         "/admin/instructeurs/{user}",
         "/avis/{token}",
+        "/instruction/campagnes/{slug}/commission",
+        "/instruction/commission/{sitting}",
+        "/instruction/commission/{sitting}/propositions",
+        "/admin/campagnes/{slug}/postes-finances",
     ]
     for path in pages:
         page = client.get(scene.path(path)).text
@@ -368,11 +488,7 @@ def test_a_brouillon_of_a_followed_campaign_does_not_exist_for_the_ars(
     role, method, path, client, auth, scene, brouillon
 ):
     sign_in(auth, scene, role)
-    response = request(
-        client,
-        method,
-        scene.path(path).replace(f"/dossiers/{scene.dossier.id}", f"/dossiers/{brouillon.id}"),
-    )
+    response = request(client, method, scene.path(path.replace("{dossier}", str(brouillon.id))))
     assert response.status_code == 404
     assert "Page introuvable" in response.text
     assert "Encore-Secrète" not in response.text

@@ -209,8 +209,14 @@ def test_the_buttons_follow_the_machine(world, client, campaign, hospital, instr
         "accepter",
         "refuser",
         "classer_sans_suite",
+        "inscrire_liste_complementaire",
     ]
     assert offered("accepte", published=False) == ["repasser_en_instruction"]
+    # Once published, a dossier of the liste complémentaire is promoted or refused at the end.
+    assert offered("liste_complementaire", published=True) == [
+        "promouvoir_liste_complementaire",
+        "refuser_liste_complementaire",
+    ]
     assert offered("confirme", published=True) == []
 
 

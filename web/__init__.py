@@ -50,6 +50,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web.api import views as api
     from web.auth import views as auth
     from web.avis import views as avis
+    from web.commission import views as commission
     from web.deposant import avis_views as deposant_avis
     from web.deposant import views as deposant
     from web.instruction import views as instruction
@@ -81,6 +82,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         partenaire.bp,
         administration_integrations.bp,
         api_docs.bp,
+        commission.bp,
     ):
         app.register_blueprint(blueprint)
     app.register_api(api.bp)

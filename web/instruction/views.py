@@ -99,7 +99,12 @@ INPUT_LABELS = {
     "reason": "Motif",
 }
 BULK_EVENT = "passer_en_instruction"
-DECISION_KINDS = {"accepte": "Accepté", "refuse": "Refusé", "sans_suite": "Classé sans suite"}
+DECISION_KINDS = {
+    "accepte": "Accepté",
+    "refuse": "Refusé",
+    "sans_suite": "Classé sans suite",
+    "liste_complementaire": "Liste complémentaire",
+}
 SORT_LABELS = {
     "numero": "N°",
     "organisation": "Organisation",

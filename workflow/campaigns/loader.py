@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from workflow.campaigns.commission import CommissionDef
 from workflow.campaigns.messages import pydantic_message, yaml_message
 from workflow.campaigns.schema import Campaign, Strict
 
@@ -77,6 +78,8 @@ class DemoFile(Strict):
     slug: str
     title: str
     relative_dates: RelativeDates
+    # A demo copy may fund posts so that the commission can be tried (`make run`).
+    commission: CommissionDef | None = None
 
 
 def load_campaign_file(path: str | Path, today: dt.date | None = None) -> Campaign:
@@ -151,6 +154,8 @@ def _demo_copy(base: Campaign, demo: DemoFile, today: dt.date) -> dict[str, Any]
     data.update(_demo_addresses(data))
     if base.start_date is not None:
         data["start_date"] = _demo_start_date(base, [day(o) for o in rel.start_dates])
+    if demo.commission is not None:
+        data["commission"] = demo.commission.model_dump()
     return data
 
 

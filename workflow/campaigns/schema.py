@@ -28,6 +28,7 @@ from workflow.campaigns.after_decision import (
 
 # The avis have their own module: who gives, who asks, the annex's fields, the signature.
 from workflow.campaigns.avis_defs import AvisDef, avis_field_refs
+from workflow.campaigns.commission import CommissionDef
 from workflow.campaigns.reference_lists import LISTS as REFERENCE_LISTS
 from workflow.campaigns.reference_lists import reference_list
 from workflow.campaigns.retention import Retention
@@ -390,6 +391,8 @@ class Campaign(Strict):
     # différents onglets dans n'importe quel ordre »: the other volets and the pieces wait
     # until the first volet's required fields are filled (IdF ASP and MGVH manuals).
     identification_first: bool = False
+    # The selection commission: funded posts per group, scoring grid, waiting list.
+    commission: CommissionDef | None = None
     demo: bool = False
     # After the decision (after_decision.py): the field where each dossier chooses its start
     # date, the steps an accepted dossier goes through, the dossier's ARS contact, and the
@@ -483,6 +486,8 @@ class Campaign(Strict):
             for name in ("rpps", "birth_date"):
                 if getattr(self.candidate, name):
                     refs.append((("candidate", name), getattr(self.candidate, name)))
+        if self.commission and self.commission.group_by:
+            refs.append((("commission", "group_by"), self.commission.group_by))
         for path, ref in refs:
             if ref not in known:
                 problems.append((path, f"champ inconnu : « {ref} »"))

@@ -26,6 +26,7 @@ OUTCOMES = {
     "accepte": "Accepté — avis favorable",
     "refuse": "Refusé — avis défavorable",
     "sans_suite": "Classé sans suite",
+    "liste_complementaire": "Inscrit sur la liste complémentaire",
 }
 
 
@@ -115,7 +116,9 @@ def letter_document(
     decision = dossier.decision
     if decision is None:
         raise InvalidInput("Ce dossier n'a pas de décision : il n'y a pas de lettre à produire.")
-    reference = f"decision:{decision.id}"
+    # The outcome is part of the reference: a decision on the liste complémentaire becomes
+    # an acceptance or a refusal in place (same row), and each outcome has its own letter.
+    reference = f"decision:{decision.id}:{decision.kind}"
     found = archived(session, KIND, reference)
     if found is not None:
         return found

@@ -5,5 +5,5 @@ ZIP archives, the timeline read from the audit trail, and a dossier
 rendered read-only.
 
 May import: `plumbing`, `models`, `campaigns`, `journal`, `people`, `machine`,
-`messagerie`.
+`messagerie`, `commission` (the funded posts of the statistics).
 """

@@ -34,7 +34,12 @@ from workflow.models import Avis, CampaignVersion, Decision, Dossier, Organisati
 from workflow.plumbing.dates import PARIS, as_utc
 
 VERDICTS = {"favorable": "Favorable", "defavorable": "Défavorable"}
-DECISIONS = {"accepte": "Accepté", "refuse": "Refusé", "sans_suite": "Classé sans suite"}
+DECISIONS = {
+    "accepte": "Accepté",
+    "refuse": "Refusé",
+    "sans_suite": "Classé sans suite",
+    "liste_complementaire": "Liste complémentaire",
+}
 FIXED = (
     "N° de dossier",
     "Organisation",

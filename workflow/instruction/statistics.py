@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from workflow.campaigns.store import current_version, definition_of
+from workflow.commission.groups import quotas_of
 from workflow.instruction.deposited import DEPOSITED, deposited_states
 from workflow.instruction.exports import neutralised
 from workflow.models import Campaign, Decision, Dossier
@@ -29,24 +29,15 @@ FILLED_STATE = "en_poste"
 WITHDRAWN_STATE = "desiste"
 
 
-def funded_posts_of(definition: Any) -> dict[str, int] | None:
-    """The posts a campaign funds, by commission group (« Dermatologie » → 2), or None when
-    the campaign does not say. Read defensively: the commission's part of the campaign format
-    is defined elsewhere (`commission.groups`, each with `label` and `funded_posts`)."""
-    commission = getattr(definition, "commission", None)
-    groups = _get(commission, "groups") if commission is not None else None
-    if not groups:
-        return None
-    funded: dict[str, int] = {}
-    for group in groups:
-        label, posts = _get(group, "label"), _get(group, "funded_posts")
-        if isinstance(label, str) and isinstance(posts, int) and not isinstance(posts, bool):
-            funded[label] = funded.get(label, 0) + posts
-    return funded or None
-
-
-def _get(thing: Any, name: str) -> Any:
-    return thing.get(name) if isinstance(thing, dict) else getattr(thing, name, None)
+def funded_posts_of(session: Session, campaign: Campaign) -> tuple[int | None, dict[str, int]]:
+    """The posts the campaign funds: its total (None when nobody declared any: the column
+    reads « non renseigné ») and its posts per commission group (« Dermatologie » → 2), as
+    an administrator last set them, else as the campaign file says (`quotas_of`)."""
+    quotas = quotas_of(session, campaign)
+    total = quotas.total
+    if total is None and quotas.per_group:
+        total = sum(quotas.per_group.values())
+    return total, dict(quotas.per_group)
 
 
 @dataclass
@@ -185,11 +176,10 @@ def _groups(
     # group is taken to be a speciality, as the dossiers carry no other grouping.
     lines: list[Figures] = []
     for campaign in campaigns:
-        definition = definition_of(session, current_version(session, campaign).id)
-        funded = funded_posts_of(definition)
-        if funded is None:
+        total, funded = funded_posts_of(session, campaign)
+        if total is None:
             continue
-        per_campaign[campaign.id].funded = sum(funded.values())
+        per_campaign[campaign.id].funded = total
         prefix = f"{campaign.title} — " if len(campaigns) > 1 else ""
         for label, posts in funded.items():
             line = Figures(prefix + label)

@@ -41,6 +41,17 @@ LABELS = {
     "suivre_campagne": "Instructeur ajouté à la campagne",
     "ne_plus_suivre_campagne": "Instructeur retiré de la campagne",
     "archiver_document": "Document archivé (envoyé ou téléchargé)",
+    # The selection commission (workflow/commission).
+    "creer_seance_commission": "Séance de commission créée",
+    "ajouter_membre_commission": "Membre ajouté à la séance de commission",
+    "inviter_membre_commission": "Membre invité à la séance de commission",
+    "avis_commission": "Avis de la commission",
+    "noter_dossier": "Dossier noté par un membre de la commission",
+    "proposer_decisions": "Décisions proposées par la commission",
+    "ajuster_proposition": "Proposition de décision modifiée",
+    "appliquer_decisions": "Décisions de la commission appliquées",
+    "modifier_postes_finances": "Postes financés modifiés",
+    "liste_complementaire_poste_libere": "Poste libéré : liste complémentaire",
 }
 VERDICTS = {"favorable": "favorable", "defavorable": "défavorable"}
 
@@ -129,6 +140,9 @@ def _details(payload: dict[str, Any], definition: Definition | None) -> list[str
         who = f", {payload['email']}" if payload.get("email") else ""
         verdict = VERDICTS.get(payload.get("verdict") or "")
         out.append(f"Avis : {avis}{who}" + (f" — {verdict}" if verdict else ""))
+    if payload.get("avis_commission"):
+        rank = f", rang {payload['rang']}" if payload.get("rang") else ""
+        out.append(f"Avis de la commission : {payload['avis_commission']}{rank}.")
     if "from" in payload and "to" in payload:
         out.append(f"Rang {payload['from']} → {payload['to']}.")
     if payload.get("instructeur"):

@@ -81,6 +81,22 @@ def record_decision(f: Firing) -> None:
     )
 
 
+@effect("amend_decision")
+def amend_decision(f: Firing) -> None:
+    """A dossier leaves the liste complémentaire (promoted or refused at its end): its
+    published decision becomes the new outcome, published at once, with the new motivation;
+    the audit trail keeps the waiting-list decision it replaces."""
+    decision = f.dossier.decision
+    if decision is None:  # Cannot happen through the machine: the state has its decision.
+        record_decision(f)
+        return
+    decision.kind = f.spec.dest
+    decision.motivation = f.payload["motivation"].strip()
+    decision.author_id = f.actor.user_id
+    decision.decided_at = f.now
+    decision.published_at = decision.published_at or f.now
+
+
 @effect("withdraw_decision")
 def withdraw_decision(f: Firing) -> None:
     """The audit trail keeps the withdrawn decision; the dossier no longer has one."""

@@ -16,7 +16,13 @@ from workflow.campaigns.per_dossier import confirmation_window_of, start_date_of
 from workflow.campaigns.schema import Campaign as Definition
 from workflow.machine.firing import Firing
 from workflow.models import Campaign, Dossier
-from workflow.plumbing.dates import as_utc, deadline_text, format_date, format_instant
+from workflow.plumbing.dates import (
+    as_utc,
+    deadline_text,
+    format_date,
+    format_instant,
+    paris_date,
+)
 
 Guard = Callable[[Firing], str | Iterable[str] | None]
 REGISTRY: dict[str, Guard] = {}
@@ -82,7 +88,14 @@ def dossier_complete(f: Firing) -> list[str]:
 # organisation's private draft, may never be deposited, and an instructor cannot see it. A
 # refused, classé sans suite or désisté dossier does not either: it is over, and the
 # candidate may be proposed again by another project.
-HOLDS_THE_CANDIDATE = ("en_construction", "en_instruction", "accepte", "confirme", "en_poste")
+HOLDS_THE_CANDIDATE = (
+    "en_construction",
+    "en_instruction",
+    "accepte",
+    "confirme",
+    "en_poste",
+    "liste_complementaire",
+)
 
 
 def same_candidate_reason(session: Session, dossier: Dossier, definition: Definition) -> str | None:
@@ -182,14 +195,39 @@ def results_published(f: Firing) -> str | None:
     return None
 
 
-@guard("confirmation_window")
-def confirmation_window(f: Firing) -> str | None:
-    """The maintien is confirmed inside the dossier's window (e.g. October before a
-    2 November start), which follows the dossier's own start date."""
-    window = confirmation_window_of(f.dossier, f.definition)
+# Assumption: the seeds give one maintien window per campaign (« du 1er au 31 octobre »); a
+# dossier promoted from the liste complémentaire once the window has begun has 15 days from
+# its promotion to confirm.
+PROMOTED_CONFIRMATION_DAYS = 15
+
+
+def confirmation_end(dossier: Dossier, definition: Definition) -> dt.date | None:
+    """The last day the dossier's maintien may be confirmed: the end of its own window
+    (`confirmation_window_of`, which follows its start date), or later for a dossier accepted
+    after the window opened (promoted from the liste complémentaire); None without a window."""
+    window = confirmation_window_of(dossier, definition)
     if window is None:
         return None
     start, end = window
+    decision = dossier.decision
+    if decision is None:
+        return end
+    decided_on = paris_date(as_utc(decision.decided_at))
+    if decided_on < start:
+        return end
+    return max(end, decided_on + dt.timedelta(days=PROMOTED_CONFIRMATION_DAYS))
+
+
+@guard("confirmation_window")
+def confirmation_window(f: Firing) -> str | None:
+    """The maintien is confirmed inside the dossier's window (e.g. October before a
+    2 November start), which follows the dossier's own start date; a dossier promoted from
+    the liste complémentaire after it opened has PROMOTED_CONFIRMATION_DAYS more."""
+    window = confirmation_window_of(f.dossier, f.definition)
+    end = confirmation_end(f.dossier, f.definition)
+    if window is None or end is None:
+        return None
+    start = window[0]
     if not start <= f.today <= end:
         return (
             "La confirmation du maintien du projet de recrutement est ouverte "

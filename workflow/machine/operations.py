@@ -244,7 +244,7 @@ def allowed_events(dossier: Dossier, actor: Actor) -> list[EventSpec]:
 
 # --- what the déposant's pages ask before offering an action ---------------------------------
 
-DECIDED_STATES = ("accepte", "refuse", "sans_suite")
+DECIDED_STATES = ("accepte", "refuse", "sans_suite", "liste_complementaire")
 
 
 def state_for_deposant(dossier: Dossier) -> str:

@@ -18,7 +18,12 @@ from workflow.people.actors import Actor
 from workflow.plumbing import clock
 from workflow.plumbing.errors import TransitionRefused
 
-DECISION_EVENTS = ("accepter", "refuser", "classer_sans_suite")
+DECISION_EVENTS = (
+    "accepter",
+    "refuser",
+    "classer_sans_suite",
+    "inscrire_liste_complementaire",
+)
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,7 @@ def publish_results(
         )
         rows = [
             row
-            for state, mails in _decision_mails()
+            for state, mails in _decision_mails().items()
             for row in mail_rows(mails, _in_state(pending, state))
         ]
         if rows:
@@ -97,19 +102,16 @@ def publish_results(
     return Published(len(ids))
 
 
-def _decision_mails() -> list[tuple[str, list[MailSpec]]]:
-    """The mails each decision event holds until publication, by the state it decides (one
-    template per outcome: an accepted dossier gets the acceptance, never the refusal)."""
-    flow = workflow()
-    found = []
+def _decision_mails() -> dict[str, list[MailSpec]]:
+    """The mails the decision events hold until publication, by the state they lead to, as
+    states.yaml names them."""
+    found: dict[str, set[MailSpec]] = {}
     for name in DECISION_EVENTS:
-        event = flow.events[name]
-        held = sorted(
-            {m for m in event.mails if m.on_publication}, key=lambda m: (m.template, m.to)
-        )
-        if held:
-            found.append((event.dest, held))
-    return found
+        event = workflow().events[name]
+        found.setdefault(event.dest, set()).update(m for m in event.mails if m.on_publication)
+    return {
+        state: sorted(mails, key=lambda m: (m.template, m.to)) for state, mails in found.items()
+    }
 
 
 def _in_state(pending: Subquery, state: str) -> Subquery:

@@ -7,6 +7,14 @@ May import: `plumbing`.
 from workflow.models.accounts import ORGANISATION_TYPES, Organisation, Role, User
 from workflow.models.base import Base
 from workflow.models.campaign import Campaign, CampaignVersion
+from workflow.models.commission import (
+    Assessment,
+    CommissionMember,
+    CommissionSession,
+    FundedPosts,
+    Promotion,
+    Score,
+)
 from workflow.models.documents import DOCUMENT_KINDS, ArchivedDocument
 from workflow.models.dossier import STATES, Attachment, Avis, Decision, Dossier
 from workflow.models.exports import EXPORT_KINDS, EXPORT_STATUSES, ExportJob
@@ -27,6 +35,7 @@ __all__ = [
     "WebhookDelivery",
     "ORGANISATION_TYPES",
     "STATES",
+    "Assessment",
     "Attachment",
     "AuditEvent",
     "Avis",
@@ -35,18 +44,23 @@ __all__ = [
     "CampaignInstructor",
     "CampaignVersion",
     "Cosignature",
+    "CommissionMember",
+    "CommissionSession",
     "Counter",
     "Decision",
     "EXPORT_KINDS",
     "EXPORT_STATUSES",
     "ExportJob",
     "Message",
+    "FundedPosts",
     "Notice",
     "Dossier",
     "Organisation",
     "OutboxMail",
+    "Promotion",
     "Role",
     "SchedulerLease",
+    "Score",
     "SecurityEvent",
     "Setting",
     "SignInSession",

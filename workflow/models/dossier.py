@@ -39,6 +39,7 @@ STATES = (
     "confirme",
     "en_poste",
     "desiste",
+    "liste_complementaire",
 )
 _STATE_LIST = ", ".join(f"'{s}'" for s in STATES)
 # The dashboard shows deposited dossiers only: its indexes leave the brouillons out.
@@ -273,7 +274,10 @@ class Decision(Base):
 
     __tablename__ = "decisions"
     __table_args__ = (
-        CheckConstraint("kind IN ('accepte', 'refuse', 'sans_suite')", name="known_kind"),
+        CheckConstraint(
+            "kind IN ('accepte', 'refuse', 'sans_suite', 'liste_complementaire')",
+            name="known_kind",
+        ),
         CheckConstraint("length(trim(motivation)) > 0", name="motivated"),
         # The dashboard's « décisions en attente de publication » (migration 0008).
         Index(
@@ -288,7 +292,7 @@ class Decision(Base):
     dossier_id: Mapped[int] = mapped_column(
         ForeignKey("dossiers.id", ondelete="CASCADE"), unique=True
     )
-    kind: Mapped[str] = mapped_column(String(12))
+    kind: Mapped[str] = mapped_column(String(24))
     motivation: Mapped[str] = mapped_column(Text)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[dt.datetime]

@@ -34,6 +34,7 @@ from workflow.campaigns.store import definition_of
 from workflow.instruction.export_jobs import export_storage
 from workflow.models import (
     ArchivedDocument,
+    Assessment,
     Attachment,
     AuditEvent,
     Avis,
@@ -162,6 +163,26 @@ def purge_letters(batch: Batch) -> int:
     return len(rows)
 
 
+def purge_assessments(batch: Batch) -> int:
+    """The commission's words on each dossier (its opinion's reason, an adjusted proposal's
+    motivation) replaced; the opinion, the rank, the scores and the proposal stay for the
+    statistics."""
+    s = batch.session
+    reasons = s.execute(
+        update(Assessment)
+        .where(Assessment.dossier_id.in_(batch.dossier_ids), Assessment.reason.is_not(None))
+        .values(reason=MARKER)
+        .execution_options(synchronize_session=False)
+    )
+    s.execute(
+        update(Assessment)
+        .where(Assessment.dossier_id.in_(batch.dossier_ids), Assessment.adjustment.is_not(None))
+        .values(adjustment=MARKER)
+        .execution_options(synchronize_session=False)
+    )
+    return reasons.rowcount or 0
+
+
 def purge_cosignatures(batch: Batch) -> int:
     """The partner's co-signature: the signer's name, function and address replaced; the
     date stays."""
@@ -258,6 +279,7 @@ STEPS: list[tuple[str, Step]] = [
     ("avis", purge_avis),
     ("messages", purge_messages),
     ("lettres", purge_letters),
+    ("commission", purge_assessments),
     ("cosignatures", purge_cosignatures),
     ("decisions", purge_decisions),
     ("mails", purge_outbox),

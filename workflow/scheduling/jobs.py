@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from workflow.campaigns.per_dossier import confirmation_window_of, start_date_of
 from workflow.campaigns.store import definition_of
+from workflow.commission.waitlist import promote_from_waiting_lists
 from workflow.journal import outbox
 from workflow.machine.closing import close_campaign, due_campaign_ids
 from workflow.models import Avis, Campaign, Decision, Dossier, Notice
@@ -315,6 +316,7 @@ def run_sweeps(sessions: sessionmaker[Session], now: dt.datetime | None = None) 
         ("brouillons", remind_brouillons),
         ("avis", remind_avis),
         ("confirmations", request_confirmations),
+        ("liste_complementaire", promote_from_waiting_lists),
     ):
         try:
             done = sweep(sessions, now)
