@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -200,6 +201,37 @@ def _describe(violation: dict[str, Any]) -> str:
     return f"{violation['impact']} {violation['id']} ({violation['help']}): {targets}"
 
 
+# Contexts whose pages run without JavaScript (`java_script_enabled=False`).
+NO_SCRIPT: set[int] = set()
+
+
+def _axe(page: Any) -> list[dict[str, Any]]:
+    # Injected through the DevTools protocol, so outside the page's Content-Security-Policy.
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))
+    results = page.evaluate(
+        """tags => axe.run(document, {runOnly: {type: "tag", values: tags},
+                                      resultTypes: ["violations"]})""",
+        WCAG_21_AA,
+    )
+    return results["violations"]
+
+
+def _axe_on_copy(page: Any) -> list[dict[str, Any]]:
+    """axe-core needs JavaScript (its promises never settle in a page without it): the page
+    as served without JavaScript is copied, its scripts left out, into a page of its own that
+    loads the same style sheets, and checked there."""
+    html = re.sub(r"<script\b.*?</script>", "", page.content(), flags=re.S | re.I)
+    html = html.replace("<head>", f'<head><base href="{page.url}">', 1)
+    context = page.context.browser.new_context(locale="fr-FR")
+    try:
+        copy = context.new_page()
+        copy.set_content(html, wait_until="load")
+        return _axe(copy)
+    finally:
+        context.close()
+
+
 def check_accessibility(page: Any, state: str = "") -> list[dict[str, Any]]:
     """Runs axe-core on the page as it is now (after a navigation, a form error or a change
     a script made), with the WCAG 2.1 A and AA rules. A serious or critical violation fails
@@ -212,15 +244,7 @@ def check_accessibility(page: Any, state: str = "") -> list[dict[str, Any]]:
     page.wait_for_load_state()
     watch = A11Y.get(id(page.context.browser))
     loads = watch.loads.get(id(page), 0) if watch else 0
-    # Injected through the DevTools protocol, so outside the page's Content-Security-Policy.
-    if not page.evaluate("() => typeof window.axe === 'object'"):
-        page.evaluate(AXE.read_text(encoding="utf-8"))
-    results = page.evaluate(
-        """tags => axe.run(document, {runOnly: {type: "tag", values: tags},
-                                      resultTypes: ["violations"]})""",
-        WCAG_21_AA,
-    )
-    violations: list[dict[str, Any]] = results["violations"]
+    violations = _axe_on_copy(page) if id(page.context) in NO_SCRIPT else _axe(page)
     where = f"{page.url}{' (' + state + ')' if state else ''}"
     blocking = [v for v in violations if v["impact"] in BLOCKING]
     others = [f"{where}: {_describe(v)}" for v in violations if v["impact"] not in BLOCKING]
@@ -264,6 +288,8 @@ def new_page(browser: Any, **options: Any) -> Any:
     """A page in its own browser context: one person, one set of cookies, French and Paris;
     its console and CSP violations are watched."""
     context = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris", **options)
+    if options.get("java_script_enabled") is False:
+        NO_SCRIPT.add(id(context))
     context.add_init_script(REPORT_VIOLATIONS)
     # Every page of the context, the first one and any a link opens, is watched.
     context.on("page", WATCHES[id(browser)].attach)
