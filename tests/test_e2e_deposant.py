@@ -79,6 +79,12 @@ def test_a_hospital_registers_fills_the_asp_demo_dossier_and_deposits_it(
     live_app: LiveApp, page, smtp_server, tmp_path: Path
 ):
     # --- Création de compte: a FINESS with a wrong key is refused next to the field.
+    # --- The accessibility statement, from the footer of the home page.
+    page.goto(f"{live_app.url}/")
+    check_accessibility(page)
+    page.get_by_role("link", name="Accessibilité : partiellement conforme").click()
+    assert "partiellement conforme" in page.inner_text("#conformite")
+    check_accessibility(page)
     page.goto(f"{live_app.url}/")
     check_accessibility(page)
     page.get_by_role("link", name="Création de compte").first.click()

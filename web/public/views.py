@@ -1,4 +1,4 @@
-"""Pages anyone can see: the campaigns open now."""
+"""Pages anyone can see: the campaigns open now, the accessibility statement."""
 
 from __future__ import annotations
 
@@ -27,3 +27,25 @@ def index() -> str:
         deadline_text=deadline_text,
         format_instant=format_instant,
     )
+
+
+@bp.get("/accessibilite")
+def accessibility() -> str:
+    """The accessibility statement (« déclaration d'accessibilité ») State services must
+    publish, with what the browser tests measure."""
+    return render_template("accessibility.html", audit=AUDIT)
+
+
+# What tests/test_e2e_*.py measure with axe-core (they fail on any serious or critical
+# violation); written here by hand at each audit, with its date.
+AUDIT = {
+    "date": "6 décembre 2026",
+    "tool": "axe-core 4.14",
+    "states": 76,
+    "journeys": (
+        "création de compte, connexion, dépôt d'un dossier volet par volet avec ses pièces, "
+        "récapitulatif, instruction, demande et réponse d'avis, décision, publication des "
+        "résultats, administration ; au clavier seul pour le dépôt et la décision, avec et "
+        "sans JavaScript pour les tableaux à lignes répétées"
+    ),
+}
