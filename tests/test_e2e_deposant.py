@@ -150,13 +150,30 @@ def test_a_hospital_registers_fills_the_asp_demo_dossier_and_deposits_it(
             "partenaire_nom": "CHU La Pitié",
             "partenaire_finess": "750100018",
             "partenaire_cp": "75013",
-            "partenaire_ville": "Paris",
+            "partenaire_ville": "Caen",  # not a commune of 75013: flagged, not refused
             "partenaire_directeur": "M. Paul Lambert",
             "partenaire_specialite": "Dermatologie et vénéréologie",
             "partenaire_email": "direction@chu-pitie.example.fr",
         },
     )
     save_volet(page, "Identification")
+
+    # --- The town is checked against its postal code, and the code's towns are proposed.
+    assert page.inner_text("#warning-partenaire_ville").startswith(
+        "La commune « Caen » ne correspond pas au code postal 75013 (commune(s) de ce code : Paris)"
+    )
+    assert "warning-partenaire_ville" in page.get_attribute(
+        "#f-partenaire_ville", "aria-describedby"
+    )
+    assert page.get_attribute("#f-partenaire_ville", "list") == "communes-partenaire_ville"
+    assert page.locator("#communes-partenaire_ville option").get_attribute("value") == "Paris"
+    proposed = page.locator("#communes-recruteur_ville option").evaluate_all(
+        "options => options.map(o => o.value)"
+    )
+    assert "Gonesse" in proposed and "Le Thillay" in proposed
+    fill(page, {"partenaire_ville": "Paris"})
+    save_volet(page, "Identification")
+    assert page.locator("#warning-partenaire_ville").count() == 0
 
     # --- Projet médical: leaving with unsaved changes warns; staying keeps the text.
     page.get_by_role("link", name=re.compile("^Projet médical")).click()
