@@ -41,7 +41,7 @@ def accessibility() -> str:
 AUDIT = {
     "date": "6 décembre 2026",
     "tool": "axe-core 4.14",
-    "states": 76,
+    "states": 106,
     "journeys": (
         "création de compte, connexion, dépôt d'un dossier volet par volet avec ses pièces, "
         "récapitulatif, instruction, demande et réponse d'avis, décision, publication des "
