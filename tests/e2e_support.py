@@ -242,9 +242,11 @@ def check_accessibility(page: Any, state: str = "") -> list[dict[str, Any]]:
         "browser tests need to check every page's accessibility"
     )
     page.wait_for_load_state()
+    violations = _axe_on_copy(page) if id(page.context) in NO_SCRIPT else _axe(page)
+    # Read after axe's round trips to the page: its « load » event, sent before their
+    # answers, has been counted by then.
     watch = A11Y.get(id(page.context.browser))
     loads = watch.loads.get(id(page), 0) if watch else 0
-    violations = _axe_on_copy(page) if id(page.context) in NO_SCRIPT else _axe(page)
     where = f"{page.url}{' (' + state + ')' if state else ''}"
     blocking = [v for v in violations if v["impact"] in BLOCKING]
     others = [f"{where}: {_describe(v)}" for v in violations if v["impact"] not in BLOCKING]
