@@ -171,7 +171,13 @@ def test_a_hospital_registers_fills_the_asp_demo_dossier_and_deposits_it(
         "options => options.map(o => o.value)"
     )
     assert "Gonesse" in proposed and "Le Thillay" in proposed
-    fill(page, {"partenaire_ville": "Paris"})
+    # Typing another postal code refills the proposals at once (app.js asks the server).
+    fill(page, {"partenaire_cp": "14000"})
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#communes-partenaire_ville option')]"
+        ".map(o => o.value).join() === 'Caen'"
+    )
+    fill(page, {"partenaire_cp": "75013", "partenaire_ville": "Paris"})
     save_volet(page, "Identification")
     assert page.locator("#warning-partenaire_ville").count() == 0
 

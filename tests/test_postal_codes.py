@@ -127,3 +127,11 @@ def test_without_the_npm_table_only_the_shape_and_frformats_list_are_checked(tmp
     assert postal_codes.communes_of("75013", missing) is None
     assert postal_codes.serves("14000", "Rouen", missing) is None
     assert check_postal_code("75013").warning is None
+
+
+@needs_table
+def test_the_communes_of_a_postal_code_are_served_as_json_for_the_form(client):
+    assert client.get("/codes-postaux/14000").json == {"code": "14000", "communes": ["Caen"]}
+    assert client.get("/codes-postaux/76031").json == {"code": "76031", "communes": []}
+    assert client.get("/codes-postaux/7501").status_code == 404
+    assert client.get("/codes-postaux/abcde").status_code == 404

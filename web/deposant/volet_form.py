@@ -10,7 +10,12 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from web.shared.parsing import parse_int
-from workflow.campaigns.addresses import address_warnings, confirmed_towns, town_proposals
+from workflow.campaigns.addresses import (
+    address_warnings,
+    confirmed_towns,
+    paired_postal_codes,
+    town_proposals,
+)
 from workflow.campaigns.fields import clean_value, is_empty
 from workflow.campaigns.schema import Campaign as Definition
 from workflow.campaigns.schema import Column, Condition, FieldDef, FieldType, Volet
@@ -156,6 +161,9 @@ class FieldView:
     required_note: str | None = None
     # The communes of the postal code before a town field, offered in a <datalist>.
     proposals: list[str] = field(default_factory=list)
+    # The id of that <datalist>: on the town field, and on its postal code field, whose
+    # typing refills it (app.js).
+    communes_list: str | None = None
 
 
 def field_views(
@@ -170,6 +178,9 @@ def field_views(
     views = []
     warned = warnings(volet, values)
     proposals = town_proposals(volet, values)
+    lists = {}
+    for town_key, code_field in paired_postal_codes(volet).items():
+        lists[town_key] = lists[code_field.key] = f"communes-{town_key}"
     for item in volet.fields:
         value = shown(item, values.get(item.key))
         input_type, inputmode = INPUTS.get(item.type, ("text", None))
@@ -180,6 +191,7 @@ def field_views(
                 error=errors.get(item.key),
                 warning=None if item.key in errors else warned.get(item.key),
                 proposals=proposals.get(item.key, []),
+                communes_list=lists.get(item.key),
                 condition=_condition(definition, volet, item.visible_if, saved),
                 input_type=input_type,
                 inputmode=inputmode,

@@ -1,14 +1,19 @@
-"""Pages anyone can see: the campaigns open now, the accessibility statement."""
+"""Pages anyone can see: the campaigns open now, the accessibility statement, and the
+communes of a postal code (La Poste's public data) for the volet form's town proposals."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import re
+
+from flask import Blueprint, abort, jsonify, render_template
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from web.shared.db import db_session
 from workflow.models import Campaign
 from workflow.plumbing import clock
 from workflow.plumbing.dates import deadline_text, format_instant
+from workflow.plumbing.postal_codes import communes_of
 
 bp = Blueprint("public", __name__, template_folder="templates")
 
@@ -49,3 +54,13 @@ AUDIT = {
         "sans JavaScript pour les tableaux à lignes répétées"
     ),
 }
+
+
+@bp.get("/codes-postaux/<code>")
+def postal_code_communes(code: str) -> ResponseReturnValue:
+    """The communes a postal code serves, as JSON, for the volet form's script to propose the
+    town as the postal code is typed (without it, the server proposes them once saved)."""
+    if not re.fullmatch(r"[0-9]{5}", code):
+        abort(404)
+    # [] for a code La Poste does not list (a CEDEX code), or without the table.
+    return jsonify({"code": code, "communes": communes_of(code) or []})
