@@ -18,6 +18,7 @@ import pytest
 from tests.e2e_support import (
     LiveApp,
     assert_clean_console,
+    check_accessibility,
     chromium,
     database_with_campaigns,
     needs_chromium,
@@ -71,14 +72,23 @@ def save_volet(page, title: str) -> None:  # type: ignore[no-untyped-def]
     page.get_by_role("button", name="Enregistrer", exact=True).click()
     page.wait_for_load_state()
     assert f"Le volet « {title} » est enregistré." in page.inner_text(".flashes")
+    check_accessibility(page)
 
 
 def test_a_hospital_registers_fills_the_asp_demo_dossier_and_deposits_it(
     live_app: LiveApp, page, smtp_server, tmp_path: Path
 ):
     # --- Création de compte: a FINESS with a wrong key is refused next to the field.
+    # --- The accessibility statement, from the footer of the home page.
     page.goto(f"{live_app.url}/")
+    check_accessibility(page)
+    page.get_by_role("link", name="Accessibilité : partiellement conforme").click()
+    assert "partiellement conforme" in page.inner_text("#conformite")
+    check_accessibility(page)
+    page.goto(f"{live_app.url}/")
+    check_accessibility(page)
     page.get_by_role("link", name="Création de compte").first.click()
+    check_accessibility(page)
     tick(page, "f-organisation_type-etablissement_sante")
     fill(
         page,
@@ -94,9 +104,11 @@ def test_a_hospital_registers_fills_the_asp_demo_dossier_and_deposits_it(
     page.get_by_role("button", name="Valider la création du compte").click()
     assert "clé de contrôle du n° FINESS est invalide" in page.inner_text("#error-finess")
     assert page.get_attribute("#f-finess", "aria-describedby").endswith("error-finess")
+    check_accessibility(page, "FINESS refusé")
     fill(page, {"finess": "950001370", "password": PASSWORD, "password_confirmation": PASSWORD})
     page.get_by_role("button", name="Valider la création du compte").click()
     assert "Plus qu'une étape" in page.inner_text("main")
+    check_accessibility(page)
 
     # --- The confirmation mail arrives over SMTP; its link confirms the address.
     live_app.flush_outbox()
@@ -105,12 +117,14 @@ def test_a_hospital_registers_fills_the_asp_demo_dossier_and_deposits_it(
     link = re.search(r"(http://\S+/compte/confirmer/\S+)", text).group(1)
     page.goto(link)
     assert "Votre adresse électronique est confirmée" in page.inner_text(".flashes")
+    check_accessibility(page)
 
     # --- Connexion.
     page.fill("#f-email", EMAIL)
     page.fill("#f-password", PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
     assert page.url.endswith("/mes-dossiers")
+    check_accessibility(page)
 
     # --- The campaign page, then a new dossier.
     page.get_by_role("link", name=re.compile(r"Création Postes Assistants Spécialistes")).click()
@@ -118,7 +132,9 @@ def test_a_hospital_registers_fills_the_asp_demo_dossier_and_deposits_it(
         ".fr-callout"
     )
     assert "hors-délai ne sera pas traité" in page.inner_text(".rules-text").lower()
+    check_accessibility(page)
     page.get_by_role("button", name="Nouveau dossier de candidature").click()
+    check_accessibility(page)
 
     # --- Identification first: the other tabs stay locked until it is saved.
     assert page.locator(".dossier-tabs .locked", has_text="Candidat").count() == 1
@@ -134,7 +150,7 @@ def test_a_hospital_registers_fills_the_asp_demo_dossier_and_deposits_it(
             "partenaire_nom": "CHU La Pitié",
             "partenaire_finess": "750100018",
             "partenaire_cp": "75013",
-            "partenaire_ville": "Paris",
+            "partenaire_ville": "Caen",  # not a commune of 75013: flagged, not refused
             "partenaire_directeur": "M. Paul Lambert",
             "partenaire_specialite": "Dermatologie et vénéréologie",
             "partenaire_email": "direction@chu-pitie.example.fr",
@@ -142,8 +158,32 @@ def test_a_hospital_registers_fills_the_asp_demo_dossier_and_deposits_it(
     )
     save_volet(page, "Identification")
 
+    # --- The town is checked against its postal code, and the code's towns are proposed.
+    assert page.inner_text("#warning-partenaire_ville").startswith(
+        "La commune « Caen » ne correspond pas au code postal 75013 (commune(s) de ce code : Paris)"
+    )
+    assert "warning-partenaire_ville" in page.get_attribute(
+        "#f-partenaire_ville", "aria-describedby"
+    )
+    assert page.get_attribute("#f-partenaire_ville", "list") == "communes-partenaire_ville"
+    assert page.locator("#communes-partenaire_ville option").get_attribute("value") == "Paris"
+    proposed = page.locator("#communes-recruteur_ville option").evaluate_all(
+        "options => options.map(o => o.value)"
+    )
+    assert "Gonesse" in proposed and "Le Thillay" in proposed
+    # Typing another postal code refills the proposals at once (app.js asks the server).
+    fill(page, {"partenaire_cp": "14000"})
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#communes-partenaire_ville option')]"
+        ".map(o => o.value).join() === 'Caen'"
+    )
+    fill(page, {"partenaire_cp": "75013", "partenaire_ville": "Paris"})
+    save_volet(page, "Identification")
+    assert page.locator("#warning-partenaire_ville").count() == 0
+
     # --- Projet médical: leaving with unsaved changes warns; staying keeps the text.
     page.get_by_role("link", name=re.compile("^Projet médical")).click()
+    check_accessibility(page)
     page.fill(
         "#f-nature_projet",
         "Consultations avancées de dermatologie à Gonesse deux jours par semaine, avec "
@@ -163,6 +203,7 @@ def test_a_hospital_registers_fills_the_asp_demo_dossier_and_deposits_it(
     save_volet(page, "Projet médical")
 
     page.get_by_role("link", name=re.compile("^Profil poste")).click()
+    check_accessibility(page)
     page.fill(
         "#f-teneur_poste",
         "Assistant partagé : 60 % au CH de Gonesse (consultations, avis dans les services), "
@@ -171,6 +212,7 @@ def test_a_hospital_registers_fills_the_asp_demo_dossier_and_deposits_it(
     save_volet(page, "Profil poste")
 
     page.get_by_role("link", name=re.compile("^Perspectives de carrière")).click()
+    check_accessibility(page)
     page.fill(
         "#f-poste_perenne",
         "Poste de praticien hospitalier en dermatologie proposé au CH de Gonesse à l'issue "
@@ -179,16 +221,19 @@ def test_a_hospital_registers_fills_the_asp_demo_dossier_and_deposits_it(
     save_volet(page, "Perspectives de carrière")
 
     page.get_by_role("link", name=re.compile("^Candidat")).click()
+    check_accessibility(page)
     fill(page, {"nom": "Lambourde", "prenom": "Peggy", "rpps": "10001234565"})
     save_volet(page, "Candidat")
 
     # --- Pieces: a text file named .pdf is refused by its content; real PDFs are kept.
     page.get_by_role("link", name=re.compile("^Joindre fichier")).click()
+    check_accessibility(page)
     fake = tmp_path / "cv.pdf"
     fake.write_text("Curriculum vitae de Peggy Lambourde (texte, pas un PDF)")
     page.set_input_files("#fichier-cv", str(fake))
     page.locator("#piece-cv").get_by_role("button", name="Envoyer le fichier").click()
     assert "n'est pas un PDF" in page.inner_text("#error-fichier-cv")
+    check_accessibility(page, "PDF refusé")
     for key, title in (
         ("cv", "CV de Peggy Lambourde"),
         ("lettre_motivation", "Lettre de motivation"),
@@ -198,16 +243,19 @@ def test_a_hospital_registers_fills_the_asp_demo_dossier_and_deposits_it(
         page.set_input_files(f"#fichier-{key}", str(pdf))
         page.locator(f"#piece-{key}").get_by_role("button", name="Envoyer le fichier").click()
         assert f"Le fichier « {key}.pdf » est joint au dossier." in page.inner_text(".flashes")
+        check_accessibility(page)
 
     # --- Confirmer: every box ticked, then « Déposer le dossier ».
     page.get_by_role("link", name=re.compile("^Dossier complet")).click()
     assert "Ce qu'il manque encore" in page.inner_text("main")
+    check_accessibility(page)
     for checkbox in page.locator("#f-attestations input[type=checkbox]").all():
         tick(page, checkbox.get_attribute("id"))
     page.get_by_role("button", name="Déposer le dossier").click()
     notice = page.inner_text("#accuse-depot")
     number = re.search(r"Dossier n° (\d+) déposé", notice).group(1)
     assert page.text_content("#etat-dossier") == "En construction"
+    check_accessibility(page)
 
     # --- The accusé de réception arrives with the number and the recap.
     live_app.flush_outbox()
@@ -223,6 +271,7 @@ def test_a_hospital_registers_fills_the_asp_demo_dossier_and_deposits_it(
     cells = row.text_content()
     assert number in cells and "Lambourde Peggy" in cells and "CHU La Pitié" in cells
     assert "En construction" in cells and "Complet" in cells
+    check_accessibility(page)
 
     # --- No page of the journey broke the Content-Security-Policy or logged an error.
     assert_clean_console(page.context.browser)

@@ -26,6 +26,7 @@ from werkzeug.datastructures import MultiDict
 from tests.e2e_support import (
     LiveApp,
     assert_clean_console,
+    check_accessibility,
     chromium,
     database_with_campaigns,
     needs_chromium,
@@ -146,10 +147,12 @@ def new_page(browser):  # type: ignore[no-untyped-def]
 
 def sign_in(page, url: str, email: str, password: str) -> None:  # type: ignore[no-untyped-def]
     page.goto(f"{url}/connexion")
+    check_accessibility(page)
     page.fill("#f-email", email)
     page.fill("#f-password", password)
     page.get_by_role("button", name="Se connecter").click()
     page.wait_for_load_state()
+    check_accessibility(page)
 
 
 def flashes(page) -> str:  # type: ignore[no-untyped-def]
@@ -159,10 +162,12 @@ def flashes(page) -> str:  # type: ignore[no-untyped-def]
 def open_dossier(page, live: LiveApp, candidate: str) -> None:  # type: ignore[no-untyped-def]
     """From the dashboard, as an instructeur does: the dossier's number in the table."""
     page.goto(f"{live.url}/instruction/campagnes/{SLUG}")
+    check_accessibility(page)
     number = str(live.dossier(candidate).number)
     page.locator("#selection table").get_by_role("link", name=number, exact=True).click()
     page.wait_for_load_state()
     assert page.inner_text("h1").startswith(f"Dossier n° {number}")
+    check_accessibility(page)
 
 
 def decide(page, live: LiveApp, candidate: str, button: str, motivation: str) -> None:  # type: ignore[no-untyped-def]
@@ -171,6 +176,7 @@ def decide(page, live: LiveApp, candidate: str, button: str, motivation: str) ->
     page.locator("#action-accepter").get_by_role("button", name=button, exact=True).click()
     page.wait_for_load_state()
     assert f"« {button} » : c'est fait" in flashes(page)
+    check_accessibility(page)
 
 
 def test_an_instructeur_instructs_the_demo_campaign_to_published_results(
@@ -182,10 +188,12 @@ def test_an_instructeur_instructs_the_demo_campaign_to_published_results(
     # --- Signed in, the instructeur finds the campaign it follows and its three dossiers.
     sign_in(instructeur, live.url, *INSTRUCTEUR)
     instructeur.get_by_role("link", name="Instruction", exact=True).click()
+    check_accessibility(instructeur)
     instructeur.get_by_role(
         "link", name=re.compile("Création Postes Assistants Spécialistes")
     ).click()
     assert instructeur.inner_text("#compte-en_construction") == "3"
+    check_accessibility(instructeur)
 
     # --- All three pass into instruction at once (« Tout sélectionner », drawn by the script).
     instructeur.check("#tout-selectionner")
@@ -194,6 +202,7 @@ def test_an_instructeur_instructs_the_demo_campaign_to_published_results(
     ).click()
     assert "Passés en instruction (3)" in flashes(instructeur)
     assert instructeur.inner_text("#compte-en_instruction") == "3"
+    check_accessibility(instructeur)
 
     # --- Corrections asked on the first dossier, with a message and a due date.
     open_dossier(instructeur, live, "Lambourde")
@@ -203,6 +212,7 @@ def test_an_instructeur_instructs_the_demo_campaign_to_published_results(
     form.locator("input[name=due_date]").fill(due.isoformat())
     form.get_by_role("button", name="Demander des corrections").click()
     assert "le dossier est « En construction »" in flashes(instructeur)
+    check_accessibility(instructeur)
 
     # --- The déposant receives the mail, corrects the volet « Candidat » and saves it.
     live.flush_outbox()
@@ -213,24 +223,29 @@ def test_an_instructeur_instructs_the_demo_campaign_to_published_results(
     sign_in(deposant, live.url, *DEPOSANT)
     lambourde = live.dossier("Lambourde")
     deposant.goto(f"{live.url}/dossiers/{lambourde.id}/volets/candidat")
+    check_accessibility(deposant)
     deposant.fill("#f-prenom", "Peggy-Anne")
     deposant.get_by_role("button", name="Enregistrer", exact=True).click()
     deposant.wait_for_load_state()
     assert "Le volet « Candidat » est enregistré." in flashes(deposant)
+    check_accessibility(deposant)
 
     # --- Back in instruction; the timeline shows the correction; an avis is asked.
     instructeur.reload()
+    check_accessibility(instructeur)
     timeline = instructeur.inner_text("#chronologie")
     assert "Demander des corrections" in timeline and "Volet enregistré" in timeline
     assert DEPOSANT[0] in timeline and "Volet : Candidat" in timeline
     assert "Peggy-Anne" in instructeur.inner_text("#volet-candidat")
     instructeur.locator("#action-passer_en_instruction").get_by_role("button").click()
     assert "le dossier est « En instruction »" in flashes(instructeur)
+    check_accessibility(instructeur)
     instructeur.select_option("#f-avis_key", label="Avis du coordonnateur de la spécialité")
     instructeur.fill("#f-giver_name", "Pr Lefèvre")
     instructeur.fill("#f-giver_email", COORDONNATEUR)
     instructeur.get_by_role("button", name="Envoyer la demande d'avis").click()
     assert f"La demande d'avis est envoyée par mail à {COORDONNATEUR}" in flashes(instructeur)
+    check_accessibility(instructeur)
 
     # --- The coordonnateur answers through the mailed link, without an account.
     live.flush_outbox()
@@ -239,6 +254,7 @@ def test_an_instructeur_instructs_the_demo_campaign_to_published_results(
     giver = new_page(browser)
     giver.goto(link)
     assert f"Avis sur le dossier n° {lambourde.number}" in giver.inner_text("h1")
+    check_accessibility(giver)
     assert "Peggy-Anne" in giver.inner_text("#volet-candidat")
     giver.click("label[for='f-verdict-favorable']")
     giver.fill("#f-comment", "Projet cohérent ; partenaire pertinent pour la spécialité.")
@@ -249,15 +265,18 @@ def test_an_instructeur_instructs_the_demo_campaign_to_published_results(
     giver.wait_for_load_state()
     assert "Merci : votre avis est enregistré" in flashes(giver)
     assert "Votre avis favorable a été enregistré" in giver.inner_text("#avis-donne")
+    check_accessibility(giver)
 
     # --- « Consulter avis », then the decisions; a decision without motivation is refused.
     instructeur.reload()
+    check_accessibility(instructeur)
     avis_row = instructeur.inner_text("#liste-avis tbody")
     assert "Favorable" in avis_row and "Projet cohérent" in avis_row and "PDF signé" in avis_row
     instructeur.locator("#action-accepter").get_by_role("button", name="Accepter").click()
     assert "La motivation de la décision est obligatoire." in instructeur.inner_text(
         "#action-accepter [role=alert]"
     )
+    check_accessibility(instructeur, "motivation manquante")
     instructeur.locator("#action-accepter textarea[name=motivation]").fill(
         "Projet de qualité, avis favorable du coordonnateur."
     )
@@ -265,18 +284,22 @@ def test_an_instructeur_instructs_the_demo_campaign_to_published_results(
     assert "La décision sera visible du déposant à la publication des résultats." in flashes(
         instructeur
     )
+    check_accessibility(instructeur)
     decide(instructeur, live, "Martin", "Refuser", "Partenaire hors zone prioritaire.")
     decide(instructeur, live, "Petit", "Classer sans suite", "Candidat retenu ailleurs.")
 
     # --- Before publication the déposant still sees « en instruction ».
     deposant.goto(f"{live.url}/dossiers/{lambourde.id}/decision")
     assert deposant.text_content("#etat-dossier") == "En instruction"
+    check_accessibility(deposant)
 
     # --- « Publier les résultats »: both partners of each dossier receive the decision.
     instructeur.goto(f"{live.url}/instruction/campagnes/{SLUG}")
     assert "3 décision(s) enregistrée(s)" in instructeur.inner_text("#publication")
+    check_accessibility(instructeur)
     instructeur.get_by_role("button", name="Publier les résultats").click()
     assert "Résultats publiés : 3 décision(s)." in flashes(instructeur)
+    check_accessibility(instructeur)
     live.flush_outbox()
     numbers = {str(live.dossier(c).number) for c in CANDIDATES}
 
@@ -294,10 +317,12 @@ def test_an_instructeur_instructs_the_demo_campaign_to_published_results(
     count = len(smtp_server.messages)
     instructeur.get_by_role("button", name="Publier les résultats").click()
     assert "Aucune nouvelle décision à publier" in flashes(instructeur)
+    check_accessibility(instructeur)
     live.flush_outbox()
     assert len(smtp_server.messages) == count
 
     deposant.reload()
+    check_accessibility(deposant)
     assert deposant.inner_text("#decision-kind").startswith("Accepté")
     assert "avis favorable du coordonnateur" in deposant.inner_text("#decision-motivation")
 
@@ -343,8 +368,10 @@ def test_the_administrator_sees_the_state_machine_drawn(live_app: LiveApp, brows
     page = new_page(browser)
     sign_in(page, live_app.url, *ADMINISTRATEUR)
     page.get_by_role("link", name="Administration", exact=True).click()
+    check_accessibility(page)
     page.get_by_role("link", name="Machine à états des dossiers").click()
     page.wait_for_selector("#machine[data-drawn=oui] svg")
+    check_accessibility(page, "machine dessinée")
     drawn = page.inner_text("#dessin-machine")
     for state in ("brouillon", "en_construction", "en_instruction", "accepte", "en_poste"):
         assert state in drawn

@@ -307,10 +307,10 @@ def test_postal_code_valid(raw: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ("00100", "Le code postal 00100 ne correspond à aucun département"),
-        ("96000", "Le code postal 96000 ne correspond à aucun département"),
-        ("99000", "Le code postal 99000 ne correspond à aucun département"),
-        ("99999", "Le code postal 99999 ne correspond à aucun département"),
+        ("00100", "Code postal inconnu : 00100 ne correspond à aucun département"),
+        ("96000", "Code postal inconnu : 96000 ne correspond à aucun département"),
+        ("99000", "Code postal inconnu : 99000 ne correspond à aucun département"),
+        ("99999", "Code postal inconnu : 99999 ne correspond à aucun département"),
         ("7500", "Le code postal doit comporter 5 chiffres (4 saisis)."),
         ("750066", "Le code postal doit comporter 5 chiffres (6 saisis)."),
         (
@@ -332,8 +332,8 @@ def test_a_postal_code_absent_from_la_postes_list_is_kept_with_a_warning(code: s
     checked = check_postal_code(code)
     assert checked.value == code
     assert checked.warning == (
-        f"Le code postal {code} n'est pas dans la liste officielle de La Poste : vérifiez-le "
-        "(un code CEDEX, absent de cette liste, est accepté)."
+        f"Code postal inconnu : {code} n'est pas dans la liste officielle de La Poste ; "
+        "vérifiez-le (un code CEDEX, absent de cette liste, est accepté)."
     )
 
 

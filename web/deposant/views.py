@@ -267,11 +267,8 @@ def volet(dossier_id: int, volet_key: str) -> Page:
                 message, status = " ".join(refused.reasons), 422
             else:
                 flash(f"Le volet « {current.title} » est enregistré.", "success")
-                warned = [
-                    f.label
-                    for f in current.fields
-                    if volet_form.field_warning(f, (found.values or {})[current.key].get(f.key))
-                ]
+                saved_warnings = volet_form.warnings(current, (found.values or {})[current.key])
+                warned = [f.label for f in current.fields if f.key in saved_warnings]
                 if warned:
                     names = ", ".join(f"« {label} »" for label in warned)
                     flash(f"Vérifiez {names} : voir l'avertissement sous le champ.", "warning")

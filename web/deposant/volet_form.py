@@ -10,6 +10,12 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from web.shared.parsing import parse_int
+from workflow.campaigns.addresses import (
+    address_warnings,
+    confirmed_towns,
+    paired_postal_codes,
+    town_proposals,
+)
 from workflow.campaigns.fields import clean_value, is_empty
 from workflow.campaigns.schema import Campaign as Definition
 from workflow.campaigns.schema import Column, Condition, FieldDef, FieldType, Volet
@@ -153,6 +159,11 @@ class FieldView:
     rows: list[dict[str, Any]] = field(default_factory=list)
     # « Obligatoire si … », for a field required only on a condition (`required_if`).
     required_note: str | None = None
+    # The communes of the postal code before a town field, offered in a <datalist>.
+    proposals: list[str] = field(default_factory=list)
+    # The id of that <datalist>: on the town field, and on its postal code field, whose
+    # typing refills it (app.js).
+    communes_list: str | None = None
 
 
 def field_views(
@@ -165,6 +176,11 @@ def field_views(
     """One view per field of the volet; `values` are this volet's (stored or as posted),
     `saved` the dossier's stored values (for conditions on other volets)."""
     views = []
+    warned = warnings(volet, values)
+    proposals = town_proposals(volet, values)
+    lists = {}
+    for town_key, code_field in paired_postal_codes(volet).items():
+        lists[town_key] = lists[code_field.key] = f"communes-{town_key}"
     for item in volet.fields:
         value = shown(item, values.get(item.key))
         input_type, inputmode = INPUTS.get(item.type, ("text", None))
@@ -173,7 +189,9 @@ def field_views(
                 field=item,
                 value=value,
                 error=errors.get(item.key),
-                warning=None if item.key in errors else field_warning(item, values.get(item.key)),
+                warning=None if item.key in errors else warned.get(item.key),
+                proposals=proposals.get(item.key, []),
+                communes_list=lists.get(item.key),
                 condition=_condition(definition, volet, item.visible_if, saved),
                 input_type=input_type,
                 inputmode=inputmode,
@@ -187,6 +205,19 @@ def field_views(
             )
         )
     return views
+
+
+def warnings(volet: Volet, values: dict[str, Any]) -> dict[str, str]:
+    """The French warnings of a volet's values, by field key: each value's own (an RPPS key
+    off the usual algorithm), and a town its postal code does not serve, which says more; a
+    town the postal code serves has none."""
+    confirmed = confirmed_towns(volet, values)
+    found = {
+        item.key: warning
+        for item in volet.fields
+        if item.key not in confirmed and (warning := field_warning(item, values.get(item.key)))
+    }
+    return found | address_warnings(volet, values)
 
 
 def field_warning(definition: FieldDef, value: Any) -> str | None:

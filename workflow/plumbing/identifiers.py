@@ -208,8 +208,8 @@ def check_rpps(raw: str) -> Checked:
 
 
 POSTAL_CODE_UNLISTED_WARNING = (
-    "Le code postal {code} n'est pas dans la liste officielle de La Poste : vérifiez-le "
-    "(un code CEDEX, absent de cette liste, est accepté)."
+    "Code postal inconnu : {code} n'est pas dans la liste officielle de La Poste ; "
+    "vérifiez-le (un code CEDEX, absent de cette liste, est accepté)."
 )
 
 
@@ -235,8 +235,8 @@ def check_postal_code(raw: str) -> Checked:
     _require_digits(value, "Le code postal", 5)
     if value[:2] not in _POSTAL_DEPARTMENT_PREFIXES:
         raise IdentifierError(
-            f"Le code postal {value} ne correspond à aucun département : "
-            "il doit commencer par 01 à 95, 97 ou 98."
+            f"Code postal inconnu : {value} ne correspond à aucun département "
+            "(un code postal commence par 01 à 95, 97 ou 98)."
         )
     if not _official_postal_codes().is_valid(value):
         return Checked(value, warning=POSTAL_CODE_UNLISTED_WARNING.format(code=value))

@@ -2,7 +2,8 @@
    - fields shown only when another field has a value (data-visible-if);
    - repeated table rows added and removed in place (data-add-row, data-remove-row);
    - a warning before leaving a form with unsaved changes (form[data-warn-unsaved]);
-   - a print button (data-print). */
+   - a print button (data-print);
+   - the towns of a postal code proposed as it is typed (input[data-communes]). */
 (function () {
   "use strict";
   document.documentElement.classList.add("js");
@@ -85,7 +86,27 @@
       form.addEventListener("change", function () { applyConditions(form); });
     });
     document.querySelectorAll("[data-print]").forEach(function (button) { button.hidden = false; });
+    document.querySelectorAll("input[data-communes]").forEach(function (input) {
+      input.addEventListener("input", function () { proposeTowns(input); });
+    });
   });
+
+  function proposeTowns(input) {
+    var code = input.value.replace(/\s/g, "");
+    var list = document.getElementById(input.getAttribute("data-communes"));
+    if (!list || !/^[0-9]{5}$/.test(code)) return;
+    fetch("/codes-postaux/" + code, {headers: {"Accept": "application/json"}})
+      .then(function (response) { return response.ok ? response.json() : {communes: []}; })
+      .then(function (data) {
+        list.textContent = "";
+        data.communes.forEach(function (name) {
+          var option = document.createElement("option");
+          option.value = name;
+          list.appendChild(option);
+        });
+      })
+      .catch(function () {});
+  }
 
   window.addEventListener("beforeunload", function (event) {
     if (!dirty) return;
