@@ -15,8 +15,10 @@ for the last required one, then goes through with its accusé de réception; the
 passes the dossier into instruction and asks for corrections; the déposant reads the banner
 (« jusqu'au … inclus »), answers in the messagerie and fires « Transmettre les corrections »;
 the instructeur finds it back « En instruction », marked « Corrections transmises », accepts
-it with a motivation and publishes; the partner's decision mail carries the letter (a PDF
-naming the outcome) and a link to the decision, which the partner opens. For Normandie the
+it with a motivation and publishes; « Envoi automatique d'un mail d'information sur la
+publication des résultats aux deux établissements partenaires » (IdF ASP manual): the
+partner's mail carries the letter (a PDF naming the outcome) and a link to the decision,
+which the partner opens. For Normandie the
 scheduler's sweep asks nothing of a May 2027 start in November 2026, and asks the prise de
 poste on 2 May 2027. The administrator's state-machine page lists the new transitions."""
 
@@ -64,6 +66,7 @@ from tests.test_e2e_instruction import (
     sign_in,
 )
 from tests.test_e2e_messagerie import plain
+from workflow.campaigns.schema import Campaign as Definition
 from workflow.campaigns.store import current_version, definition_of
 from workflow.models import Campaign
 from workflow.plumbing import clock
@@ -177,14 +180,15 @@ def test_a_dossier_of_each_seed_family_goes_from_its_avis_to_the_partners_decisi
             journey(family, live, browser, smtp_server, tmp_path, definition)
 
 
-def journey(  # noqa: PLR0915 - one journey, read top to bottom
+def journey(
     family: Family,
     live: LiveApp,
     browser: Any,
     smtp_server: Any,
     tmp_path: Path,
-    definition: Any,
+    definition: Definition,
 ) -> None:
+    """One family's journey, in the order of the issue's « Done when »."""
     dossier_id = live.dossiers[CANDIDATE]
     asked = [a for a in definition.avis if a.before_deposit]
     required = [a for a in asked if a.required]
@@ -206,6 +210,11 @@ def journey(  # noqa: PLR0915 - one journey, read top to bottom
         assert "L'invitation est envoyée par mail" in flashes(deposant)
         assert deposant.text_content(f"#statut-{kind.key}") == "invité"
     live.flush_outbox()
+    if not required:
+        # IdF requires no avis: the one still awaited does not hold the deposit back.
+        deposant.goto(f"{live.url}/dossiers/{dossier_id}/confirmer")
+        assert "Le dossier est complet" in deposant.inner_text("main")
+        assert "n'a pas encore été donné" not in deposant.inner_text("main")
 
     # --- Each giver answers from the link of their mail, the candidate's consent last.
     giver = new_page(browser)
@@ -226,11 +235,7 @@ def journey(  # noqa: PLR0915 - one journey, read top to bottom
         giver.get_by_role("button", name="Signer et envoyer mon avis").click()
         giver.wait_for_load_state()
         assert "votre réponse est enregistrée" in flashes(giver)
-    if last is None:
-        # Nothing required (IdF): the deposit is not held back by the avis.
-        deposant.goto(f"{live.url}/dossiers/{dossier_id}/confirmer")
-        assert "n'a pas encore été donné" not in deposant.inner_text("main")
-    else:
+    if last is not None:
         # One required avis still missing: the deposit is refused, naming it alone.
         deposit(deposant, live, dossier_id)
         refusal = deposant.inner_text("main")
@@ -263,6 +268,18 @@ def journey(  # noqa: PLR0915 - one journey, read top to bottom
     instructeur = new_page(browser)
     sign_in(instructeur, live.url, *INSTRUCTEUR)
     open_dossier(instructeur, live, CANDIDATE, family.slug)
+    # « Consulter avis »: every avis the déposant collected, each as it was given.
+    avis_rows = instructeur.locator("#liste-avis tbody tr")
+    assert avis_rows.count() == len(asked)
+    for kind in asked:
+        row = avis_rows.filter(has_text=kind.label).inner_text()
+        assert "invité par le déposant" in row
+        if kind.key == family.in_pdf:
+            assert "PDF signé" in row
+        else:
+            assert "certifié par" in row
+    if family is NORMANDIE:
+        assert "Dominique Vasseur" in instructeur.inner_text("#resume #co-signature")
     instructeur.locator("#action-passer_en_instruction").get_by_role("button").click()
     assert "le dossier est « En instruction »" in flashes(instructeur)
     due = paris_date(clock.now()) + dt.timedelta(days=7)
@@ -345,7 +362,7 @@ def journey(  # noqa: PLR0915 - one journey, read top to bottom
 
 
 def cosign(  # type: ignore[no-untyped-def]
-    family: Family, definition: Any, live: LiveApp, browser, smtp_server, number: int
+    family: Family, definition: Definition, live: LiveApp, browser, smtp_server, number: int
 ) -> None:
     """Normandie ASR: the CHU's Direction des Affaires Médicales, invited at the deposit,
     certifies through its link that it received the complete dossier. IdF asks nothing."""
@@ -353,6 +370,7 @@ def cosign(  # type: ignore[no-untyped-def]
     if family is not NORMANDIE:
         assert definition.cosignature is None and invitations == []
         return
+    assert definition.cosignature is not None
     assert definition.cosignature.who == (
         "Direction des Affaires Médicales du Centre Hospitalier Universitaire"
     )
