@@ -52,20 +52,27 @@ IN_PDF = "avis_coordonnateur"
 CONSENT = "consentement_candidat"
 
 
-def fill_dossier(session: Session, storage: Storage) -> int:
+def fill_dossier(
+    session: Session,
+    storage: Storage,
+    slug: str = SLUG,
+    deposant_account: tuple[str, str] = DEPOSANT,
+    hospital_name: tuple[str, str] = ("Centre Hospitalier de Dieppe", "760780239"),
+    candidate: dict[str, str] | None = None,
+) -> int:
     """The hospital's dossier, every volet filled and every piece attached, its boxes ticked:
-    complete but for the avis."""
-    campaign = session.scalar(select(Campaign).where(Campaign.slug == SLUG))
+    complete but for the avis (`candidate` answers the volet « Candidat »'s fields)."""
+    campaign = session.scalar(select(Campaign).where(Campaign.slug == slug))
     assert campaign is not None
     with transaction(session):
         hospital = Organisation(
-            type="etablissement_sante", name="Centre Hospitalier de Dieppe", finess="760780239"
+            type="etablissement_sante", name=hospital_name[0], finess=hospital_name[1]
         )
         session.add(hospital)
         session.flush()
         user = User(
-            email=DEPOSANT[0],
-            password_hash=hash_password(DEPOSANT[1]),
+            email=deposant_account[0],
+            password_hash=hash_password(deposant_account[1]),
             role="deposant",
             organisation_id=hospital.id,
             email_confirmed_at=clock.now(),
@@ -78,7 +85,7 @@ def fill_dossier(session: Session, storage: Storage) -> int:
         for volet in definition.volets:
             data = volet_form(definition, volet)
             if volet.key == "candidat":
-                data |= {"nom": "Leroux", "prenom": "Camille", "email": CANDIDATE}
+                data |= candidate or {"nom": "Leroux", "prenom": "Camille", "email": CANDIDATE}
             save_volet(session, dossier, deposant, volet.key, parse(volet, MultiDict(data)))
         for piece in definition.pieces:
             pdf = pdf_bytes(piece.label)

@@ -102,33 +102,38 @@ def deposit_dossiers(session: Session, storage: Storage) -> dict[str, int]:
     return ids
 
 
+def add_ars_staff(session: Session, slug: str) -> None:
+    """The ARS's instructeur, following the campaign `slug`, and its administrateur."""
+    with transaction(session):
+        instructeur = User(
+            email=INSTRUCTEUR[0],
+            password_hash=hash_password(INSTRUCTEUR[1]),
+            role="instructeur",
+            full_name="Claire Martin",
+            email_confirmed_at=clock.now(),
+        )
+        session.add(instructeur)
+        session.add(
+            User(
+                email=ADMINISTRATEUR[0],
+                password_hash=hash_password(ADMINISTRATEUR[1]),
+                role="administrateur",
+                email_confirmed_at=clock.now(),
+            )
+        )
+    campaign = session.scalar(select(Campaign).where(Campaign.slug == slug))
+    admin = Actor("administrateur", None, None, "administrateur (test)")
+    with transaction(session):
+        follow(session, instructeur, campaign, admin)
+
+
 @pytest.fixture
 def live_app(tmp_path: Path, smtp_server) -> Iterator[LiveApp]:  # type: ignore[no-untyped-def]
     database, engine, sessions = database_with_campaigns(tmp_path)
     uploads = tmp_path / "uploads"
     with sessions() as session:
         ids = deposit_dossiers(session, Storage(uploads))
-        with transaction(session):
-            instructeur = User(
-                email=INSTRUCTEUR[0],
-                password_hash=hash_password(INSTRUCTEUR[1]),
-                role="instructeur",
-                full_name="Claire Martin",
-                email_confirmed_at=clock.now(),
-            )
-            session.add(instructeur)
-            session.add(
-                User(
-                    email=ADMINISTRATEUR[0],
-                    password_hash=hash_password(ADMINISTRATEUR[1]),
-                    role="administrateur",
-                    email_confirmed_at=clock.now(),
-                )
-            )
-        campaign = session.scalar(select(Campaign).where(Campaign.slug == SLUG))
-        admin = Actor("administrateur", None, None, "administrateur (test)")
-        with transaction(session):
-            follow(session, instructeur, campaign, admin)
+        add_ars_staff(session, SLUG)
     with served(database, engine, sessions, smtp_server.url, uploads, ids) as live:
         live.flush_outbox()  # the accusés de réception
         yield live
@@ -159,9 +164,9 @@ def flashes(page) -> str:  # type: ignore[no-untyped-def]
     return page.inner_text(".flashes")
 
 
-def open_dossier(page, live: LiveApp, candidate: str) -> None:  # type: ignore[no-untyped-def]
+def open_dossier(page, live: LiveApp, candidate: str, slug: str = SLUG) -> None:  # type: ignore[no-untyped-def]
     """From the dashboard, as an instructeur does: the dossier's number in the table."""
-    page.goto(f"{live.url}/instruction/campagnes/{SLUG}")
+    page.goto(f"{live.url}/instruction/campagnes/{slug}")
     check_accessibility(page)
     number = str(live.dossier(candidate).number)
     page.locator("#selection table").get_by_role("link", name=number, exact=True).click()
