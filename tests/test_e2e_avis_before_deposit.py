@@ -23,6 +23,7 @@ from werkzeug.datastructures import MultiDict
 from tests.e2e_support import (
     LiveApp,
     assert_clean_console,
+    check_accessibility,
     chromium,
     database_with_campaigns,
     needs_chromium,
@@ -119,8 +120,10 @@ def link_in_mail(smtp_server, address: str) -> str:  # type: ignore[no-untyped-d
 
 def deposit(page, live: LiveApp, dossier_id: int) -> None:  # type: ignore[no-untyped-def]
     page.goto(f"{live.url}/dossiers/{dossier_id}/confirmer")
+    check_accessibility(page)
     page.get_by_role("button", name="Déposer le dossier").click()
     page.wait_for_load_state()
+    check_accessibility(page)
 
 
 def certify(page, name: str, function: str | None) -> None:  # type: ignore[no-untyped-def]
@@ -158,10 +161,12 @@ def test_a_hospital_collects_every_signed_avis_and_the_candidates_consent_before
     with chromium() as browser:
         page = open_page(browser)
         page.goto(f"{live_app.url}/connexion")
+        check_accessibility(page)
         page.fill("#f-email", DEPOSANT[0])
         page.fill("#f-password", DEPOSANT[1])
         page.get_by_role("button", name="Se connecter").click()
         page.wait_for_load_state()
+        check_accessibility(page)
 
         # Nothing given yet: the deposit is refused, naming each avis.
         deposit(page, live_app, dossier_id)
@@ -174,6 +179,7 @@ def test_a_hospital_collects_every_signed_avis_and_the_candidates_consent_before
         # address come prefilled from Annexe 1.
         page.get_by_role("link", name=re.compile("^Avis et signatures")).click()
         page.wait_for_load_state()
+        check_accessibility(page)
         assert page.input_value(f"#f-{CONSENT}-giver_name") == "Camille Leroux"
         assert page.input_value(f"#f-{CONSENT}-giver_email") == CANDIDATE
         for kind in required:
@@ -184,6 +190,7 @@ def test_a_hospital_collects_every_signed_avis_and_the_candidates_consent_before
             page.wait_for_load_state()
             assert "L'invitation est envoyée par mail" in page.inner_text(".flashes")
             assert page.text_content(f"#statut-{kind.key}") == "invité"
+            check_accessibility(page)
         live_app.flush_outbox()
 
         # Each giver answers from the link of their own mail, without an account.
@@ -193,6 +200,7 @@ def test_a_hospital_collects_every_signed_avis_and_the_candidates_consent_before
                 continue
             giver.goto(link_in_mail(smtp_server, giver_address(kind.key)))
             assert giver.inner_text("h1") == kind.label
+            check_accessibility(giver)
             fill_annex(giver)
             if kind.key == IN_PDF:
                 giver.click("label[for='f-signature_mode-pdf']")
@@ -205,6 +213,7 @@ def test_a_hospital_collects_every_signed_avis_and_the_candidates_consent_before
             giver.wait_for_load_state()
             assert "votre réponse est enregistrée" in giver.inner_text(".flashes")
             assert "Elle ne peut plus être modifiée" in giver.inner_text("#avis-donne")
+            check_accessibility(giver)
 
         # The candidate's consent still missing: refused, naming only it.
         deposit(page, live_app, dossier_id)
@@ -219,14 +228,17 @@ def test_a_hospital_collects_every_signed_avis_and_the_candidates_consent_before
         assert "Seuls les agents de l’ARS Normandie auront accès à ces données." in (
             candidate.inner_text("#texte-annexe")
         )
+        check_accessibility(candidate)
         assert candidate.locator("#f-certified_function").count() == 0
         certify(candidate, "Camille Leroux", None)
         candidate.get_by_role("button", name="Donner mon consentement").click()
         candidate.wait_for_load_state()
         assert "votre réponse est enregistrée" in candidate.inner_text(".flashes")
+        check_accessibility(candidate)
 
         # What was given, read-only for the déposant; then the deposit goes through.
         page.goto(f"{live_app.url}/dossiers/{dossier_id}/avis")
+        check_accessibility(page)
         for kind in required:
             assert page.text_content(f"#statut-{kind.key}") == "donné"
         assert "Dr avis_chef_service_universitaire, Chef de service" in page.inner_text(
