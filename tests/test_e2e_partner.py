@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from tests.e2e_support import (
     LiveApp,
+    check_accessibility,
     chromium,
     database_with_campaigns,
     needs_chromium,
@@ -88,7 +89,9 @@ def test_the_partner_opens_the_link_of_its_mail_and_reads_the_decision(
         assert "lecture seule" in page.inner_text("#partenaire-lecture")
         # Nothing to fill in or send: the demo ASP campaign asks no co-signature.
         assert page.locator("main form").count() == 0
+        check_accessibility(page)
         # A link cut short opens nothing.
         cut = page.goto(link.group(0)[:-4])
         assert cut is not None and cut.status == 404
         assert "Ce lien n'est pas valide" in page.inner_text("main")
+        check_accessibility(page, "lien tronqué")

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from tests.e2e_support import (
     LiveApp,
+    check_accessibility,
     chromium,
     database_with_campaigns,
     needs_chromium,
@@ -64,19 +65,23 @@ def test_an_invited_instructeur_signs_in_with_proconnect_and_signs_out(live_app,
     with chromium() as browser:
         page = new_page(browser)
         page.goto(f"{live_app.url}/connexion")
+        check_accessibility(page)
         page.get_by_role("button", name="S’identifier avec ProConnect").click()
 
         page.wait_for_url(f"{live_app.url}/instruction/")
         assert page.locator("h1").inner_text() == "Instruction des dossiers"
         assert title in page.content()
         assert provider.authorizations[-1]["code_challenge_method"] == "S256"
+        check_accessibility(page)
 
         page.get_by_role("button", name="Se déconnecter").click()
         page.wait_for_url(f"{live_app.url}/")
         assert "Vous êtes déconnecté, de ce service et de ProConnect." in page.content()
         assert provider.logouts and provider.logouts[-1]["id_token_hint"].count(".") == 2
+        check_accessibility(page)
         page.goto(f"{live_app.url}/instruction/")
         assert "/connexion" in page.url
+        check_accessibility(page)
 
     with live_app.sessions() as session:
         kinds = list(session.scalars(select(SecurityEvent.kind).order_by(SecurityEvent.id)))

@@ -13,6 +13,7 @@ from tests.conftest import World
 from tests.e2e_support import (
     LiveApp,
     assert_clean_console,
+    check_accessibility,
     chromium,
     database_with_campaigns,
     needs_chromium,
@@ -59,11 +60,14 @@ def test_the_statistics_page_draws_its_charts_and_reads_as_tables(live_app, tmp_
     with chromium() as browser:
         page = new_page(browser, accept_downloads=True)
         page.goto(f"{live.url}/connexion")
+        check_accessibility(page)
         page.fill("#f-email", ADMINISTRATEUR[0])
         page.fill("#f-password", ADMINISTRATEUR[1])
         page.get_by_role("button", name="Se connecter").click()
         page.wait_for_load_state()
+        check_accessibility(page)
         page.goto(f"{live.url}/instruction/campagnes/{slug}")
+        check_accessibility(page)
         page.get_by_role("link", name="Statistiques de la campagne").click()
         # The chart components draw on a canvas inside their own element.
         page.wait_for_selector("#graphique-etats bar-chart canvas", state="attached")
@@ -74,6 +78,8 @@ def test_the_statistics_page_draws_its_charts_and_reads_as_tables(live_app, tmp_
         assert "En poste" in states and "Refusé" in states
         decisions = page.locator("#tableau-decisions tbody tr").last.inner_text()
         assert "non renseigné" in decisions  # no funded posts in this campaign
+        # Checked with the charts drawn: their canvases are in the page axe reads.
+        check_accessibility(page, "graphiques dessinés")
         with page.expect_download() as download:
             page.click("#statistiques-csv")
         data = Path(download.value.path()).read_text(encoding="utf-8-sig")
