@@ -26,6 +26,7 @@ from werkzeug.datastructures import MultiDict
 from tests.e2e_support import (
     LiveApp,
     assert_clean_console,
+    check_accessibility,
     chromium,
     database_with_campaigns,
     needs_chromium,
@@ -54,7 +55,9 @@ INSTRUCTEUR = ("claire.martin@ars-idf.example.fr", "Instruction-ARS-2026!")
 DEPOSANT = ("bam@ch-gonesse.example.fr", "Affaires-Medicales-2019")
 INVITEE = "pr.durand@chu-coordination.example.fr"
 PARTNER = "direction@partenaire.example.fr"  # the partner's address the demo values give
-CONTACT_ARS = "ars-idf-asp@ars.sante.fr"
+# The seed's « ars-idf-asp@ars.sante.fr », at example.org in the demo copy (which never mails
+# a real ARS address: workflow/campaigns/loader.py).
+CONTACT_ARS = "ars-idf-asp@example.org"
 DERMATOLOGIE = "Dermatologie et vénéréologie"
 CARDIOLOGIE = "Médecine cardiovasculaire"
 # (candidate, group, the jury's rank in its group, the member's and the instructeur's marks)
@@ -145,10 +148,12 @@ def browser(live_app: LiveApp):  # type: ignore[no-untyped-def]
 
 def sign_in(page, url: str, email: str, password: str) -> None:  # type: ignore[no-untyped-def]
     page.goto(f"{url}/connexion")
+    check_accessibility(page)
     page.fill("#f-email", email)
     page.fill("#f-password", password)
     page.get_by_role("button", name="Se connecter").click()
     page.wait_for_load_state()
+    check_accessibility(page)
 
 
 def flashes(page) -> str:  # type: ignore[no-untyped-def]
@@ -162,6 +167,7 @@ def score(page, dossier_id: int, marks: tuple[int, int]) -> None:  # type: ignor
     form.get_by_role("button", name="Enregistrer mes notes").click()
     page.wait_for_load_state()
     assert "Vos notes sont enregistrées." in flashes(page)
+    check_accessibility(page)
 
 
 def subjects_to(smtp_server, address: str, pattern: str) -> list[str]:  # type: ignore[no-untyped-def]
@@ -178,9 +184,11 @@ def test_a_jury_ranks_scores_decides_and_its_waiting_list_fills_itself(
     # --- From the campaign's dashboard, the instructeur opens a session of the jury.
     sign_in(instructeur, live.url, *INSTRUCTEUR)
     instructeur.goto(f"{live.url}/instruction/campagnes/{SLUG}")
+    check_accessibility(instructeur)
     instructeur.get_by_role("link", name=re.compile("Séances, classement par groupe")).click()
     assert "Médecine cardiovasculaire : 1" in instructeur.inner_text("#postes-finances")
     assert "Dermatologie et vénéréologie : 2" in instructeur.inner_text("#postes-finances")
+    check_accessibility(instructeur)
     instructeur.fill("#f-title", "Jury de sélection")
     instructeur.get_by_role("button", name="Créer la séance").click()
     instructeur.wait_for_load_state()
@@ -190,6 +198,7 @@ def test_a_jury_ranks_scores_decides_and_its_waiting_list_fills_itself(
     assert "Dermatologie et vénéréologie — 2 poste(s) financé(s)" in groups.nth(0).inner_text()
     assert "Médecine cardiovasculaire — 1 poste(s) financé(s)" in groups.nth(1).inner_text()
     session_url = instructeur.url
+    check_accessibility(instructeur)
 
     # --- A member without an account is invited; she scores through her mailed link.
     form = instructeur.locator("#invitation-membre")
@@ -198,6 +207,7 @@ def test_a_jury_ranks_scores_decides_and_its_waiting_list_fills_itself(
     form.locator("#f-email").fill(INVITEE)
     form.get_by_role("button", name="Inviter par lien personnel").click()
     assert "Membre ajouté à la séance." in flashes(instructeur)
+    check_accessibility(instructeur)
     live.flush_outbox()
     (invitation,) = smtp_server.to(INVITEE)
     assert invitation["Subject"].startswith("Invitation à la commission — Jury de sélection")
@@ -206,14 +216,17 @@ def test_a_jury_ranks_scores_decides_and_its_waiting_list_fills_itself(
     member = new_page(browser)
     member.goto(link)
     assert "Pr Hélène Durand (coordonnatrice du DES)" in member.inner_text("main")
+    check_accessibility(member)
     for candidate, _, _, marks, _ in CANDIDATES:
         score(member, live.dossiers[candidate], marks)
     # A forged link opens nothing.
     member.goto(link[:-3])
     assert "Ce lien ne peut pas être utilisé" in member.inner_text("h1")
+    check_accessibility(member)
 
     # --- The instructeur scores too, and records the jury's opinion and rank of each.
     instructeur.goto(session_url)
+    check_accessibility(instructeur)
     for candidate, _, rank, _, marks in CANDIDATES:
         dossier_id = live.dossiers[candidate]
         score(instructeur, dossier_id, marks)
@@ -224,6 +237,7 @@ def test_a_jury_ranks_scores_decides_and_its_waiting_list_fills_itself(
         form.get_by_role("button", name="Enregistrer l'avis").click()
         instructeur.wait_for_load_state()
         assert "Avis de la commission enregistré." in flashes(instructeur)
+        check_accessibility(instructeur)
     # The mean of the two members' weighted marks (coefficients 2 and 1), and their spread:
     # Arnaud (2×16 + 15) / 3 = 15.67 and (2×17 + 14) / 3 = 16.00: mean 15.83, spread 0.17.
     arnaud = instructeur.inner_text(f"#d-{live.dossiers['Arnaud']} .moyenne")
@@ -231,8 +245,11 @@ def test_a_jury_ranks_scores_decides_and_its_waiting_list_fills_itself(
 
     # --- Decisions proposed from the quotas 2 and 1, then applied in one go.
     instructeur.get_by_role("link", name="Propositions de décision").click()
+    instructeur.wait_for_load_state()
+    check_accessibility(instructeur)
     instructeur.get_by_role("button", name="Proposer les décisions d'après les rangs").click()
     assert "Décisions proposées" in flashes(instructeur)
+    check_accessibility(instructeur)
 
     def proposal(candidate: str) -> str:
         return instructeur.inner_text(f"#p-{live.dossiers[candidate]} .proposition")
@@ -247,10 +264,12 @@ def test_a_jury_ranks_scores_decides_and_its_waiting_list_fills_itself(
     instructeur.get_by_role("button", name="Appliquer les décisions").click()
     instructeur.wait_for_load_state()
     assert "Décisions appliquées : 3 accepté(s), 2 sur liste complémentaire" in flashes(instructeur)
+    check_accessibility(instructeur)
 
     # --- The grouped publication sends each outcome its mail.
     instructeur.get_by_role("button", name="Publier les résultats").click()
     assert "Résultats publiés : 5 décision(s)." in flashes(instructeur)
+    check_accessibility(instructeur)
     live.flush_outbox()
     decided = subjects_to(smtp_server, DEPOSANT[0], r"^Décision ARS")
     waiting = subjects_to(smtp_server, DEPOSANT[0], r"^Liste complémentaire")
@@ -267,8 +286,10 @@ def test_a_jury_ranks_scores_decides_and_its_waiting_list_fills_itself(
 
     # --- The minutes of the session.
     instructeur.goto(session_url)
+    check_accessibility(instructeur)
     instructeur.get_by_role("link", name="Procès-verbal").click()
     present = instructeur.inner_text("#membres-presents")
+    check_accessibility(instructeur)
     assert "Claire Martin (instructeur ARS)" in present
     assert "Pr Hélène Durand (coordonnatrice du DES)" in present
     assert "Liste complémentaire" in instructeur.inner_text("main")
@@ -277,11 +298,13 @@ def test_a_jury_ranks_scores_decides_and_its_waiting_list_fills_itself(
     deposant = new_page(browser)
     sign_in(deposant, live.url, *DEPOSANT)
     deposant.goto(f"{live.url}/dossiers/{live.dossiers['Arnaud']}/decision")
+    check_accessibility(deposant)
     action = deposant.locator("#action-desister")
     action.locator("textarea[name=reason]").fill("Le candidat a choisi un poste à l'étranger.")
     action.get_by_role("button", name="Renoncer au poste").click()
     deposant.wait_for_load_state()
     assert live.dossier("Arnaud").state == "desiste"
+    check_accessibility(deposant)
 
     # --- The scheduler's sweep promotes the first of Dermatologie's waiting list, once.
     before = len(smtp_server.messages)
@@ -304,5 +327,6 @@ def test_a_jury_ranks_scores_decides_and_its_waiting_list_fills_itself(
     assert f"Poste libéré par le dossier n° {number['Arnaud']}" in deposant.inner_text(
         "#decision-motivation"
     )
+    check_accessibility(deposant)
 
     assert_clean_console(browser)

@@ -16,7 +16,13 @@ import datetime as dt
 import re
 from pathlib import Path
 
-from tests.e2e_support import LiveApp, assert_clean_console, needs_chromium, pdf_bytes
+from tests.e2e_support import (
+    LiveApp,
+    assert_clean_console,
+    check_accessibility,
+    needs_chromium,
+    pdf_bytes,
+)
 from tests.test_e2e_instruction import (  # noqa: F401 (the fixtures live_app and browser)
     DEPOSANT,
     INSTRUCTEUR,
@@ -55,6 +61,7 @@ def test_corrections_asked_answered_and_transmitted_back_into_instruction(
     open_dossier(instructeur, live, "Lambourde")
     instructeur.locator("#action-passer_en_instruction").get_by_role("button").click()
     assert "le dossier est « En instruction »" in flashes(instructeur)
+    check_accessibility(instructeur)
     due = paris_date(clock.now()) + dt.timedelta(days=7)
     due_text = f"jusqu'au {format_date(due)} inclus"
     form = instructeur.locator("#action-demander_corrections")
@@ -65,6 +72,7 @@ def test_corrections_asked_answered_and_transmitted_back_into_instruction(
     assert f"Modifiable par le déposant {due_text} (heure de Paris)" in instructeur.inner_text(
         "#resume"
     )
+    check_accessibility(instructeur)
 
     # --- The déposant's mail names the due date the same way.
     live.flush_outbox()
@@ -90,26 +98,32 @@ def test_corrections_asked_answered_and_transmitted_back_into_instruction(
         assert "Corrections demandées par l'ARS" in banner, tab
         assert ASKED in banner, tab
         assert due_text in banner, tab
+        check_accessibility(deposant, f"onglet {tab}")
     # The « Décision » tab no longer says instruction begins after the deadline.
     deposant.goto(f"{base}/decision")
+    check_accessibility(deposant)
     assert "Son instruction commence après la date limite" not in deposant.inner_text("main")
     assert "L'instruction de votre dossier a commencé" in deposant.inner_text("#decision-attente")
     # The request is the ARS's message of the thread, unread until opened.
     deposant.goto(f"{base}/messagerie")
+    check_accessibility(deposant)
     assert ASKED in deposant.inner_text("#messages")
     assert "demande de corrections" in deposant.text_content("#messages")
 
     # --- The déposant corrects the volet « Candidat », still editable while corrections are open.
     deposant.goto(f"{base}/volets/candidat")
+    check_accessibility(deposant)
     deposant.fill("#f-prenom", "Peggy-Anne")
     deposant.get_by_role("button", name="Enregistrer", exact=True).click()
     deposant.wait_for_load_state()
     assert "Le volet « Candidat » est enregistré." in flashes(deposant)
+    check_accessibility(deposant)
 
     # --- It answers in the messagerie with a signed PDF.
     signed = tmp_path / "attestation-ordre-signee.pdf"
     signed.write_bytes(pdf_bytes("Attestation d'inscription à l'Ordre, signée"))
     deposant.goto(f"{base}/messagerie")
+    check_accessibility(deposant)
     deposant.fill("#f-body", ANSWER)
     deposant.set_input_files("#f-piece_jointe", str(signed))
     deposant.get_by_role("button", name="Envoyer le message").click()
@@ -117,6 +131,7 @@ def test_corrections_asked_answered_and_transmitted_back_into_instruction(
     assert "Votre message est envoyé à l'ARS" in flashes(deposant)
     assert ANSWER in deposant.inner_text("#messages")
     assert "attestation-ordre-signee.pdf" in deposant.inner_text("#messages")
+    check_accessibility(deposant)
 
     # --- « Transmettre les corrections »: back in instruction at once.
     deposant.get_by_role("button", name="Transmettre les corrections").click()
@@ -124,6 +139,7 @@ def test_corrections_asked_answered_and_transmitted_back_into_instruction(
     assert "« Transmettre les corrections » : c'est enregistré" in flashes(deposant)
     assert deposant.text_content("#etat-dossier") == "En instruction"
     assert deposant.locator("#corrections-demandees").count() == 0
+    check_accessibility(deposant)
 
     # --- The instructeur is told, by two mails from the outbox.
     live.flush_outbox()
@@ -137,6 +153,7 @@ def test_corrections_asked_answered_and_transmitted_back_into_instruction(
 
     # --- The dashboard marks the dossier, and the « Suivi » filter finds it.
     instructeur.goto(f"{live.url}/instruction/campagnes/{SLUG}")
+    check_accessibility(instructeur)
     row = instructeur.text_content(f"#dossier-{lambourde.id}")
     assert "Message non lu" in row and "Corrections transmises" in row
     assert "Message non lu" not in instructeur.text_content(f"#dossier-{live.dossier('Martin').id}")
@@ -146,6 +163,7 @@ def test_corrections_asked_answered_and_transmitted_back_into_instruction(
     rows = instructeur.locator("#selection tbody tr")
     assert rows.count() == 1
     assert number in rows.first.inner_text()
+    check_accessibility(instructeur, "filtre « Message non lu »")
 
     # --- The instructeur reads the thread and the PDF, and answers.
     rows.first.get_by_role("link", name=number, exact=True).click()
@@ -153,6 +171,7 @@ def test_corrections_asked_answered_and_transmitted_back_into_instruction(
     assert instructeur.text_content("#etat-dossier").strip() == "En instruction"
     thread = instructeur.inner_text("#messagerie")
     assert ASKED in thread and ANSWER in thread
+    check_accessibility(instructeur)
     with instructeur.expect_download() as download:
         instructeur.get_by_role("link", name="attestation-ordre-signee.pdf").click()
     saved = tmp_path / "lu.pdf"
@@ -162,8 +181,10 @@ def test_corrections_asked_answered_and_transmitted_back_into_instruction(
     instructeur.get_by_role("button", name="Envoyer le message").click()
     instructeur.wait_for_load_state()
     assert "Le message est envoyé au déposant" in flashes(instructeur)
+    check_accessibility(instructeur)
     # Read now: the marker « Message non lu » is gone from the dashboard.
     instructeur.goto(f"{live.url}/instruction/campagnes/{SLUG}")
+    check_accessibility(instructeur)
     row = instructeur.text_content(f"#dossier-{lambourde.id}")
     assert "Message non lu" not in row and "Corrections transmises" in row
 
@@ -173,5 +194,6 @@ def test_corrections_asked_answered_and_transmitted_back_into_instruction(
     link = re.search(r"(http://\S+/messagerie)", plain(answer)).group(1)
     deposant.goto(link)
     assert "Merci, le dossier est complet." in deposant.inner_text("#messages")
+    check_accessibility(deposant)
 
     assert_clean_console(browser)
