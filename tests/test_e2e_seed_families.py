@@ -42,6 +42,7 @@ from tests.conftest import at_paris
 from tests.e2e_support import (
     LiveApp,
     assert_clean_console,
+    check_accessibility,
     chromium,
     database_with_campaigns,
     needs_chromium,
@@ -201,6 +202,7 @@ def journey(
     else:
         assert required == [] and [a.key for a in asked] == ["avis_coordonnateur"]
     deposant.goto(f"{live.url}/dossiers/{dossier_id}/avis")
+    check_accessibility(deposant)
     for kind in asked:
         if kind.giver != "candidat":
             deposant.fill(f"#f-{kind.key}-giver_name", f"Dr {kind.key}")
@@ -209,12 +211,14 @@ def journey(
         deposant.wait_for_load_state()
         assert "L'invitation est envoyée par mail" in flashes(deposant)
         assert deposant.text_content(f"#statut-{kind.key}") == "invité"
+        check_accessibility(deposant)
     live.flush_outbox()
     if not required:
         # IdF requires no avis: the one still awaited does not hold the deposit back.
         deposant.goto(f"{live.url}/dossiers/{dossier_id}/confirmer")
         assert "Le dossier est complet" in deposant.inner_text("main")
         assert "n'a pas encore été donné" not in deposant.inner_text("main")
+        check_accessibility(deposant)
 
     # --- Each giver answers from the link of their mail, the candidate's consent last.
     giver = new_page(browser)
@@ -224,6 +228,7 @@ def journey(
             continue
         giver.goto(link_in_mail(smtp_server, giver_address(kind.key)))
         assert giver.inner_text("h1") == kind.label
+        check_accessibility(giver)
         fill_annex(giver)
         if kind.key == family.in_pdf:
             giver.click("label[for='f-signature_mode-pdf']")
@@ -235,6 +240,7 @@ def journey(
         giver.get_by_role("button", name="Signer et envoyer mon avis").click()
         giver.wait_for_load_state()
         assert "votre réponse est enregistrée" in flashes(giver)
+        check_accessibility(giver)
     if last is not None:
         # One required avis still missing: the deposit is refused, naming it alone.
         deposit(deposant, live, dossier_id)
@@ -246,11 +252,14 @@ def journey(
         assert live.dossier(CANDIDATE).state == "brouillon"
         consent = new_page(browser)
         consent.goto(link_in_mail(smtp_server, family.candidate["email"]))
+        check_accessibility(consent)
         certify(consent, f"{family.candidate['prenom']} {CANDIDATE}", None)
         consent.get_by_role("button", name="Donner mon consentement").click()
         consent.wait_for_load_state()
         assert "votre réponse est enregistrée" in flashes(consent)
+        check_accessibility(consent)
     deposant.goto(f"{live.url}/dossiers/{dossier_id}/avis")
+    check_accessibility(deposant)
     for kind in asked:
         assert deposant.text_content(f"#statut-{kind.key}") == "donné"
 
@@ -282,6 +291,7 @@ def journey(
         assert "Dominique Vasseur" in instructeur.inner_text("#resume #co-signature")
     instructeur.locator("#action-passer_en_instruction").get_by_role("button").click()
     assert "le dossier est « En instruction »" in flashes(instructeur)
+    check_accessibility(instructeur)
     due = paris_date(clock.now()) + dt.timedelta(days=7)
     due_text = f"jusqu'au {format_date(due)} inclus"
     form = instructeur.locator("#action-demander_corrections")
@@ -289,21 +299,25 @@ def journey(
     form.locator("input[name=due_date]").fill(due.isoformat())
     form.get_by_role("button", name="Demander des corrections").click()
     assert "le dossier est « En construction »" in flashes(instructeur)
+    check_accessibility(instructeur)
 
     # --- The déposant reads the request and its due date, answers and transmits.
     base = f"{live.url}/dossiers/{dossier_id}"
     deposant.goto(f"{base}/messagerie")
     banner = deposant.inner_text("#corrections-demandees")
     assert ASKED in banner and due_text in banner
+    check_accessibility(deposant)
     deposant.fill("#f-body", ANSWER)
     deposant.get_by_role("button", name="Envoyer le message").click()
     deposant.wait_for_load_state()
     assert "Votre message est envoyé à l'ARS" in flashes(deposant)
+    check_accessibility(deposant)
     deposant.get_by_role("button", name="Transmettre les corrections").click()
     deposant.wait_for_load_state()
     assert "« Transmettre les corrections » : c'est enregistré" in flashes(deposant)
     assert deposant.text_content("#etat-dossier") == "En instruction"
     assert deposant.locator("#corrections-demandees").count() == 0
+    check_accessibility(deposant)
     live.flush_outbox()
     told = [m["Subject"] for m in smtp_server.to(INSTRUCTEUR[0])]
     assert f"Corrections transmises — dossier n° {number}" in " ".join(told)
@@ -311,6 +325,7 @@ def journey(
     # --- Back in instruction, marked on the dashboard; the instructeur reads the answer.
     instructeur.goto(f"{live.url}/instruction/campagnes/{family.slug}")
     assert "Corrections transmises" in instructeur.text_content(f"#dossier-{dossier_id}")
+    check_accessibility(instructeur)
     open_dossier(instructeur, live, CANDIDATE, family.slug)
     assert instructeur.text_content("#etat-dossier").strip() == "En instruction"
     assert ANSWER in instructeur.inner_text("#messagerie")
@@ -320,9 +335,12 @@ def journey(
     instructeur.locator("#action-accepter").get_by_role("button", name="Accepter").click()
     instructeur.wait_for_load_state()
     assert "« Accepter » : c'est fait" in flashes(instructeur)
+    check_accessibility(instructeur)
     instructeur.goto(f"{live.url}/instruction/campagnes/{family.slug}")
+    check_accessibility(instructeur)
     instructeur.get_by_role("button", name="Publier les résultats").click()
     assert "Résultats publiés : 1 décision(s)." in flashes(instructeur)
+    check_accessibility(instructeur)
     live.flush_outbox()
 
     # --- The partner's mail: the letter attached, naming the outcome, and a link to open.
@@ -342,6 +360,7 @@ def journey(
     assert partner.inner_text("h1").startswith(f"Dossier n° {number}")
     assert partner.inner_text("#decision-kind") == "Accepté — avis favorable"
     assert partner.inner_text("#decision-motivation") == MOTIVATION
+    check_accessibility(partner)
 
     if family.starts_on is not None:
         follow_the_start(family, live, deposant, smtp_server)
@@ -350,6 +369,7 @@ def journey(
     administrateur = new_page(browser)
     sign_in(administrateur, live.url, *ADMINISTRATEUR)
     administrateur.goto(f"{live.url}/admin/machine")
+    check_accessibility(administrateur)
     events = administrateur.inner_text("#evenements")
     for label in (
         "Transmettre les corrections",
@@ -381,6 +401,7 @@ def cosign(  # type: ignore[no-untyped-def]
     partner = new_page(browser)
     partner.goto(link.group(0))
     assert "a reçu le dossier complet du candidat" in partner.inner_text("#co-signature")
+    check_accessibility(partner)
     partner.fill("#f-signer_name", "Dominique Vasseur")
     partner.fill("#f-signer_function", "Directrice des Affaires Médicales")
     partner.click("label[for='f-certify']")
@@ -390,6 +411,7 @@ def cosign(  # type: ignore[no-untyped-def]
     assert "Dominique Vasseur (Directrice des Affaires Médicales)" in partner.inner_text(
         "#co-signature-donnee"
     )
+    check_accessibility(partner)
 
 
 def follow_the_start(family: Family, live: LiveApp, deposant: Any, smtp_server: Any) -> None:
@@ -397,10 +419,12 @@ def follow_the_start(family: Family, live: LiveApp, deposant: Any, smtp_server: 
     date only: nothing in November 2026, the request on 2 May 2027."""
     assert family.starts_on is not None
     deposant.goto(f"{live.url}/dossiers/{live.dossiers[CANDIDATE]}/decision")
+    check_accessibility(deposant)
     deposant.locator("#action-confirmer_maintien").get_by_role("button").click()
     deposant.wait_for_load_state()
     assert "Le maintien du projet de recrutement est confirmé." in deposant.inner_text("main")
     assert live.dossier(CANDIDATE).state == "confirme"
+    check_accessibility(deposant)
 
     def asked_for_prise_de_poste() -> list[Any]:
         return [
