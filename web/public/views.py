@@ -59,12 +59,19 @@ def accessibility() -> str:
 AUDIT = {
     "date": "6 décembre 2026",
     "tool": "axe-core 4.14",
-    "states": 106,
+    # 106 in the deposit, instruction and keyboard journeys, 190 in those of the avis and
+    # signatures, the seed families, the messagerie, the commission, the partner's page, the
+    # statistics and ProConnect (the « axe: N page state(s) checked » line of each test, -s).
+    "states": 296,
     "journeys": (
-        "création de compte, connexion, dépôt d'un dossier volet par volet avec ses pièces, "
-        "récapitulatif, instruction, demande et réponse d'avis, décision, publication des "
-        "résultats, administration ; au clavier seul pour le dépôt et la décision, avec et "
-        "sans JavaScript pour les tableaux à lignes répétées"
+        "création de compte, connexion (aussi avec ProConnect), dépôt d'un dossier volet par "
+        "volet avec ses pièces, récapitulatif, avis et signatures recueillis par lien "
+        "personnel avant le dépôt, consentement du candidat, co-signature de l'établissement "
+        "partenaire, instruction, demande et réponse d'avis, demande de corrections et "
+        "messagerie, commission (séance, notes, classement, propositions de décision, "
+        "procès-verbal, liste complémentaire), décision, publication des résultats, page de "
+        "l'établissement partenaire, statistiques, administration ; au clavier seul pour le "
+        "dépôt et la décision, avec et sans JavaScript pour les tableaux à lignes répétées"
     ),
 }
 
