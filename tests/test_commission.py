@@ -356,7 +356,7 @@ def test_publication_sends_the_waiting_list_its_own_mail(scene):
     scene.rank_all()
     scene.apply_and_publish()
     waiting = {m.dossier_id for m in mails(scene.session, "liste_complementaire")}
-    decided = {m.dossier_id for m in mails(scene.session, "decision")}
+    decided = {m.dossier_id for m in mails(scene.session, "decision_accepte")}
     assert waiting == {scene.derm[2].id, scene.cardio[1].id}
     assert decided == {scene.derm[0].id, scene.derm[1].id, scene.cardio[0].id}
 

@@ -79,7 +79,8 @@ def test_the_ars_letter_downloaded_before_publication_is_the_one_the_partners_re
 
     with transaction(session):
         publish_results(session, campaign, administrateur, now=DURING)
-    mail = session.scalars(select(OutboxMail).where(OutboxMail.template == "decision")).first()
+    sent = select(OutboxMail).where(OutboxMail.template == "decision_sans_suite")
+    mail = session.scalars(sent).first()
     assert mail.attachments == ["lettre_decision"]
     with transaction(session):
         (attached,) = attachments_of(session, Storage(app.config["UPLOAD_DIR"]), mail, DURING)

@@ -35,3 +35,11 @@ def missing_avis(definition: Campaign, given: set[str]) -> list[Problem]:
         for avis in definition.avis
         if avis.before_deposit and avis.required and avis.key not in given
     ]
+
+
+def missing_avis_of(session: Session, definition: Campaign, dossier_id: int) -> list[Problem]:
+    """`missing_avis` of the dossier, read from the database only where the campaign requires
+    some avis of the déposant (the other campaigns' deposits send no query for it)."""
+    if not any(a.before_deposit and a.required for a in definition.avis):
+        return []
+    return missing_avis(definition, given_before_deposit(session, dossier_id))

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session, selectinload
 
-from workflow.campaigns.avis_required import given_before_deposit, missing_avis
+from workflow.campaigns.avis_required import missing_avis_of
 from workflow.campaigns.candidates import candidate_key
 from workflow.campaigns.completeness import Report, check_volet, completeness
 from workflow.campaigns.fields import clean_value
@@ -158,7 +158,7 @@ def volet_report(definition: Definition, dossier: Dossier) -> Report:
     report = _report(definition, dossier, dossier.values or {})
     session = object_session(dossier)
     if dossier.state == "brouillon" and session is not None and dossier.id is not None:
-        report.problems += missing_avis(definition, given_before_deposit(session, dossier.id))
+        report.problems += missing_avis_of(session, definition, dossier.id)
     return report
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workflow.campaigns.after_decision import STEP_LABELS
-from workflow.campaigns.avis_required import given_before_deposit, missing_avis
+from workflow.campaigns.avis_required import missing_avis_of
 from workflow.campaigns.candidates import candidate_key
 from workflow.campaigns.completeness import completeness
 from workflow.campaigns.per_dossier import confirmation_window_of, start_date_of
@@ -77,7 +77,7 @@ def dossier_complete(f: Firing) -> list[str]:
         consent=f.dossier.consent,
     )
     # « impérativement »: the avis and signatures the déposant collects come before deposit.
-    report.problems += missing_avis(f.definition, given_before_deposit(f.session, f.dossier.id))
+    report.problems += missing_avis_of(f.session, f.definition, f.dossier.id)
     duplicate = same_candidate_reason(f.session, f.dossier, f.definition)
     if report.complete:
         return [duplicate] if duplicate else []
