@@ -6,14 +6,15 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.campaigns.loader import CampaignFileError, LoadProblem, load_campaign_text
 from workflow.campaigns.store import Loaded, store_campaign
 from workflow.journal import outbox
+from workflow.journal.audit import record_campaign_audit
 from workflow.machine.closing import Closed, close_campaign
-from workflow.models import AuditEvent, Campaign, Dossier
+from workflow.models import Campaign, Dossier
 from workflow.people.actors import Actor
 from workflow.plumbing import clock
 from workflow.plumbing.dates import as_utc, deadline_text, end_instant, format_instant
@@ -161,20 +162,8 @@ def load_campaign_upload(
     change = (
         "créée" if loaded.created else ("nouvelle version" if loaded.new_version else "inchangée")
     )
-    session.execute(
-        insert(AuditEvent.__table__),
-        {
-            "dossier_id": None,
-            "campaign_id": loaded.campaign.id,
-            "actor_id": actor.user_id,
-            "actor_label": actor.label,
-            "at": now,
-            "event": "charger_campagne",
-            "from_state": None,
-            "to_state": None,
-            "payload": {"fichier": source, "version": loaded.version.version, "changement": change},
-        },
-    )
+    payload = {"fichier": source, "version": loaded.version.version, "changement": change}
+    record_campaign_audit(session, loaded.campaign.id, actor, "charger_campagne", now, payload)
     return loaded
 
 
@@ -197,17 +186,5 @@ def _audit(
     after: str,
     reason: str,
 ) -> None:
-    session.execute(
-        insert(AuditEvent.__table__),
-        {
-            "dossier_id": None,
-            "campaign_id": campaign.id,
-            "actor_id": actor.user_id,
-            "actor_label": actor.label,
-            "at": now,
-            "event": event,
-            "from_state": None,
-            "to_state": None,
-            "payload": {"avant": before, "apres": after, "motif": reason.strip()},
-        },
-    )
+    payload = {"avant": before, "apres": after, "motif": reason.strip()}
+    record_campaign_audit(session, campaign.id, actor, event, now, payload)

@@ -12,11 +12,12 @@ import datetime as dt
 import secrets
 from collections.abc import Iterable
 
-from sqlalchemy import delete, exists, insert, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from workflow.journal import outbox
-from workflow.models import AuditEvent, Campaign, CampaignInstructor, Role, User
+from workflow.journal.audit import record_campaign_audit
+from workflow.models import Campaign, CampaignInstructor, Role, User
 from workflow.people.accounts import (
     INVITATION,
     MAX_AGES,
@@ -328,17 +329,4 @@ def has_password(user: User) -> bool:
 def _audit(
     session: Session, campaign_id: int, actor: Actor, event: str, now: dt.datetime, email: str
 ) -> None:
-    session.execute(
-        insert(AuditEvent.__table__),
-        {
-            "dossier_id": None,
-            "campaign_id": campaign_id,
-            "actor_id": actor.user_id,
-            "actor_label": actor.label,
-            "at": now,
-            "event": event,
-            "from_state": None,
-            "to_state": None,
-            "payload": {"instructeur": email},
-        },
-    )
+    record_campaign_audit(session, campaign_id, actor, event, now, {"instructeur": email})

@@ -13,8 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.campaigns.commission import CommissionDef
-from workflow.commission.journal import audit
-from workflow.journal.audit import Author
+from workflow.journal.audit import Author, record_campaign_audit
 from workflow.models import Assessment, CommissionMember, CommissionSession, Score
 from workflow.people.actors import Actor
 from workflow.plumbing import clock
@@ -65,7 +64,7 @@ def record_opinion(
     assessment.rank = rank
     assessment.updated_at = now
     session.flush()
-    audit(
+    record_campaign_audit(
         session,
         sitting.campaign_id,
         actor,
@@ -148,7 +147,7 @@ def record_scores(
             score.value = value
             score.scored_at = now
     session.flush()
-    audit(
+    record_campaign_audit(
         session,
         sitting.campaign_id,
         author,

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from workflow.campaigns.commission import CommissionDef
 from workflow.campaigns.schema import Campaign as Definition
 from workflow.campaigns.store import current_version, definition_of
-from workflow.commission.journal import audit
+from workflow.journal.audit import record_campaign_audit
 from workflow.models import Campaign, Dossier, FundedPosts
 from workflow.people.actors import Actor
 from workflow.plumbing import clock
@@ -137,7 +137,7 @@ def set_funded_posts(
             row.posts = posts
     session.flush()
     after = quotas_of(session, campaign)
-    audit(
+    record_campaign_audit(
         session,
         campaign.id,
         actor,

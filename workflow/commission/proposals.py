@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from workflow.commission.assessments import OPINION_LABELS, ScoreSummary, score_summaries
 from workflow.commission.groups import commission_of
-from workflow.commission.journal import audit
 from workflow.commission.sessions import AgendaRow, agenda
+from workflow.journal.audit import record_campaign_audit
 from workflow.machine.operations import fire, load_dossier
 from workflow.models import Assessment, Campaign, CommissionSession
 from workflow.people.actors import Actor
@@ -116,7 +116,7 @@ def propose(
         proposal.ties = _ties(rows, mean)
         result.append(proposal)
     session.flush()
-    audit(
+    record_campaign_audit(
         session,
         sitting.campaign_id,
         actor,
@@ -182,7 +182,7 @@ def adjust(
     assessment.adjustment = motivation.strip()
     assessment.updated_at = now
     session.flush()
-    audit(
+    record_campaign_audit(
         session,
         sitting.campaign_id,
         actor,
@@ -274,7 +274,7 @@ def apply_proposals(
         counts[proposal] += 1
     sitting.applied_at = now
     session.flush()
-    audit(
+    record_campaign_audit(
         session,
         sitting.campaign_id,
         actor,

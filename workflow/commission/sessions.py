@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from workflow.commission.groups import commission_of, group_label, group_value, quotas_of
-from workflow.commission.journal import audit
 from workflow.commission.links import LINK_LIFETIME, member_token
 from workflow.journal import outbox
+from workflow.journal.audit import record_campaign_audit
 from workflow.models import Assessment, Campaign, CommissionMember, CommissionSession, Dossier, User
 from workflow.people.actors import Actor
 from workflow.plumbing import clock, identifiers
@@ -67,7 +67,7 @@ def create_session(
             )
         )
     added = refresh_agenda(session, sitting)
-    audit(
+    record_campaign_audit(
         session,
         campaign.id,
         actor,
@@ -134,7 +134,7 @@ def add_instructor(
     )
     session.add(member)
     session.flush()
-    audit(
+    record_campaign_audit(
         session,
         sitting.campaign_id,
         actor,
@@ -194,7 +194,7 @@ def invite_member(
     outbox.queue(
         session, "invitation_commission", [address], campaign=campaign, context=context, now=now
     )
-    audit(
+    record_campaign_audit(
         session,
         sitting.campaign_id,
         actor,

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from workflow.campaigns.commission import CommissionDef
 from workflow.campaigns.store import definition_of
 from workflow.commission.groups import commission_of, group_value, quotas_of
-from workflow.commission.journal import audit
+from workflow.journal.audit import record_campaign_audit
 from workflow.machine.guards import confirmation_end
 from workflow.machine.operations import fire, load_dossier
 from workflow.models import Assessment, Campaign, CommissionSession, Decision, Dossier, Promotion
@@ -229,7 +229,7 @@ def fill_vacancy(
             {"motivation": _motivation(vacated, vacancy.cause)},
             now=now,
         )
-    audit(
+    record_campaign_audit(
         session,
         campaign.id,
         SCHEDULER,

@@ -54,6 +54,34 @@ def record_audit(
     )
 
 
+def record_campaign_audit(
+    session: Session,
+    campaign_id: int,
+    actor: Author,
+    event: str,
+    now: dt.datetime,
+    payload: dict[str, Any],
+    dossier_id: int | None = None,
+) -> None:
+    """Appends an audit event of a campaign (a file loaded, a date moved, an instructeur
+    following it, the commission's work, a purge), of one of its dossiers where `dossier_id`
+    names one, but no change of state; in the caller's transaction."""
+    session.connection().execute(
+        _INSERT,
+        {
+            "dossier_id": dossier_id,
+            "campaign_id": campaign_id,
+            "actor_id": actor.user_id,
+            "actor_label": actor.label,
+            "at": now,
+            "event": event,
+            "from_state": None,
+            "to_state": None,
+            "payload": _jsonable(payload),
+        },
+    )
+
+
 def audit_parameters(
     actor: Author,
     event: str,

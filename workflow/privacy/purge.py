@@ -26,12 +26,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow.campaigns.retention import expires_on
 from workflow.campaigns.store import definition_of
 from workflow.instruction.export_jobs import export_storage
+from workflow.journal.audit import record_campaign_audit
 from workflow.models import (
     ArchivedDocument,
     Assessment,
@@ -448,20 +449,7 @@ def _audit(
     now: dt.datetime,
     payload: dict[str, Any],
 ) -> None:
-    session.execute(
-        insert(AuditEvent.__table__),
-        {
-            "dossier_id": None,
-            "campaign_id": campaign_id,
-            "actor_id": actor.user_id,
-            "actor_label": actor.label,
-            "at": now,
-            "event": event,
-            "from_state": None,
-            "to_state": None,
-            "payload": payload,
-        },
-    )
+    record_campaign_audit(session, campaign_id, actor, event, now, payload)
 
 
 @dataclass
