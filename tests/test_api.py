@@ -13,7 +13,7 @@ import time_machine
 from sqlalchemy import select
 
 from tests.conftest import TEST_SECRET_KEY, at_paris
-from workflow.api.tokens import create_token, revoke_token
+from workflow.api.tokens import create_token, recent_calls, revoke_token
 from workflow.models import ApiToken, AuditEvent, Avis, Dossier, OutboxMail
 from workflow.plumbing.db import transaction
 
@@ -506,3 +506,24 @@ def test_an_administrator_creates_a_token_whose_secret_is_shown_once(world, clie
     revoked = client.post(f"/admin/api/jetons/{token_id}/revoquer", follow_redirects=True)
     assert "est révoqué" in revoked.text
     is_problem(client.get("/api/v1/campaigns", headers=bearer(secret)), 401)
+
+
+def test_every_call_by_a_token_is_journaled_under_its_name(world, session, client, auth, scene):
+    """« every call by a token is in the audit trail under the token's name » (issue #13):
+    reads and refusals too, with their answer's status; the administrator reads them."""
+    token, secret = make_token(world, session, [scene["campaign"]], scope="lecture")
+    elsewhere = scene["elsewhere"]
+    client.get("/api/v1/campaigns", headers=bearer(secret))
+    client.get(f"/api/v1/dossiers/{elsewhere.id}", headers=bearer(secret))
+    client.get("/api/v1/campaigns")  # no token: nobody to journal it under
+    session.rollback()
+    calls = recent_calls(session, token.id)
+    assert [(c.method, c.path, c.status, c.token_name) for c in calls] == [
+        ("GET", f"/api/v1/dossiers/{elsewhere.id}", 404, token.name),
+        ("GET", "/api/v1/campaigns", 200, token.name),
+    ]
+    auth.login(world.user("administrateur"))
+    page = client.get(f"/admin/api/jetons/{token.id}/appels").text
+    assert f"Appels du jeton « {token.name} »" in page
+    assert f"/api/v1/dossiers/{elsewhere.id}" in page and "404" in page
+    assert client.get("/admin/api/jetons/999999/appels").status_code == 404

@@ -97,6 +97,7 @@ ADMIN_ROUTES = [
     ("get", "/admin/api/jetons"),
     ("post", "/admin/api/jetons"),
     ("post", "/admin/api/jetons/{api_token}/revoquer"),
+    ("get", "/admin/api/jetons/{api_token}/appels"),
     ("get", "/admin/api/webhooks"),
     ("post", "/admin/api/webhooks"),
     ("get", "/admin/api/webhooks/{webhook}"),

@@ -15,7 +15,13 @@ from werkzeug.wrappers import Response
 from web.shared.access import admin_required
 from web.shared.db import db_session
 from web.shared.parsing import parse_date, parse_int
-from workflow.api.tokens import SCOPE_LABELS, all_tokens, create_token, revoke_token
+from workflow.api.tokens import (
+    SCOPE_LABELS,
+    all_tokens,
+    create_token,
+    recent_calls,
+    revoke_token,
+)
 from workflow.api.webhooks import (
     all_webhooks,
     deactivate_webhook,
@@ -23,7 +29,7 @@ from workflow.api.webhooks import (
     register_webhook,
 )
 from workflow.journal.webhooks import EVENTS
-from workflow.models import Campaign, Webhook
+from workflow.models import ApiToken, Campaign, Webhook
 from workflow.plumbing import clock
 from workflow.plumbing.dates import end_instant
 from workflow.plumbing.db import transaction
@@ -108,6 +114,17 @@ def token_revoke(token_id: int) -> Response:
         abort(404)
     flash(f"Le jeton « {token.name} » est révoqué : il ne permet plus aucun appel.", "success")
     return redirect(url_for(".tokens"))
+
+
+@bp.get("/jetons/<int:token_id>/appels")
+@admin_required
+def token_calls(token_id: int) -> str:
+    """The token's journal: its last calls, reads included, with their answers' status."""
+    s = db_session()
+    token = s.get(ApiToken, token_id)
+    if token is None:
+        abort(404)
+    return render_template("admin/api_calls.html", token=token, calls=recent_calls(s, token.id))
 
 
 # --- webhooks -------------------------------------------------------------------------------

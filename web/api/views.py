@@ -29,6 +29,7 @@ from workflow.api.tokens import (
     may_write,
     needs_use_noted,
     note_use,
+    record_call,
     token_actor,
 )
 from workflow.instruction.avis import invite_avis
@@ -104,6 +105,23 @@ def authenticate_token() -> Response | None:
     spend("api", f"jeton:{token.id}", client=False)
     log.info("api %s %s by token %r", request.method, request.path, token.name)
     return None
+
+
+@bp.after_request
+def journal_call(response: Response) -> Response:
+    """Every call made with a token goes to the API's journal (`api_calls`), reads included,
+    with its answer's status; a journal that cannot be written never spoils the answer."""
+    token = g.get("api_token")
+    if token is not None:
+        session = db_session()
+        try:
+            with transaction(session):
+                record_call(
+                    session, token, request.method, request.path, response.status_code, clock.now()
+                )
+        except Exception:  # noqa: BLE001 - logged; the caller still gets its answer
+            log.exception("api call by token %r not journaled", token.name)
+    return response
 
 
 @bp.errorhandler(Throttled)

@@ -11,10 +11,10 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from workflow.models import ApiToken, Campaign, Role
+from workflow.models import ApiCall, ApiToken, Campaign, Role
 from workflow.models.integrations import TOKEN_SCOPES
 from workflow.people.actors import Actor
 from workflow.plumbing import clock
@@ -108,6 +108,35 @@ def note_use(session: Session, token: ApiToken, now: dt.datetime) -> None:
     """Notes the token's last use, inside the caller's transaction."""
     session.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
     token.last_used_at = now
+
+
+def record_call(
+    session: Session, token: ApiToken, method: str, path: str, status: int, now: dt.datetime
+) -> None:
+    """Journals one call made with the token (reads too), inside the caller's transaction."""
+    session.execute(
+        insert(ApiCall),
+        {
+            "token_id": token.id,
+            "token_name": token.name,
+            "method": method[:8],
+            "path": path[:300],
+            "status": status,
+            "at": now,
+        },
+    )
+
+
+def recent_calls(session: Session, token_id: int, limit: int = 100) -> list[ApiCall]:
+    """The token's last calls, newest first."""
+    return list(
+        session.scalars(
+            select(ApiCall)
+            .where(ApiCall.token_id == token_id)
+            .order_by(ApiCall.at.desc(), ApiCall.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def revoke_token(

@@ -19,7 +19,7 @@ from workflow.models.documents import DOCUMENT_KINDS, ArchivedDocument
 from workflow.models.dossier import STATES, Attachment, Avis, Decision, Dossier
 from workflow.models.exports import EXPORT_KINDS, EXPORT_STATUSES, ExportJob
 from workflow.models.instructors import CampaignInstructor
-from workflow.models.integrations import ApiToken, Webhook, WebhookDelivery
+from workflow.models.integrations import ApiCall, ApiToken, Webhook, WebhookDelivery
 from workflow.models.journal import AuditEvent, Counter, OutboxMail
 from workflow.models.messages import Message
 from workflow.models.partner import Cosignature
@@ -30,6 +30,7 @@ from workflow.models.settings import Setting
 __all__ = [
     "ArchivedDocument",
     "DOCUMENT_KINDS",
+    "ApiCall",
     "ApiToken",
     "Webhook",
     "WebhookDelivery",

@@ -41,6 +41,22 @@ class ApiToken(Base):
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
+class ApiCall(Base):
+    """One call made with an API token, reads included (the changes it makes are also in the
+    dossiers' audit trail under « jeton : <nom> »): who called, what, the answer's status."""
+
+    __tablename__ = "api_calls"
+    __table_args__ = (Index("ix_api_calls_token_id_at", "token_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id"))
+    token_name: Mapped[str] = mapped_column(String(120))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(300))
+    status: Mapped[int]
+    at: Mapped[dt.datetime]
+
+
 class Webhook(Base):
     """A URL that receives, signed with its own secret, the chosen events of one campaign
     (`events`: names from `workflow.journal.webhooks.EVENTS`)."""
