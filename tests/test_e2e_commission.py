@@ -34,6 +34,7 @@ from tests.e2e_support import (
     pdf_bytes,
     served,
 )
+from tests.test_e2e_instruction import DEPOSANT, INSTRUCTEUR, SLUG, flashes, sign_in
 from tests.test_web_demo_campaigns import volet_form
 from web.deposant.volet_form import parse
 from workflow.administration.instructors import follow
@@ -50,9 +51,6 @@ from workflow.plumbing.storage import Storage
 
 pytestmark = needs_chromium
 
-SLUG = "demo-idf-asp-vague6"
-INSTRUCTEUR = ("claire.martin@ars-idf.example.fr", "Instruction-ARS-2026!")
-DEPOSANT = ("bam@ch-gonesse.example.fr", "Affaires-Medicales-2019")
 INVITEE = "pr.durand@chu-coordination.example.fr"
 PARTNER = "direction@partenaire.example.fr"  # the partner's address the demo values give
 # The seed's « ars-idf-asp@ars.sante.fr », at example.org in the demo copy (which never mails
@@ -144,20 +142,6 @@ def live_app(tmp_path: Path, smtp_server) -> Iterator[LiveApp]:  # type: ignore[
 def browser(live_app: LiveApp):  # type: ignore[no-untyped-def]
     with chromium() as browser:
         yield browser
-
-
-def sign_in(page, url: str, email: str, password: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{url}/connexion")
-    check_accessibility(page)
-    page.fill("#f-email", email)
-    page.fill("#f-password", password)
-    page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_load_state()
-    check_accessibility(page)
-
-
-def flashes(page) -> str:  # type: ignore[no-untyped-def]
-    return page.inner_text(".flashes")
 
 
 def score(page, dossier_id: int, marks: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]

@@ -32,7 +32,7 @@ from tests.e2e_support import (
     pdf_bytes,
     served,
 )
-from tests.test_e2e_instruction import DEPOSANT, INSTRUCTEUR, SLUG, deposit_dossiers
+from tests.test_e2e_instruction import DEPOSANT, INSTRUCTEUR, SLUG, deposit_dossiers, flashes
 from tests.test_web_demo_campaigns import volet_form
 from web.deposant.volet_form import parse
 from workflow.administration.instructors import follow
@@ -163,10 +163,6 @@ def keyboard_sign_in(page: Any, url: str, email: str, password: str) -> None:
     assert_focus_visible(page)
     type_into(page, "#f-password", password)
     press_and_load(page)
-
-
-def flashes(page: Any) -> str:
-    return page.inner_text(".flashes")
 
 
 # --- the tests ------------------------------------------------------------------------------
