@@ -73,14 +73,15 @@ def init_app(app: Flask) -> None:
         parts = urlsplit(str(issuer))
         forms += f" {parts.scheme}://{parts.netloc}"
 
+    # Written once: they depend on the configuration alone, and every response carries one.
+    policy = content_security_policy(form_action=forms)
+    inline_policy = content_security_policy(style_src="'self' 'unsafe-inline'", form_action=forms)
+
     @app.after_request
     def protective_headers(response: Response) -> Response:
         headers = response.headers
-        if getattr(g, "inline_styles", False):
-            policy = content_security_policy(style_src="'self' 'unsafe-inline'", form_action=forms)
-        else:
-            policy = content_security_policy(form_action=forms)
-        headers.setdefault("Content-Security-Policy", policy)
+        inline = getattr(g, "inline_styles", False)
+        headers.setdefault("Content-Security-Policy", inline_policy if inline else policy)
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")
         # Links from mails carry tokens in their path: never send them to another site.
