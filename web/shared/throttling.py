@@ -1,8 +1,10 @@
 """Throttling: how often a client address, and how often anyone for one target account, may
 sign in, ask a new password, create an account, answer an avis link or send an invitation.
 
-Flask-Limiter holds the storage and the strategy (moving window: exact counts, so that two
-gunicorn workers or two hosts together allow no more than the limit). The views call
+`limits` holds the storage and the strategy (moving window: exact counts, so that two
+gunicorn workers or two hosts together allow no more than the limit). Flask-Limiter, built
+on it, is not used: its hooks look on every request for route limits this app never
+declares, a cost the deadline rush pays on each « Enregistrer ». The views call
 `spend` before the work they guard (an attempt counts even when it is answered in
 parallel elsewhere: the storage's hit is atomic), and sign-in calls `forgive` after a right
 password, so that only failures accumulate on an account. A refusal is a `Throttled` (429)
@@ -25,8 +27,9 @@ import time
 from dataclasses import dataclass
 
 from flask import Flask, current_app, g, render_template, request
-from flask_limiter import Limiter
 from limits import RateLimitItem, parse_many
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter, RateLimiter
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -165,7 +168,7 @@ def report_throttled(rule: str, client: str, account: str | None, retry_after: i
     )
 
 
-def _limiter() -> Limiter | None:
+def _limiter() -> RateLimiter | None:
     return current_app.extensions.get("throttling")
 
 
@@ -197,11 +200,10 @@ def spend(rule: str, account: str | None = None, *, client: bool = True) -> None
     refused: list[tuple[RateLimitItem, tuple]] = []
     try:
         for item, ids in _targets(rule, account, client):
-            if not limiter.limiter.hit(item, *ids):
+            if not limiter.hit(item, *ids):
                 refused.append((item, ids))
         waits = [
-            limiter.limiter.get_window_stats(item, *ids).reset_time - time.time()
-            for item, ids in refused
+            limiter.get_window_stats(item, *ids).reset_time - time.time() for item, ids in refused
         ]
     except Exception:  # noqa: BLE001 - any storage failure: let the attempt through, loudly
         security_log.exception("rate-limit storage unreachable: %s not throttled", rule)
@@ -219,7 +221,7 @@ def forgive(rule: str, account: str) -> None:
         return
     try:
         for item, ids in _targets(rule, account, client=False):
-            limiter.limiter.clear(item, *ids)
+            limiter.clear(item, *ids)
     except Exception:  # noqa: BLE001 - a counter left behind only delays, never breaks
         security_log.exception("rate-limit storage unreachable: %s not cleared", rule)
 
@@ -244,8 +246,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "postes-partages")
     app.config.setdefault("RATELIMIT_ENABLED", True)
     if app.config["RATELIMIT_ENABLED"]:
-        limiter = Limiter(client_address, app=app, storage_uri=storage, strategy="moving-window")
-        app.extensions["throttling"] = limiter
+        app.extensions["throttling"] = MovingWindowRateLimiter(storage_from_string(storage))
     app.extensions["throttling_rules"] = _rules(app)
     proxies = int(app.config.get("PROXY_COUNT") or 0)
     if proxies > 0:
