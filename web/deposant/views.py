@@ -250,7 +250,7 @@ def volet(dossier_id: int, volet_key: str) -> Page:
         if notice is None:
             try:
                 with transaction(s):
-                    save_volet(
+                    cleaning_warnings = save_volet(
                         s,
                         found,
                         current_user.actor,
@@ -267,7 +267,9 @@ def volet(dossier_id: int, volet_key: str) -> Page:
                 message, status = " ".join(refused.reasons), 422
             else:
                 flash(f"Le volet « {current.title} » est enregistré.", "success")
-                saved_warnings = volet_form.warnings(current, (found.values or {})[current.key])
+                saved_warnings = volet_form.warnings(
+                    current, (found.values or {})[current.key], cleaning_warnings
+                )
                 warned = [f.label for f in current.fields if f.key in saved_warnings]
                 if warned:
                     names = ", ".join(f"« {label} »" for label in warned)

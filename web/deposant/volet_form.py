@@ -207,16 +207,21 @@ def field_views(
     return views
 
 
-def warnings(volet: Volet, values: dict[str, Any]) -> dict[str, str]:
+def warnings(
+    volet: Volet, values: dict[str, Any], own: dict[str, str] | None = None
+) -> dict[str, str]:
     """The French warnings of a volet's values, by field key: each value's own (an RPPS key
-    off the usual algorithm), and a town its postal code does not serve, which says more; a
-    town the postal code serves has none."""
+    off the usual algorithm; `own` when the save has just found them, so that the values are
+    not cleaned twice), and a town its postal code does not serve, which says more; a town
+    the postal code serves has none."""
+    if own is None:
+        own = {
+            item.key: warning
+            for item in volet.fields
+            if (warning := field_warning(item, values.get(item.key)))
+        }
     confirmed = confirmed_towns(volet, values)
-    found = {
-        item.key: warning
-        for item in volet.fields
-        if item.key not in confirmed and (warning := field_warning(item, values.get(item.key)))
-    }
+    found = {key: warning for key, warning in own.items() if key not in confirmed}
     return found | address_warnings(volet, values)
 
 

@@ -16,6 +16,7 @@ from workflow.campaigns.completeness import Report, check_volet, completeness
 from workflow.campaigns.fields import clean_value
 from workflow.campaigns.per_dossier import ars_contact_of
 from workflow.campaigns.schema import Campaign as Definition
+from workflow.campaigns.schema import FieldType
 from workflow.campaigns.store import current_version, definition_of
 from workflow.journal.audit import record_audit
 from workflow.machine.guards import NOT_YOURS, campaign_open_reason, same_candidate_reason
@@ -103,9 +104,12 @@ def save_volet(
     *,
     expected_version: int | None = None,
     now: dt.datetime | None = None,
-) -> None:
+) -> dict[str, str]:
     """Saves one volet ("Enregistrer"). The completeness afterwards is `volet_report`'s: the
     page that follows a save computes it, so the save itself does not load the pieces again.
+    Returns the French warnings of the saved values by field key (an RPPS key off the usual
+    algorithm: kept, but said), as the cleaning found them, so that the page need not clean
+    the values again to tell them.
 
     Nothing is saved when a value is invalid (InvalidInput maps each field to its French
     message, so the page keeps the input on screen). A deposited dossier (en construction)
@@ -124,11 +128,15 @@ def save_volet(
         _require_first_volet(definition, dossier, label)
     cleaned: dict[str, Any] = {}
     errors: dict[str, str] = {}
+    warnings: dict[str, str] = {}
     for field in volet.fields:
         result = clean_value(field, raw.get(field.key))
         cleaned[field.key] = result.value
         if result.error:
             errors[field.key] = result.error
+        # A table's warnings are its rows' business, shown in the table itself.
+        if result.warning and field.type is not FieldType.TABLE:
+            warnings[field.key] = result.warning
     if errors:
         raise InvalidInput(f"Le volet « {volet.title} » contient des erreurs.", errors)
     values = {**(dossier.values or {}), volet_key: cleaned}
@@ -150,6 +158,7 @@ def save_volet(
     dossier.updated_at = now
     session.flush()
     record_audit(session, dossier, actor, "modifier", dossier.state, now, {"volet": volet_key})
+    return warnings
 
 
 def volet_report(definition: Definition, dossier: Dossier) -> Report:
