@@ -100,3 +100,46 @@ def test_only_the_organisation_orders_its_dossiers(world, session, campaign, hos
         {"from": 1, "to": 2},
         deposant.user_id,
     )
+
+
+def test_saving_a_volet_journals_who_saved_which_volet_once_and_announces_no_change_of_state(
+    world, session, campaign, hospital
+):
+    from workflow.api.webhooks import register_webhook
+    from workflow.journal.webhooks import STATE_CHANGE
+    from workflow.machine.editing import save_volet
+    from workflow.models import WebhookDelivery
+
+    dossier = world.dossier(campaign, hospital, complete=True)
+    admin = world.actor("administrateur")
+    with transaction(session):
+        hook = "https://outil.ars.example.fr/hooks"
+        register_webhook(session, campaign.id, hook, [STATE_CHANGE], admin)
+    deposant = world.actor("deposant", hospital)
+    version = dossier.version
+    raw = {**COMPLETE_VALUES["identification"], "partenaire_nom": "CHU de Rouen"}
+    with time_machine.travel(DURING, tick=False), transaction(session):
+        save_volet(session, dossier, deposant, "identification", raw, expected_version=version)
+    session.expire_all()
+    saved = session.get(type(dossier), dossier.id)
+    assert saved.version == version + 1
+    assert saved.values["identification"]["partenaire_nom"] == "CHU de Rouen"
+    assert saved.partner_name == "CHU de Rouen"
+    assert "chu de rouen" in saved.search_text
+    (event,) = session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.dossier_id == dossier.id, AuditEvent.event == "modifier"
+        )
+    )
+    assert (event.campaign_id, event.actor_id, event.actor_label) == (
+        campaign.id,
+        deposant.user_id,
+        deposant.label,
+    )
+    assert (event.from_state, event.to_state, event.payload) == (
+        "brouillon",
+        "brouillon",
+        {"volet": "identification"},
+    )
+    assert event.at == DURING
+    assert session.scalar(select(func.count(WebhookDelivery.id))) == 0

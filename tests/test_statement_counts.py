@@ -63,9 +63,13 @@ def test_a_volet_save_sends_a_fixed_number_of_statements(app, client, auth, worl
             response = client.post(url, data=data)
     assert response.status_code == 302, response.text
     # The session with its user and organisation; the dossier; its UPDATE (the search text
-    # in it, the organisation's name taken from the session); the audit row. The pieces are
-    # read by the page that follows, not by the save.
-    assert len(sent) == 4, shown(sent)
+    # in it, the organisation's name taken from the session), which on PostgreSQL also
+    # writes the audit row (a writable CTE); on SQLite the audit row's own INSERT. The pieces
+    # are read by the page that follows, not by the save.
+    expected = 3 if app.extensions["db_sessions"].kw["bind"].dialect.name == "postgresql" else 4
+    assert len(sent) == expected, shown(sent)
+    if expected == 3:
+        assert "INSERT INTO audit_events" in sent[2], shown(sent)
 
 
 def test_a_volet_save_is_one_transaction_on_postgresql(app, client, auth, world, hospital):

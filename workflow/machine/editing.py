@@ -18,8 +18,9 @@ from workflow.campaigns.per_dossier import ars_contact_of
 from workflow.campaigns.schema import Campaign as Definition
 from workflow.campaigns.schema import FieldType
 from workflow.campaigns.store import current_version, definition_of
-from workflow.journal.audit import record_audit
+from workflow.journal.audit import audit_parameters, record_audit
 from workflow.machine.guards import NOT_YOURS, campaign_open_reason, same_candidate_reason
+from workflow.machine.operations import write_change
 from workflow.machine.states import workflow
 from workflow.models import Attachment, Avis, Campaign, Dossier, Message, Organisation
 from workflow.people.actors import Actor
@@ -147,17 +148,23 @@ def save_volet(
                 "Un dossier déposé doit rester complet : " + " ".join(report.messages()),
                 {p.key: p.message for p in report.problems if p.place == volet_key and p.key},
             )
-    dossier.values = values
-    _copy_summary(definition, dossier)
-    dossier.candidate_key = candidate_key(definition, values)
-    if dossier.state == "en_construction":
-        # A deposited dossier cannot become a second one for a candidate already proposed.
-        duplicate = same_candidate_reason(session, dossier, definition)
-        if duplicate:
-            raise InvalidInput(duplicate)
-    dossier.updated_at = now
-    session.flush()
-    record_audit(session, dossier, actor, "modifier", dossier.state, now, {"volet": volet_key})
+    # Written below by one UPDATE of its own: a query in between must not flush it first.
+    with session.no_autoflush:
+        dossier.values = values
+        _copy_summary(definition, dossier)
+        dossier.candidate_key = candidate_key(definition, values)
+        if dossier.state == "en_construction":
+            # A deposited dossier cannot become a second one for a candidate already proposed.
+            duplicate = same_candidate_reason(session, dossier, definition)
+            if duplicate:
+                raise InvalidInput(duplicate)
+        dossier.updated_at = now
+        payload = {"volet": volet_key}
+        journal = audit_parameters(actor, "modifier", dossier.state, dossier.state, now, payload)
+        # The version-checked UPDATE (a lost race stops here), with its audit row on
+        # PostgreSQL; no webhook: saving a volet changes no state.
+        if not write_change(session, dossier, journal, state_change=False):
+            record_audit(session, dossier, actor, "modifier", dossier.state, now, payload)
     return warnings
 
 

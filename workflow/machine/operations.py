@@ -86,29 +86,33 @@ def fire(
     change["version"] = dossier.version + 1
     journal.update(webhook_payload=change, webhook_at=firing.now)
     # The version-checked UPDATE: a lost race stops here.
-    if not _write_change(session, dossier, journal, mails, mail_parameters(firing.now, context)):
+    if not write_change(session, dossier, journal, mails, mail_parameters(firing.now, context)):
         record_audit(session, dossier, actor, event, from_state, firing.now, firing.payload)
         outbox.queue_for_dossier(session, mails, dossier.id, firing.now, context)
         queue_webhook(session, dossier.campaign_id, STATE_CHANGE, change, firing.now)
     return dossier
 
 
-# Dossier columns by attribute name: what `_write_change` may fold into its UPDATE.
+# Dossier columns by attribute name: what `write_change` may fold into its UPDATE.
 _COLUMNS = {prop.key: prop.columns[0] for prop in inspect(Dossier).column_attrs}
 
 
-def _write_change(
+def write_change(
     session: Session,
     dossier: Dossier,
     journal: dict[str, Any],
-    mails: Sequence[Mail],
-    mail_values: dict[str, Any],
+    mails: Sequence[Mail] = (),
+    mail_values: dict[str, Any] | None = None,
+    *,
+    state_change: bool = True,
 ) -> bool:
-    """Writes the new state and the columns the effects set in one Core UPDATE checked
-    against the version the dossier was loaded with (no row: another writer won), then
-    marks those values as the dossier's committed ones, as a flush would have. On
-    PostgreSQL the same statement writes the audit event and queues the mails (one round
-    trip instead of four) and the webhook deliveries; returns whether it did.
+    """Writes the dossier's changed columns (a new state and what the effects set, or a
+    saved volet) in one Core UPDATE checked against the version the dossier was loaded with
+    (no row: ConflictError, another writer won), then marks those values as the dossier's
+    committed ones, as a flush would have. On PostgreSQL the same statement writes the audit
+    event of `journal` (`audit_parameters`) and queues the mails (one round trip instead of
+    four) and, for a `state_change`, the webhook deliveries; returns whether it did, so that
+    the caller writes them itself otherwise.
 
     The ORM's unit of work costs several times the statement itself for one row; it is kept
     only when the change is more than this row's columns (a decision created or withdrawn,
@@ -132,8 +136,10 @@ def _write_change(
     keys = tuple(sorted(values))
     journaled = connection.dialect.name == "postgresql"
     if journaled:
-        statement = _journaled_update(keys, tuple((m.template, m.to, m.attach) for m in mails))
-        written = connection.execute(statement, {**parameters, **journal, **mail_values})
+        statement = _journaled_update(
+            keys, tuple((m.template, m.to, m.attach) for m in mails), state_change
+        )
+        written = connection.execute(statement, {**parameters, **journal, **(mail_values or {})})
         count = written.scalar_one()
     else:
         count = connection.execute(_update_statement(keys), parameters).rowcount
@@ -163,11 +169,11 @@ def _update_statement(keys: tuple[str, ...]) -> Update:
 
 @cache
 def _journaled_update(
-    keys: tuple[str, ...], mails: tuple[tuple[str, str, str | None], ...]
+    keys: tuple[str, ...], mails: tuple[tuple[str, str, str | None], ...], state_change: bool
 ) -> Select:
-    """PostgreSQL: the UPDATE, the audit INSERT, the outbox INSERT and the webhook deliveries
-    as one statement (writable CTEs fed by UPDATE ... RETURNING, as the campaign closing
-    does); selects how many rows the UPDATE changed."""
+    """PostgreSQL: the UPDATE, the audit INSERT, the outbox INSERT and, for a change of
+    state, the webhook deliveries as one statement (writable CTEs fed by UPDATE ...
+    RETURNING, as the campaign closing does); selects how many rows the UPDATE changed."""
     table = Dossier.__table__
     moved = (
         _update_statement(keys)
@@ -180,13 +186,15 @@ def _journaled_update(
         .returning(AuditEvent.__table__.c.id)
         .cte("audited")
     )
-    hooked = (
-        insert(WebhookDelivery.__table__)
-        .from_select(DELIVERY_COLUMNS, delivery_select(moved.c.campaign_id, STATE_CHANGE))
-        .returning(WebhookDelivery.__table__.c.id)
-        .cte("hooked")
-    )
-    statement = select(func.count()).select_from(moved).add_cte(audited).add_cte(hooked)
+    statement = select(func.count()).select_from(moved).add_cte(audited)
+    if state_change:
+        hooked = (
+            insert(WebhookDelivery.__table__)
+            .from_select(DELIVERY_COLUMNS, delivery_select(moved.c.campaign_id, STATE_CHANGE))
+            .returning(WebhookDelivery.__table__.c.id)
+            .cte("hooked")
+        )
+        statement = statement.add_cte(hooked)
     rows = mail_rows([MailTo(*mail) for mail in mails], moved)
     if rows:
         queued = (
