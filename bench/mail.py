@@ -33,11 +33,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import emails  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
 from data import NOW, migrated_databases, populate  # noqa: E402
 from sqlalchemy import delete, func, insert, select, text  # noqa: E402
 
+from workflow.mail.message import build_message  # noqa: E402
 from workflow.mail.sender import CLAIM, Sender, SendReport, parse_smtp_url  # noqa: E402
 from workflow.mail.templates import load_for_rendering, render  # noqa: E402
 from workflow.models import Dossier, OutboxMail, SchedulerLease  # noqa: E402
@@ -136,10 +136,9 @@ def pre_rendered(url: str) -> list[tuple[str, bytes]]:
         messages = []
         for mail in mails:
             rendered = render(session, mail, "https://pp.example.fr")
-            message = emails.Message(subject=rendered.subject, text=rendered.text,
-                                     html=rendered.html, mail_from=MAIL_FROM,
-                                     message_id=mail.message_id)  # fmt: skip
-            messages.append((mail.recipient, message.as_bytes()))
+            message = build_message(rendered, mail_from=MAIL_FROM, recipient=mail.recipient,
+                                    message_id=mail.message_id, date=NOW)  # fmt: skip
+            messages.append((mail.recipient, message))
         del loaded
     return messages
 
