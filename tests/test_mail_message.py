@@ -10,11 +10,13 @@ from email import message_from_bytes, policy
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import pdf_bytes
+from tests.conftest import World, pdf_bytes
 from workflow.documents.attachments import Attached
 from workflow.mail.message import build_message, encoded_subject, envelope_address
+from workflow.mail.sender import parse_smtp_url, send_pending
 from workflow.mail.templates import RenderedMail, load_for_rendering, render
 from workflow.models import OutboxMail
+from workflow.plumbing.db import transaction
 
 SENT_AT = dt.datetime(2026, 3, 10, 9, 30, tzinfo=dt.UTC)
 
@@ -105,3 +107,29 @@ def test_envelope_addresses_drop_the_display_name_and_encode_the_domain():
     )
     assert envelope_address("dam@hôpital.example.fr") == "dam@xn--hpital-ixa.example.fr"
     assert re.fullmatch(r"[\x21-\x7e]+", envelope_address("bam@ch.example.fr"))
+
+
+def test_an_address_smtp_cannot_carry_waits_with_its_reason_and_stops_no_other_mail(
+    sessions, smtp_server
+):
+    with sessions() as session:
+        World(session).deposited()
+        (mail,) = session.scalars(select(OutboxMail)).all()
+        with transaction(session):
+            session.add(
+                OutboxMail(template=mail.template, recipient="élodie@ch.example.fr",
+                           dossier_id=mail.dossier_id, campaign_id=mail.campaign_id,
+                           context={}, message_id="<utf8@postes-partages>", status="pending",
+                           attempts=0, next_attempt_at=SENT_AT, created_at=SENT_AT)
+            )  # fmt: skip
+        kept = mail.recipient
+    report = send_pending(sessions, parse_smtp_url(smtp_server.url), mail_from="ars@example.fr",
+                          now=SENT_AT + dt.timedelta(days=30))  # fmt: skip
+    assert len(report.sent) == 1 and len(report.retried) == 1
+    assert [m["To"] for m in smtp_server.messages] == [kept]
+    with sessions() as session:
+        waiting = session.scalars(select(OutboxMail).where(OutboxMail.status == "pending")).one()
+    assert waiting.recipient == "élodie@ch.example.fr"
+    assert "SMTPUTF8" in waiting.last_error and waiting.attempts == 1
+    with pytest.raises(ValueError, match="SMTPUTF8"):
+        envelope_address("élodie@ch.example.fr")

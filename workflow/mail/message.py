@@ -142,13 +142,17 @@ def _parsed_header_address(address: str) -> str:
 
 
 def envelope_address(address: str) -> str:
-    """The address for SMTP's MAIL FROM and RCPT TO: without display name, domain in IDNA."""
+    """The address for SMTP's MAIL FROM and RCPT TO: without display name, domain in IDNA.
+    ValueError for a local part that is not ASCII: it needs SMTPUTF8, which we do not ask
+    (assumption: no such address in practice; the mail is retried, then marked failed)."""
     if _PLAIN_ADDRESS.fullmatch(address):
         return address
     addr = parseaddr(address)[1] or address
     if addr.isascii():
         return addr
     local, _, domain = addr.rpartition("@")
+    if not local.isascii():
+        raise ValueError(f"the address {addr!r} needs SMTPUTF8 (not ASCII before the @)")
     return f"{local}@{domain.encode('idna').decode('ascii')}"
 
 

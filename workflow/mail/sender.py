@@ -175,6 +175,7 @@ class _Outgoing:
     recipient: str
     message: bytes | None  # built before the connection opens: sending is then only I/O
     error: str | None = None
+    envelope: str = ""  # the recipient as RCPT TO takes it
 
 
 class Sender:
@@ -402,22 +403,22 @@ class Sender:
                     outgoing.append(_Outgoing(mail_id, mail.recipient, None, f"rendu : {exc}"))
                     continue
                 try:
+                    envelope = envelope_address(mail.recipient)
                     message = build_message(rendered, mail_from=self.mail_from,
                                             recipient=mail.recipient, message_id=mail.message_id,
                                             date=clock.now(), attachments=files)  # fmt: skip
-                except ValueError as exc:  # a line break in a header: this mail only
+                except ValueError as exc:  # a line break, an address SMTP cannot carry
                     log.exception("mail %s could not be built", mail_id)
                     outgoing.append(_Outgoing(mail_id, mail.recipient, None, f"message : {exc}"))
                     continue
-                outgoing.append(_Outgoing(mail_id, mail.recipient, message))
+                outgoing.append(_Outgoing(mail_id, mail.recipient, message, envelope=envelope))
             del loaded
         return outgoing
 
     def _send_one(self, connection: SmtpConnection, item: _Outgoing) -> Outcome:
         """Returns "sent", or (kind, error), kind one of "unreachable", "cut", "bounce", "later"."""
         assert item.message is not None
-        return connection.send(self._envelope_from, envelope_address(item.recipient),
-                               item.message)  # fmt: skip
+        return connection.send(self._envelope_from, item.envelope, item.message)
 
     def _still_held(self, session: Session, claim: Claim, ids: list[int]) -> set[int]:
         with transaction(session, write=False):
