@@ -11,7 +11,9 @@ command, so a hung server costs one timeout.
 from __future__ import annotations
 
 import smtplib
+import socket
 from dataclasses import dataclass
+from functools import cache
 from types import TracebackType
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -48,6 +50,13 @@ def parse_smtp_url(url: str) -> SmtpSettings:
         ssl=ssl,
         timeout=float(query.get("timeout", ["5"])[0]),
     )
+
+
+@cache
+def _local_hostname() -> str:
+    """The name given in EHLO, looked up once per process: smtplib would ask the resolver
+    again (socket.getfqdn) for every connection."""
+    return socket.getfqdn()
 
 
 class SmtpConnection:
@@ -130,7 +139,8 @@ class SmtpConnection:
     def _open(self) -> smtplib.SMTP:
         settings = self.settings
         factory = smtplib.SMTP_SSL if settings.ssl else smtplib.SMTP
-        client = factory(settings.host, settings.port, timeout=settings.timeout)
+        client = factory(settings.host, settings.port, _local_hostname(),
+                         timeout=settings.timeout)  # fmt: skip
         try:
             if settings.starttls:
                 client.starttls()
