@@ -1,5 +1,6 @@
-"""Sending the outbox over SMTP with the `emails` package: retries with backoff, bounces
-recorded, never a mail for a change that rolled back (only committed rows are read).
+"""Sending the outbox over SMTP (`smtp.SmtpConnection`, one connection per batch, messages
+written by `message.build_message`): retries with backoff, bounces recorded, never a mail
+for a change that rolled back (only committed rows are read).
 
 Claims. A sender takes up to `batch` due rows at once: in one statement it pushes their
 `next_attempt_at` to `now + CLAIM` and counts one more attempt. That `next_attempt_at` value
@@ -28,32 +29,28 @@ A 4xx answer is retried with backoff; a 5xx answer is a bounce.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
-import smtplib
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.charset import BASE64, Charset
-from email.header import Header
-from email.message import Message
-from email.utils import parseaddr
-from urllib.parse import parse_qs, unquote, urlsplit
 
-import emails
-from emails.backend.smtp import SMTPBackend
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow.documents.attachments import Attached, attachments_of
-from workflow.mail.templates import RenderedMail, load_for_rendering, render
+from workflow.mail.message import build_message, envelope_address
+from workflow.mail.smtp import Outcome, SmtpConnection, SmtpSettings, parse_smtp_url
+from workflow.mail.templates import load_for_rendering, render
 from workflow.models import OutboxMail
 from workflow.plumbing import clock
 from workflow.plumbing.db import transaction
 from workflow.plumbing.storage import FileStore
 from workflow.plumbing.storage_url import environment_storage
+
+# Callers and tests read the SMTP settings from here, where they were first defined.
+__all__ = ["SmtpSettings", "parse_smtp_url"]
 
 log = logging.getLogger(__name__)
 
@@ -66,50 +63,6 @@ MAX_ATTEMPTS = 12
 BREAKER_PERIODS = (dt.timedelta(seconds=30), dt.timedelta(minutes=1), dt.timedelta(minutes=5))
 # Sent rows are marked, and the claim checked in the database, every CHUNK mails.
 CHUNK = 50
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    host: str
-    port: int
-    user: str | None = None
-    password: str | None = None
-    starttls: bool = False
-    ssl: bool = False
-    # Seconds for the connection and for each SMTP command: a hung server costs this once.
-    timeout: float = 5
-
-    def backend_options(self) -> dict[str, object]:
-        options: dict[str, object] = {"host": self.host, "port": self.port,
-                                      "timeout": self.timeout}  # fmt: skip
-        if self.ssl:
-            options["ssl"] = True
-        if self.starttls:
-            options["tls"] = True
-        if self.user:
-            options["user"] = self.user
-            options["password"] = self.password or ""
-        return options
-
-
-def parse_smtp_url(url: str) -> SmtpSettings:
-    """`smtp://user:pass@host:587?starttls=1&timeout=5`, or `smtps://host:465` for implicit
-    TLS; `timeout` (seconds, default 5) bounds the connection and each command."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-        raise ValueError(f"SMTP_URL must look like smtp://user:pass@host:587, not {url!r}")
-    query = parse_qs(parts.query)
-    starttls = query.get("starttls", ["0"])[0].lower() in ("1", "true", "yes")
-    ssl = parts.scheme == "smtps"
-    return SmtpSettings(
-        host=parts.hostname,
-        port=parts.port or (465 if ssl else 25),
-        user=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
-        starttls=starttls,
-        ssl=ssl,
-        timeout=float(query.get("timeout", ["5"])[0]),
-    )
 
 
 @dataclass
@@ -222,16 +175,7 @@ class _Outgoing:
     recipient: str
     message: bytes | None  # built before the connection opens: sending is then only I/O
     error: str | None = None
-
-
-@dataclass(frozen=True)
-class _Built:
-    """A message already built, in the shape `SMTPBackend.sendmail` expects."""
-
-    data: bytes
-
-    def as_bytes(self) -> bytes:
-        return self.data
+    envelope: str = ""  # the recipient as RCPT TO takes it
 
 
 class Sender:
@@ -257,6 +201,7 @@ class Sender:
         # UPLOAD_DIR, as the web's): opened only when a mail has an attachment.
         self._storage = storage
         self.mail_from, self.base_url = mail_from, base_url
+        self._envelope_from = envelope_address(mail_from)
         # Signs the partner's links when their mails leave (templates.render).
         self.secret_key = secret_key
         self.batch, self.senders = batch, max(1, senders)
@@ -350,7 +295,7 @@ class Sender:
         ids = list(claim.attempts)
         sent: list[int] = []
         held: set[int] = set()
-        with SMTPBackend(**self.smtp.backend_options(), fail_silently=True) as backend:
+        with SmtpConnection(self.smtp) as connection:
             for index, item in enumerate(outgoing):
                 if index % CHUNK == 0:
                     self._mark_sent(session, claim, sent, report)
@@ -375,7 +320,7 @@ class Sender:
                     report.breaker_open = True
                     return
                 self.rate.wait()
-                outcome = self._send_one(backend, item)
+                outcome = self._send_one(connection, item)
                 if outcome == "sent":
                     self.breaker.succeeded()
                     sent.append(item.mail_id)
@@ -457,62 +402,23 @@ class Sender:
                     log.exception("mail %s could not be rendered", mail_id)
                     outgoing.append(_Outgoing(mail_id, mail.recipient, None, f"rendu : {exc}"))
                     continue
-                message = self._message(rendered, mail.recipient, mail.message_id, files)
-                outgoing.append(_Outgoing(mail_id, mail.recipient, message.as_bytes()))
+                try:
+                    envelope = envelope_address(mail.recipient)
+                    message = build_message(rendered, mail_from=self.mail_from,
+                                            recipient=mail.recipient, message_id=mail.message_id,
+                                            date=clock.now(), attachments=files)  # fmt: skip
+                except ValueError as exc:  # a line break, an address SMTP cannot carry
+                    log.exception("mail %s could not be built", mail_id)
+                    outgoing.append(_Outgoing(mail_id, mail.recipient, None, f"message : {exc}"))
+                    continue
+                outgoing.append(_Outgoing(mail_id, mail.recipient, message, envelope=envelope))
             del loaded
         return outgoing
 
-    def _message(
-        self,
-        rendered: RenderedMail,
-        recipient: str,
-        message_id: str,
-        files: list[Attached] | None = None,
-    ) -> emails.Message:
-        message = emails.Message(
-            subject=_encoded_subject(rendered.subject),
-            text=rendered.text,
-            html=rendered.html,
-            mail_from=self.mail_from,
-            mail_to=recipient,
-            message_id=message_id,
-        )
-        for file in files or ():
-            message.attach(
-                data=file.data,
-                filename=file.filename,
-                content_disposition="attachment",
-                mime_type=file.mimetype,
-            )
-        message.after_build = _stable_boundaries
-        return message
-
-    def _send_one(self, backend: SMTPBackend, item: _Outgoing) -> str | tuple[str, str]:
+    def _send_one(self, connection: SmtpConnection, item: _Outgoing) -> Outcome:
         """Returns "sent", or (kind, error), kind one of "unreachable", "cut", "bounce", "later"."""
         assert item.message is not None
-        try:
-            response = backend.sendmail(
-                from_addr=parseaddr(self.mail_from)[1],
-                to_addrs=[item.recipient],
-                msg=_Built(item.message),
-            )
-        except (OSError, smtplib.SMTPException) as exc:
-            # A timeout or a disconnection during a command: emails lets these through. The
-            # connection is in an unknown state: close it without a QUIT that would wait
-            # for the same silent server (emails has no public way to drop its client).
-            client, backend._client = backend._client, None
-            if client is not None:
-                client.close()
-            return "cut", f"le serveur SMTP ne répond plus : {exc!r}"
-        if response is not None and response.success:
-            return "sent"
-        status = getattr(response, "status_code", None)
-        error = _describe(response)
-        if status is None:
-            return "unreachable", error
-        if 500 <= status < 600:
-            return "bounce", error
-        return "later", error
+        return connection.send(self._envelope_from, item.envelope, item.message)
 
     def _still_held(self, session: Session, claim: Claim, ids: list[int]) -> set[int]:
         with transaction(session, write=False):
@@ -638,40 +544,6 @@ def send_pending(
         storage=storage,
     )
     return sender.send_batch(now)
-
-
-_UTF8_BASE64 = Charset("utf-8")
-_UTF8_BASE64.header_encoding = BASE64
-
-
-def _encoded_subject(subject: str) -> str:
-    """The subject as RFC 2047 base64 words: the same header once decoded, but the standard
-    library's default choice between quoted-printable and base64 measures every character
-    of every fold, which made it most of the cost of a message."""
-    if subject.isascii():
-        return subject
-    return Header(subject, _UTF8_BASE64, header_name="Subject").encode(linesep=" ")
-
-
-def _stable_boundaries(message: emails.Message, built: Message) -> None:
-    """Sets the MIME boundaries from the Message-ID: the standard library would draw them at
-    random and compile a regular expression for each one."""
-    digest = hashlib.sha1(str(message.message_id).encode()).hexdigest()
-    for index, part in enumerate(built.walk()):
-        if part.is_multipart():
-            part.set_boundary(f"=_pp{index}_{digest}")
-
-
-def _describe(response: object) -> str:
-    if response is None:
-        return "no response from the SMTP server"
-    error = getattr(response, "error", None)
-    status = getattr(response, "status_code", None)
-    text = getattr(response, "status_text", None)
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    parts = [str(part) for part in (status, text, error) if part]
-    return " ".join(parts) or "unknown SMTP failure"
 
 
 def failed_mails(session: Session, campaign_id: int | None = None) -> list[OutboxMail]:
