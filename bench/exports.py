@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
+import json
 import multiprocessing
 import resource
 import statistics
@@ -93,11 +95,13 @@ def _child(task: str, url: str, campaign_id: int, store: str, arg: int, out) -> 
             )
             for row in rows:
                 # The same number of cells as the real export: every field flattened.
-                values = row[4] or {}
+                # SQLite hands the raw JSON text to a text() query; PostgreSQL decodes it.
+                values = json.loads(row[4]) if isinstance(row[4], str) else row[4] or {}
                 cells = [v for volet in values.values() for v in volet.values()]
-                sheet.append(
-                    [row[0], row[1], row[2], row[3].replace(tzinfo=None), *map(str, cells)]
-                )
+                when = row[3]
+                if isinstance(when, str):  # SQLite's text; a datetime on PostgreSQL
+                    when = dt.datetime.fromisoformat(when)
+                sheet.append([row[0], row[1], row[2], when.replace(tzinfo=None), *map(str, cells)])
         with tempfile.TemporaryFile() as output:
             book.save(output)
     out.put((time.perf_counter() - start, peak_mb() - idle))
