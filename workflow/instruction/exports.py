@@ -15,6 +15,7 @@ import datetime as dt
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import groupby
 from typing import IO, Any
 
 from sqlalchemy import Row, func, select
@@ -92,7 +93,6 @@ def export_rows(session: Session, campaign_id: int) -> Iterator[list[Any]]:
     readers = {vid: _volet_readers(definition, columns) for vid, definition in definitions.items()}
     query = (
         select(
-            Dossier.id,
             Dossier.number,
             Dossier.priority,
             Dossier.campaign_version_id,
@@ -111,12 +111,13 @@ def export_rows(session: Session, campaign_id: int) -> Iterator[list[Any]]:
         .where(Dossier.campaign_id == campaign_id, DEPOSITED)
         .order_by(Dossier.number)
     )
-    avis = _avis_by_dossier(session, campaign_id) if avis_columns else {}
+    # The avis come in number order beside the dossiers (a merge on the unique number).
+    avis = _avis_by_dossier(session, campaign_id) if avis_columns else iter(())
+    next_avis = next(avis, None)
     # Plain Core rows in batches (a server-side cursor on PostgreSQL), not through the ORM's
     # loading: memory stays flat and time linear whatever the number of dossiers.
     rows = session.connection().execute(query, execution_options={"yield_per": BATCH})
     for (
-        dossier_id,
         number,
         priority,
         version_id,
@@ -150,7 +151,9 @@ def export_rows(session: Session, campaign_id: int) -> Iterator[list[Any]]:
                 value = answers.get(key)
                 row.append(value if value is None or read is None else read(value))
         if avis_columns:
-            given = avis.get(dossier_id, {})
+            while next_avis is not None and next_avis[0] < number:
+                next_avis = next(avis, None)
+            given = next_avis[1] if next_avis is not None and next_avis[0] == number else {}
             for key, _ in avis_columns:
                 row += _avis_cells(given.get(key))
         yield row
@@ -218,22 +221,22 @@ def _avis_columns(definitions: list[Definition]) -> list[tuple[str, str]]:
     return list(seen.items())
 
 
-def _avis_by_dossier(session: Session, campaign_id: int) -> dict[int, dict[str, Row]]:
-    """The avis of each deposited dossier of the campaign, by key: the one given last, or
-    else the last one asked (an avis asked again replaces the first request). Plain rows of
-    the columns the export shows, not ORM objects: memory stays small."""
-    rows = session.execute(
-        select(Avis.dossier_id, Avis.avis_key, Avis.verdict, Avis.given_at, Avis.giver_name,
+def _avis_by_dossier(session: Session, campaign_id: int) -> Iterator[tuple[int, dict[str, Row]]]:
+    """The avis of each deposited dossier of the campaign that has some, in dossier number
+    order: (number, its avis by key), each key's the one given last, or else the last one
+    asked (an avis asked again replaces the first request). Streamed beside the dossiers'
+    rows, never gathered for the whole campaign: memory stays that of one dossier's avis."""
+    rows = session.connection().execute(
+        select(Dossier.number, Avis.avis_key, Avis.verdict, Avis.given_at, Avis.giver_name,
                Avis.giver_email)
         .join(Dossier, Dossier.id == Avis.dossier_id)
         .where(Dossier.campaign_id == campaign_id, DEPOSITED)
-        .order_by(Avis.given_at.is_not(None), Avis.given_at, Avis.invited_at, Avis.id)
-        .execution_options(yield_per=BATCH)
+        .order_by(Dossier.number, Avis.given_at.is_not(None), Avis.given_at, Avis.invited_at,
+                  Avis.id),
+        execution_options={"yield_per": BATCH},
     )  # fmt: skip
-    found: dict[int, dict[str, Row]] = {}
-    for avis in rows:
-        found.setdefault(avis.dossier_id, {})[avis.avis_key] = avis
-    return found
+    for number, avis in groupby(rows, key=lambda avis: avis.number):
+        yield number, {a.avis_key: a for a in avis}
 
 
 def _avis_cells(avis: Row | None) -> list[Any]:
