@@ -132,11 +132,15 @@ def queue_job(sessions, campaign_id: int, user_id: int, kind: str) -> int:  # ty
     return job_id
 
 
-def show(label: str, result) -> None:  # type: ignore[no-untyped-def]
+def show(label: str, result, baseline=None):  # type: ignore[no-untyped-def]
+    """Prints a measure, with its ratio to the bare baseline of the same run when given;
+    returns it for the next line's ratio."""
     if result is None:
         print(f"{label:34} did not finish in time")
-    else:
-        print(f"{label:34} {result[0]:7.1f} s   peak {result[1]:7.1f} MB above idle")
+        return None
+    ratio = f"   {result[0] / baseline[0]:5.2f}x the baseline" if baseline else ""
+    print(f"{label:34} {result[0]:7.1f} s   peak {result[1]:7.1f} MB above idle{ratio}")
+    return result
 
 
 def report(name: str, url: str, args: argparse.Namespace) -> None:
@@ -144,7 +148,9 @@ def report(name: str, url: str, args: argparse.Namespace) -> None:
     sessions = make_session_factory(make_engine(url))
     store = tempfile.mkdtemp(prefix="bench-exports-")
     print(f"== {name}: export of a campaign of {args.dossiers} deposited dossiers")
-    show(
+    # The baselines stay bare csv.writer and bare openpyxl write-only over the same rows,
+    # whatever writer the jobs use: ratios stay comparable across versions (issue 10).
+    baseline = show(
         "baseline CSV (bare csv.writer)",
         measured("baseline-csv", url, campaign_id, store, 0, args.timeout),
     )
@@ -158,8 +164,9 @@ def report(name: str, url: str, args: argparse.Namespace) -> None:
             queue_job(sessions, campaign_id, user_id, "csv"),
             args.timeout,
         ),
+        baseline,
     )
-    show(
+    baseline = show(
         "baseline XLSX (bare write-only)",
         measured("baseline-xlsx", url, campaign_id, store, 0, args.timeout),
     )
@@ -173,6 +180,7 @@ def report(name: str, url: str, args: argparse.Namespace) -> None:
             queue_job(sessions, campaign_id, user_id, "xlsx"),
             args.timeout,
         ),
+        baseline,
     )
 
     # Three XLSX exports at once, one per worker process, while the dashboard is used.
