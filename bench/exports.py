@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
+import json
 import multiprocessing
 import resource
 import statistics
@@ -93,11 +95,13 @@ def _child(task: str, url: str, campaign_id: int, store: str, arg: int, out) -> 
             )
             for row in rows:
                 # The same number of cells as the real export: every field flattened.
-                values = row[4] or {}
+                # SQLite hands the raw JSON text to a text() query; PostgreSQL decodes it.
+                values = json.loads(row[4]) if isinstance(row[4], str) else row[4] or {}
                 cells = [v for volet in values.values() for v in volet.values()]
-                sheet.append(
-                    [row[0], row[1], row[2], row[3].replace(tzinfo=None), *map(str, cells)]
-                )
+                when = row[3]
+                if isinstance(when, str):  # SQLite's text; a datetime on PostgreSQL
+                    when = dt.datetime.fromisoformat(when)
+                sheet.append([row[0], row[1], row[2], when.replace(tzinfo=None), *map(str, cells)])
         with tempfile.TemporaryFile() as output:
             book.save(output)
     out.put((time.perf_counter() - start, peak_mb() - idle))
@@ -128,11 +132,15 @@ def queue_job(sessions, campaign_id: int, user_id: int, kind: str) -> int:  # ty
     return job_id
 
 
-def show(label: str, result) -> None:  # type: ignore[no-untyped-def]
+def show(label: str, result, baseline=None):  # type: ignore[no-untyped-def]
+    """Prints a measure, with its ratio to the bare baseline of the same run when given;
+    returns it for the next line's ratio."""
     if result is None:
         print(f"{label:34} did not finish in time")
-    else:
-        print(f"{label:34} {result[0]:7.1f} s   peak {result[1]:7.1f} MB above idle")
+        return None
+    ratio = f"   {result[0] / baseline[0]:5.2f}x the baseline" if baseline else ""
+    print(f"{label:34} {result[0]:7.1f} s   peak {result[1]:7.1f} MB above idle{ratio}")
+    return result
 
 
 def report(name: str, url: str, args: argparse.Namespace) -> None:
@@ -140,7 +148,9 @@ def report(name: str, url: str, args: argparse.Namespace) -> None:
     sessions = make_session_factory(make_engine(url))
     store = tempfile.mkdtemp(prefix="bench-exports-")
     print(f"== {name}: export of a campaign of {args.dossiers} deposited dossiers")
-    show(
+    # The baselines stay bare csv.writer and bare openpyxl write-only over the same rows,
+    # whatever writer the jobs use: ratios stay comparable across versions (issue 10).
+    baseline = show(
         "baseline CSV (bare csv.writer)",
         measured("baseline-csv", url, campaign_id, store, 0, args.timeout),
     )
@@ -154,8 +164,9 @@ def report(name: str, url: str, args: argparse.Namespace) -> None:
             queue_job(sessions, campaign_id, user_id, "csv"),
             args.timeout,
         ),
+        baseline,
     )
-    show(
+    baseline = show(
         "baseline XLSX (bare write-only)",
         measured("baseline-xlsx", url, campaign_id, store, 0, args.timeout),
     )
@@ -169,6 +180,7 @@ def report(name: str, url: str, args: argparse.Namespace) -> None:
             queue_job(sessions, campaign_id, user_id, "xlsx"),
             args.timeout,
         ),
+        baseline,
     )
 
     # Three XLSX exports at once, one per worker process, while the dashboard is used.

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from tests.conftest import pdf_bytes
 from workflow.administration.instructors import follow
 from workflow.instruction.archives import campaign_entries, dossier_entries, write_zip
-from workflow.instruction.exports import export_csv, export_xlsx, neutralised
+from workflow.instruction.exports import _STARTS_FORMULA, export_csv, export_xlsx, neutralised
 from workflow.models import Attachment, Avis
 from workflow.plumbing.db import transaction
 from workflow.plumbing.storage import Storage
@@ -181,3 +181,15 @@ def test_zip_entries_cannot_climb_out_or_carry_control_characters(world, session
         for name in names:
             assert SAFE_ARCNAME.match(name), name
             assert ".." not in name.split("/")
+
+
+def test_the_csv_writers_quick_test_neutralises_exactly_what_neutralised_does():
+    # Every text of up to four characters over starts of formulas, spaces of every kind
+    # (a no-break space, a vertical tab, an information separator) and plain letters.
+    alphabet = ["=", "+", "-", "@", "\t", "\r", "\n", " ", "\u00a0", "\x0b", "\x1c", "a", "'"]
+    texts = [""] + alphabet
+    for _ in range(3):
+        texts += [t + c for t in texts if len(t) == len(texts[-1]) for c in alphabet]
+    assert len(texts) > 30_000
+    for text in texts:
+        assert (_STARTS_FORMULA.match(text) is not None) == (neutralised(text) != text), repr(text)

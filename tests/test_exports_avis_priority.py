@@ -104,3 +104,32 @@ def test_the_avis_giver_never_becomes_a_formula_in_csv_or_xlsx(world, session):
             break
     else:
         raise AssertionError("dossier absent from the XLSX")
+
+
+def test_each_dossier_gets_its_own_avis_whatever_the_dossiers_around_it_have(world, session):
+    campaign = world.campaign(avis=AVIS)
+    hospital = world.organisation(name="CH de Gonesse")
+    dossiers = [world.dossier(campaign, hospital, "en_instruction") for _ in range(4)]
+    with transaction(session):
+        for index in (1, 3):
+            session.add(
+                Avis(
+                    dossier_id=dossiers[index].id,
+                    avis_key="chef",
+                    giver_email=f"chef{index}@ch.example.fr",
+                    invited_at=at_paris(2026, 4, 1),
+                )
+            )
+        # Asked again to someone else: the second request replaces the first.
+        session.add(
+            Avis(
+                dossier_id=dossiers[3].id,
+                avis_key="chef",
+                giver_email="autre-chef@ch.example.fr",
+                invited_at=at_paris(2026, 4, 2),
+            )
+        )
+    header, *rows = list(export_rows(session, campaign.id))
+    givers = [dict(zip(header, row, strict=True))[GROUPS[5]] for row in rows]
+    assert [row[0] for row in rows] == [d.number for d in dossiers]
+    assert givers == [None, "chef1@ch.example.fr", None, "autre-chef@ch.example.fr"]

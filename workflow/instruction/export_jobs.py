@@ -18,7 +18,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow.instruction.archives import campaign_entries, write_zip
@@ -208,6 +208,11 @@ def run_job(
 
     def progress(done: int) -> None:
         with sessions() as beat, transaction(beat):
+            if beat.get_bind().dialect.name == "postgresql":
+                # A heartbeat lost in a crash costs nothing (the job is run again), so its
+                # commit does not wait for the disk: one per 1,000 rows was 11 % of a CSV
+                # export's time on a busy server (issue 10). Others still see it at once.
+                beat.execute(text("SET LOCAL synchronous_commit TO OFF"))
             beat.execute(
                 update(ExportJob)
                 .where(ExportJob.id == job_id, ExportJob.worker == worker)
