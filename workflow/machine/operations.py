@@ -165,8 +165,9 @@ def _write_change(
         written = connection.execute(statement, {**parameters, **journal, **mail_values})
         count = written.scalar_one()
     else:
-        # SQLite: in the BEGIN IMMEDIATE transaction no other writer can register a webhook
-        # between this count and the deliveries' INSERT.
+        # SQLite: from this UPDATE to the commit the transaction holds the database's one
+        # write lock (a stale snapshot would make the UPDATE fail busy instead), so no other
+        # writer can register a webhook between this count and the deliveries' INSERT.
         rows = connection.execute(_counting_update(keys), parameters).all()
         count = len(rows)
         listened = bool(rows and rows[0][0])
