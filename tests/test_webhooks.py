@@ -11,7 +11,7 @@ import json
 
 import pytest
 import time_machine
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from tests.conftest import at_paris
 from tests.webhook_receiver import Receiver
@@ -118,6 +118,35 @@ def test_a_change_queues_a_delivery_for_the_webhooks_that_listen(world, session)
         "version": dossier.version,
         "at": INSTRUCTING.astimezone(dt.UTC).isoformat(),
     }
+
+
+def test_a_change_no_webhook_of_its_campaign_listens_to_queues_nothing(world, session):
+    # Webhooks that listen elsewhere: another event, another campaign, stopped.
+    dossier, _ = world.deposited()
+    campaign = dossier.campaign
+    register(world, session, campaign, "https://b.example.fr/", events=(MESSAGE,))
+    register(world, session, world.campaign(slug="test-autre"), "https://c.example.fr/")
+    stopped, _ = register(world, session, campaign, "https://d.example.fr/")
+    with transaction(session):
+        stopped.active = False
+    instructeur = world.actor("instructeur")
+    sent: list[str] = []
+
+    def record(connection, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        sent.append(statement)
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        with time_machine.travel(INSTRUCTING, tick=False), transaction(session):
+            fire(session, dossier, "passer_en_instruction", instructeur)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert deliveries(session) == []
+    # SQLite learns from the UPDATE that nobody listens and sends no INSERT for the
+    # deliveries; PostgreSQL's one statement selects none.
+    assert not [s for s in sent if s.lstrip().startswith("INSERT INTO webhook_deliveries")]
+    assert dossier.state == "en_instruction"
 
 
 def test_a_change_rolled_back_announces_nothing(world, session):

@@ -163,7 +163,7 @@ def save_volet(
         journal = audit_parameters(actor, "modifier", dossier.state, dossier.state, now, payload)
         # The version-checked UPDATE (a lost race stops here), with its audit row on
         # PostgreSQL; no webhook: saving a volet changes no state.
-        if not write_change(session, dossier, journal, state_change=False):
+        if not write_change(session, dossier, journal, state_change=False).journaled:
             record_audit(session, dossier, actor, "modifier", dossier.state, now, payload)
     return warnings
 

@@ -5,10 +5,23 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, Update, bindparam, func, insert, inspect, select, union_all, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    Update,
+    bindparam,
+    func,
+    insert,
+    inspect,
+    literal_column,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -21,6 +34,7 @@ from workflow.journal.webhooks import (
     DELIVERY_COLUMNS,
     STATE_CHANGE,
     delivery_select,
+    listening_webhooks,
     queue_webhook,
     state_change_payload,
 )
@@ -86,11 +100,23 @@ def fire(
     change["version"] = dossier.version + 1
     journal.update(webhook_payload=change, webhook_at=firing.now)
     # The version-checked UPDATE: a lost race stops here.
-    if not write_change(session, dossier, journal, mails, mail_parameters(firing.now, context)):
+    written = write_change(session, dossier, journal, mails, mail_parameters(firing.now, context))
+    if not written.journaled:
         record_audit(session, dossier, actor, event, from_state, firing.now, firing.payload)
         outbox.queue_for_dossier(session, mails, dossier.id, firing.now, context)
-        queue_webhook(session, dossier.campaign_id, STATE_CHANGE, change, firing.now)
+        if written.listened:
+            queue_webhook(session, dossier.campaign_id, STATE_CHANGE, change, firing.now)
     return dossier
+
+
+@dataclass(frozen=True)
+class Written:
+    """What `write_change` did besides the dossier's row."""
+
+    # The audit event, the mails and the webhook deliveries are written too (PostgreSQL).
+    journaled: bool
+    # Whether a webhook of the campaign listens to state changes; True when not asked.
+    listened: bool = True
 
 
 # Dossier columns by attribute name: what `write_change` may fold into its UPDATE.
@@ -105,14 +131,16 @@ def write_change(
     mail_values: dict[str, Any] | None = None,
     *,
     state_change: bool = True,
-) -> bool:
+) -> Written:
     """Writes the dossier's changed columns (a new state and what the effects set, or a
     saved volet) in one Core UPDATE checked against the version the dossier was loaded with
     (no row: ConflictError, another writer won), then marks those values as the dossier's
     committed ones, as a flush would have. On PostgreSQL the same statement writes the audit
     event of `journal` (`audit_parameters`) and queues the mails (one round trip instead of
-    four) and, for a `state_change`, the webhook deliveries; returns whether it did, so that
-    the caller writes them itself otherwise.
+    four) and, for a `state_change`, the webhook deliveries; `journaled` says whether it
+    did, so that the caller writes them itself otherwise. On SQLite, for a `state_change`,
+    the UPDATE's RETURNING says whether a webhook listens (`listened`), so that the caller
+    sends no INSERT ... SELECT for none (the usual case).
 
     The ORM's unit of work costs several times the statement itself for one row; it is kept
     only when the change is more than this row's columns (a decision created or withdrawn,
@@ -125,7 +153,7 @@ def write_change(
         or any(other is not dossier for other in session.dirty)
     ):
         session.flush()
-        return False
+        return Written(journaled=False)
     version = dossier.version
     connection = session.connection()
     if any(key in SEARCHED for key in changed):  # the deposit's number, for one
@@ -135,14 +163,23 @@ def write_change(
     parameters.update(_id=dossier.id, _version=version)
     keys = tuple(sorted(values))
     journaled = connection.dialect.name == "postgresql"
+    listened = True
     if journaled:
         statement = _journaled_update(
             keys, tuple((m.template, m.to, m.attach) for m in mails), state_change
         )
         written = connection.execute(statement, {**parameters, **journal, **(mail_values or {})})
         count = written.scalar_one()
-    else:
+    elif not state_change:
         count = connection.execute(_update_statement(keys), parameters).rowcount
+        listened = False
+    else:
+        # SQLite: from this UPDATE to the commit the transaction holds the database's one
+        # write lock (a stale snapshot would make the UPDATE fail busy instead), so no other
+        # writer can register a webhook between this count and the deliveries' INSERT.
+        rows = connection.execute(_counting_update(keys), parameters).all()
+        count = len(rows)
+        listened = bool(rows and rows[0][0])
     if count != 1:
         raise ConflictError()
     set_committed_value(dossier, "version", version + 1)
@@ -151,7 +188,7 @@ def write_change(
     # has nothing to look at (left modified, it would cost as much as the UPDATE saved).
     state = inspect(dossier)
     state._commit_all(state.dict, session.identity_map)
-    return journaled
+    return Written(journaled=journaled, listened=listened)
 
 
 @cache
@@ -165,6 +202,16 @@ def _update_statement(keys: tuple[str, ...]) -> Update:
         .where(table.c.id == bindparam("_id"), table.c.version == bindparam("_version"))
         .values({**values, table.c.version: table.c.version + 1})
     )
+
+
+@cache
+def _counting_update(keys: tuple[str, ...]) -> Update:
+    """The UPDATE of `_update_statement` returning how many webhooks of the dossier's
+    campaign listen to state changes (SQLite allows a subquery in RETURNING)."""
+    # Named in full: SQLAlchemy writes RETURNING's columns without their table, subqueries
+    # included, and a bare `campaign_id` there would be the webhooks' own.
+    campaign_id = literal_column("dossiers.campaign_id", Integer)
+    return _update_statement(keys).returning(listening_webhooks(campaign_id, STATE_CHANGE))
 
 
 @cache
