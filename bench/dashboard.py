@@ -5,12 +5,12 @@ dossiers; prints p50/p95 and ratios, asserts nothing.
 
 The app is served by gunicorn (2 workers) exactly as in production, and an instructeur who
 follows the campaign asks for: the first page, a filtered page (a state and a speciality,
-sorted by candidate), a search by part of a name, and the last page (the « Dernière page »
-link of the first page). The baseline, measured in the same run under the same gunicorn, is a
-bare Flask endpoint doing one indexed `SELECT … LIMIT 50` on the same table
-(bench/baseline_app.py), asked right after each page on the same machine at the same
-moment: the ratio says what the dashboard costs beyond one query and HTTP, whatever else the
-machine is doing.
+sorted by candidate), a search by part of a name, the last page (the « Dernière page »
+link of the first page) and the first page sorted by organisation. The baseline, measured in
+the same run under the same gunicorn, is a bare Flask endpoint doing one indexed
+`SELECT … LIMIT 50` on the same table (bench/baseline_app.py), asked right after each page on
+the same machine at the same moment: the ratio says what the dashboard costs beyond one query
+and HTTP, whatever else the machine is doing.
 
 SQLite always; PostgreSQL too when BENCH_POSTGRES_URL or TEST_POSTGRES_URL is set (a database
 of its own, dropped afterwards). Every request has a timeout and the whole run a budget.
@@ -43,7 +43,7 @@ from workflow.plumbing.db import make_engine, make_session_factory, transaction 
 
 SECRET_KEY = "bench-dashboard-secret-key-0123456789-abcdefghij"
 TIMEOUT = 30.0
-CASES = ("first page", "filtered", "search", "last page")
+CASES = ("first page", "filtered", "search", "last page", "organisation")
 
 
 def free_port() -> int:
@@ -229,6 +229,7 @@ def report(name: str, url: str, args: argparse.Namespace, deadline: float) -> No
             "filtered": f"{base}?etat=en_instruction&specialite=Cardiologie&tri=candidat",
             "search": f"{base}?q=candidat+1234",
             "last page": last_page_path(first),
+            "organisation": f"{base}?tri=organisation",
         }
         for case in CASES:
             results[case] = measure(
