@@ -38,7 +38,9 @@ from workflow.plumbing.search_text import normalise
 
 SORTS: dict[str, Any] = {
     "numero": Dossier.number,
-    "organisation": Organisation.name,
+    # The name copied on the dossier (migration 0019): the join's Organisation.name has no
+    # index in the campaign's order, and sorting by it sorted every dossier of the campaign.
+    "organisation": Dossier.organisation_name,
     "partenaire": Dossier.partner_name,
     "specialite": Dossier.speciality,
     "candidat": Dossier.candidate_name,
