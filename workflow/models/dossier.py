@@ -188,8 +188,9 @@ def _keep_search_text(mapper: Mapper[Dossier], connection: Connection, dossier: 
         return
     name = _organisation_name(connection, dossier)
     dossier.search_text = search_text(dossier, name)
-    # Also on the deposit (its number is searched): a brouillon written by a bulk INSERT
-    # without the copy gets it there, before the dashboard shows it. Unchanged, not written.
+    # With the search text, whatever changed: a dossier written by a bulk INSERT without the
+    # copy (bench/rush.py's brouillons) gets it at its next save through the ORM (not through
+    # the machine's Core UPDATE, which writes the search text only). Unchanged, not written.
     dossier.organisation_name = name
 
 
