@@ -81,6 +81,7 @@ def populate(
     ]
     for row in rows:
         # What the ORM event of workflow.models.dossier writes; a bulk INSERT bypasses it.
+        row["organisation_name"] = names[row["organisation_id"]]
         parts = (row["number"], names[row["organisation_id"]], row["partner_name"])
         row["search_text"] = normalise(
             " ".join(str(p) for p in (*parts, row["candidate_name"], row["speciality"]))

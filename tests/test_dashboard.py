@@ -187,3 +187,81 @@ def test_a_dossier_just_deposited_is_found_by_a_part_of_its_number(world, sessio
     assert str(stored.number) in (stored.search_text or "").split()
     rows = dossier_page(session, dossier.campaign_id, Filters(search=str(stored.number))).rows
     assert [found.id for found, _ in rows] == [dossier.id]
+
+
+def organisation_order(session, campaign_id: int, **filters) -> list[str]:
+    """The organisations' names of the dossiers, walked page after page in the sort by
+    organisation (pages of PAGE_SIZE)."""
+    filters = Filters(sort="organisation", **filters)
+    names, page = [], dossier_page(session, campaign_id, filters)
+    while True:
+        names += [name for _, name in page.rows]
+        if not page.has_next:
+            return names
+        page = dossier_page(session, campaign_id, replace(filters, after=page.last_id))
+
+
+def joined_order(session, campaign_id: int) -> list[str]:
+    """The same names sorted as the organisations table has them, in the database's own
+    collation (the order of the dashboard before the names were copied on the dossiers)."""
+    return list(
+        session.scalars(
+            select(Organisation.name)
+            .join(Dossier, Dossier.organisation_id == Organisation.id)
+            .where(Dossier.campaign_id == campaign_id)
+            .order_by(Organisation.name, Dossier.id)
+        )
+    )
+
+
+def test_the_sort_by_organisation_reads_the_organisations_names(world, session, monkeypatch):
+    monkeypatch.setattr(dashboard, "PAGE_SIZE", 2)
+    campaign = world.campaign()
+    for name in ("CH Zola", "Béclère", "CH Ader", "CH Ader", "Avicenne"):
+        world.dossier(campaign, world.organisation(name=name), "en_construction")
+    joined = joined_order(session, campaign.id)
+    assert organisation_order(session, campaign.id) == joined
+    assert joined[0] == "Avicenne" and joined[-1] == "CH Zola"
+    assert organisation_order(session, campaign.id, descending=True) == joined[::-1]
+
+
+def test_a_renamed_organisation_moves_in_the_sort_and_is_searched_by_its_new_name(world, session):
+    campaign = world.campaign()
+    ader, zola = world.organisation(name="CH Ader"), world.organisation(name="CH Zola")
+    first = world.dossier(campaign, ader, "en_construction")
+    world.dossier(campaign, zola, "en_instruction")
+    version = first.version
+    with transaction(session):
+        ader.name = "Hôpital Ziegler"
+    session.expire_all()
+    assert organisation_order(session, campaign.id) == ["CH Zola", "Hôpital Ziegler"]
+    assert joined_order(session, campaign.id) == ["CH Zola", "Hôpital Ziegler"]
+
+    def found(text: str) -> list[int]:
+        return [d.id for d, _ in dossier_page(session, campaign.id, Filters(search=text)).rows]
+
+    assert found("ziegler") == [first.id]
+    assert found("ch ader") == []
+    # The copies follow the name without touching the déposant's version of the dossier.
+    assert session.get(Dossier, first.id).version == version
+
+
+def test_closing_a_candidates_account_moves_its_dossiers_under_the_marker(world, session):
+    from workflow.privacy.closure import close_account
+    from workflow.privacy.pseudonyms import MARKER
+
+    campaign = world.campaign()
+    candidate = world.organisation(type="candidat", name="Aaron Peggy", finess=None)
+    hospital = world.organisation(name="CH Zola")
+    dossier = world.dossier(campaign, candidate, "en_construction")
+    world.dossier(campaign, hospital, "en_construction")
+    assert organisation_order(session, campaign.id) == ["Aaron Peggy", "CH Zola"]
+    account, admin = world.user("deposant", candidate), world.actor("administrateur")
+    with transaction(session):
+        close_account(session, account, admin)
+    session.expire_all()
+    names = organisation_order(session, campaign.id)
+    assert sorted(names) == sorted([MARKER, "CH Zola"])
+    assert names == joined_order(session, campaign.id)
+    assert dossier_page(session, campaign.id, Filters(search="aaron")).rows == []
+    assert session.get(Dossier, dossier.id).organisation_name == MARKER

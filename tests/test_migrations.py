@@ -13,7 +13,7 @@ from sqlalchemy import inspect, select
 from tests.conftest import TEST_SECRET_KEY, definition
 from web import create_app
 from workflow.campaigns.store import store_campaign
-from workflow.models import Base, Campaign
+from workflow.models import Base, Campaign, Dossier
 from workflow.plumbing import clock
 from workflow.plumbing.dates import paris_date
 from workflow.plumbing.db import (
@@ -217,5 +217,45 @@ def test_a_dossier_written_after_migration_0014_is_found_by_the_search(db_url):
             page = dossier_page(session, campaign.id, Filters(search="ezechiel"))
             assert [d.id for d, _ in page.rows] == [dossier.id]
             assert dossier.decision.kind == "liste_complementaire"
+    finally:
+        engine.dispose()
+
+
+def test_migration_0019_copies_the_organisations_names_of_the_dossiers_already_there(db_url):
+    """0019 adds the organisation's name to the dossiers for the sort by organisation and
+    fills it for those already there: migrated down to 0018 and up again, the dossiers sort
+    by their organisations' names and are still found by the search."""
+    from alembic import command
+    from tests.conftest import World
+    from workflow.instruction.dashboard import Filters, dossier_page
+    from workflow.plumbing.db import alembic_config
+
+    engine = make_engine(db_url)
+    try:
+        with make_session_factory(engine)() as session:
+            world = World(session)
+            campaign = world.campaign()
+            zola = world.dossier(campaign, world.organisation(name="CH Zola"), "en_construction")
+            ader = world.dossier(campaign, world.organisation(name="CH Ader"), "en_instruction")
+            campaign_id, expected = campaign.id, [ader.id, zola.id]
+        engine.dispose()
+        command.downgrade(alembic_config(db_url), "0018")
+        with engine.connect() as connection:
+            assert "organisation_name" not in {
+                c["name"] for c in inspect(connection).get_columns("dossiers")
+            }
+        engine.dispose()
+        migrate(db_url)
+        with make_session_factory(engine)() as session:
+            page = dossier_page(session, campaign_id, Filters(sort="organisation"))
+            assert [d.id for d, _ in page.rows] == expected
+            assert [d.organisation_name for d, _ in page.rows] == ["CH Ader", "CH Zola"]
+            found = dossier_page(session, campaign_id, Filters(search="zola"))
+            assert [d.id for d, _ in found.rows] == [zola.id]
+            # Neither way rebuilt the table: SQLite's triggers still keep the search's index.
+            with transaction(session):
+                session.get(Dossier, zola.id).candidate_name = "Ézéchiel Nouveau"
+            found = dossier_page(session, campaign_id, Filters(search="ezechiel"))
+            assert [d.id for d, _ in found.rows] == [zola.id]
     finally:
         engine.dispose()

@@ -1,6 +1,7 @@
 """The instructor's view of a campaign: counts per state and a filtered, sorted table of
-dossiers, paged by keyset. Every query stays on an index of migration 0008, so that a
-campaign of 100,000 dossiers answers any page, the last one included, in milliseconds.
+dossiers, paged by keyset. Every query stays on an index of migrations 0008 and 0019 (the
+sort by organisation reads the name copied on the dossier), so that a campaign of 100,000
+dossiers answers any page, the last one included, in milliseconds.
 
 Pages are keyset pages, not numbered ones: a page is « the 50 dossiers after (or before) this
 one » in the chosen order, with the dossier's id as tiebreaker, so that the database reads 50
@@ -38,7 +39,9 @@ from workflow.plumbing.search_text import normalise
 
 SORTS: dict[str, Any] = {
     "numero": Dossier.number,
-    "organisation": Organisation.name,
+    # The name copied on the dossier (migration 0019): the join's Organisation.name has no
+    # index in the campaign's order, and sorting by it sorted every dossier of the campaign.
+    "organisation": Dossier.organisation_name,
     "partenaire": Dossier.partner_name,
     "specialite": Dossier.speciality,
     "candidat": Dossier.candidate_name,

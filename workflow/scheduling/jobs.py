@@ -15,16 +15,21 @@ from sqlalchemy.orm import Session, sessionmaker
 from workflow.campaigns.per_dossier import confirmation_window_of, start_date_of
 from workflow.campaigns.store import definition_of
 from workflow.commission.waitlist import promote_from_waiting_lists
+from workflow.instruction.dashboard_upkeep import refresh_dashboard_indexes
 from workflow.journal import outbox
 from workflow.machine.closing import close_campaign, due_campaign_ids
 from workflow.models import Avis, Campaign, Decision, Dossier, Notice
 from workflow.plumbing import clock
-from workflow.plumbing.dates import as_utc, paris_date
+from workflow.plumbing.dates import PARIS, as_utc, paris_date
 from workflow.plumbing.db import transaction
 
 log = logging.getLogger(__name__)
 
 BROUILLON_REMINDER_DAYS = (7, 1)
+# Assumption: 3 a.m. in Paris is the quietest hour of the service (no deadline falls then:
+# they are at midnight), so that SQLite's write lock during the upkeep delays nobody. A day
+# whose 3 a.m. was missed (the service down) has its upkeep at the first tick after.
+UPKEEP_HOUR = 3
 AVIS_REMINDER_EVERY = dt.timedelta(days=7)
 MAINTIEN_REMINDER_DAYS_BEFORE_END = 7
 
@@ -306,6 +311,22 @@ def return_corrected_dossiers(sessions: sessionmaker[Session], now: dt.datetime)
     return moved
 
 
+def maintain_dashboard_indexes(sessions: sessionmaker[Session], now: dt.datetime) -> list[str]:
+    """Once a day from UPKEEP_HOUR (Paris), the upkeep of the statistics and the search
+    index the dashboard reads (instruction.dashboard_upkeep); the day's notice, claimed in
+    the same transaction, makes a second run that day do nothing. Returns its key if run."""
+    moment = as_utc(now).astimezone(PARIS)
+    if moment.hour < UPKEEP_HOUR:
+        return []
+    key = f"entretien-index:{moment.date().isoformat()}"
+    with sessions() as session, transaction(session):
+        if not claim_notice(session, key, now):
+            return []
+        refresh_dashboard_indexes(session)
+    log.info("dashboard indexes refreshed (%s)", key)
+    return [key]
+
+
 def run_sweeps(sessions: sessionmaker[Session], now: dt.datetime | None = None) -> SweepReport:
     """Every sweep once, each isolated so that one failing does not stop the others."""
     now = now or clock.now()
@@ -317,6 +338,7 @@ def run_sweeps(sessions: sessionmaker[Session], now: dt.datetime | None = None) 
         ("avis", remind_avis),
         ("confirmations", request_confirmations),
         ("liste_complementaire", promote_from_waiting_lists),
+        ("entretien", maintain_dashboard_indexes),
     ):
         try:
             done = sweep(sessions, now)
