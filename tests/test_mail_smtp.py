@@ -12,16 +12,24 @@ from workflow.mail.smtp import SmtpConnection, parse_smtp_url
 from workflow.mail.templates import RenderedMail
 
 
-class HangingUp(MailCatcher):
-    """Accepts a mail, then closes the connection (a server's limit of one mail each)."""
+class CountingConnections(MailCatcher):
+    """Keeps what it receives and the SMTP sessions (connections) it came over."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.sessions: set[int] = set()
+        # The session objects themselves: kept alive, so that no two share an id().
+        self.sessions: dict[int, object] = {}
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.sessions[id(session)] = session
+        return await super().handle_DATA(server, session, envelope)
+
+
+class HangingUp(CountingConnections):
+    """Accepts a mail, then closes the connection (a server's limit of one mail each)."""
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
         answer = await super().handle_DATA(server, session, envelope)
-        self.sessions.add(id(session))
         asyncio.get_running_loop().call_soon(server.transport.close)
         return answer
 
@@ -46,7 +54,7 @@ def messages(count: int) -> list[bytes]:
 
 
 def test_mails_share_one_connection_and_each_arrives_once():
-    server = MailCatcher()
+    server = CountingConnections()
     server.start()
     try:
         with SmtpConnection(parse_smtp_url(server.url)) as connection:
@@ -54,8 +62,7 @@ def test_mails_share_one_connection_and_each_arrives_once():
                 connection.send("ars@example.fr", f"bam{i}@ch.example.fr", data)
                 for i, data in enumerate(messages(3))
             ]
-            client = connection._client
-        assert outcomes == ["sent"] * 3 and client is not None
+        assert outcomes == ["sent"] * 3 and len(server.sessions) == 1
         assert [m["Message-ID"] for m in server.messages] == [f"<{i}@postes-partages>"
                                                               for i in range(3)]  # fmt: skip
     finally:
