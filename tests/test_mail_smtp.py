@@ -53,35 +53,31 @@ def messages(count: int) -> list[bytes]:
     ]
 
 
-def test_mails_share_one_connection_and_each_arrives_once():
-    server = CountingConnections()
+def send_through(server: MailCatcher, count: int, url: str | None = None) -> list:
+    """Starts `server`, sends it `count` messages over one SmtpConnection (to `url`, the
+    server's own by default), stops it; returns each message's outcome."""
     server.start()
     try:
-        with SmtpConnection(parse_smtp_url(server.url)) as connection:
-            outcomes = [
+        with SmtpConnection(parse_smtp_url(url or server.url)) as connection:
+            return [
                 connection.send("ars@example.fr", f"bam{i}@ch.example.fr", data)
-                for i, data in enumerate(messages(3))
+                for i, data in enumerate(messages(count))
             ]
-        assert outcomes == ["sent"] * 3 and len(server.sessions) == 1
-        assert [m["Message-ID"] for m in server.messages] == [f"<{i}@postes-partages>"
-                                                              for i in range(3)]  # fmt: skip
     finally:
         server.stop()
+
+
+def test_mails_share_one_connection_and_each_arrives_once():
+    server = CountingConnections()
+    assert send_through(server, 3) == ["sent"] * 3 and len(server.sessions) == 1
+    assert [m["Message-ID"] for m in server.messages] == [f"<{i}@postes-partages>"
+                                                          for i in range(3)]  # fmt: skip
 
 
 def test_a_server_that_hangs_up_after_each_mail_gets_a_new_connection_for_the_next():
     server = HangingUp()
-    server.start()
-    try:
-        with SmtpConnection(parse_smtp_url(server.url)) as connection:
-            outcomes = [
-                connection.send("ars@example.fr", f"bam{i}@ch.example.fr", data)
-                for i, data in enumerate(messages(3))
-            ]
-        assert outcomes == ["sent"] * 3
-        assert len(server.messages) == 3 and len(server.sessions) == 3
-    finally:
-        server.stop()
+    assert send_through(server, 3) == ["sent"] * 3
+    assert len(server.messages) == 3 and len(server.sessions) == 3
 
 
 def test_a_refused_message_is_a_bounce_and_the_connection_serves_the_next_one():

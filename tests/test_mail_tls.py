@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.conftest import MailCatcher
-from tests.test_mail_smtp import messages
-from workflow.mail.smtp import SmtpConnection, parse_smtp_url
+from tests.test_mail_smtp import send_through
+from workflow.mail.smtp import parse_smtp_url
 
 
 @pytest.fixture(scope="module")
@@ -85,44 +85,23 @@ class TlsRelay(MailCatcher):
         self.controller.start()
 
 
-def send_one(url: str):
-    (message,) = messages(1)
-    with SmtpConnection(parse_smtp_url(url)) as connection:
-        return connection.send("ars@example.fr", "bam0@ch.example.fr", message)
-
-
 @pytest.mark.parametrize("implicit", [True, False], ids=["smtps", "starttls"])
 def test_a_relay_whose_certificate_nobody_trusted_gets_no_mail(certificate, implicit):
     relay = TlsRelay(certificate, implicit=implicit)
-    relay.start()
-    try:
-        outcome = send_one(relay.url)
-    finally:
-        relay.stop()
-    assert outcome[0] == "unreachable"
-    assert "CERTIFICATE_VERIFY_FAILED" in outcome[1]
+    ((outcome, reason),) = send_through(relay, 1)
+    assert outcome == "unreachable" and "CERTIFICATE_VERIFY_FAILED" in reason
     assert relay.messages == []
 
 
 @pytest.mark.parametrize("implicit", [True, False], ids=["smtps", "starttls"])
 def test_a_relay_signed_by_the_authority_smtp_url_names_gets_the_mail(certificate, implicit):
     relay = TlsRelay(certificate, implicit=implicit)
-    relay.start()
-    try:
-        outcome = send_one(f"{relay.url}&cafile={certificate[0]}")
-    finally:
-        relay.stop()
-    assert outcome == "sent"
+    assert send_through(relay, 1, f"{relay.url}&cafile={certificate[0]}") == ["sent"]
     assert [m["Subject"] for m in relay.messages] == ["Dossier déposé"]
 
 
 def test_the_check_is_off_only_when_smtp_url_says_so(certificate, caplog):
     relay = TlsRelay(certificate, implicit=True)
-    relay.start()
-    try:
-        outcome = send_one(f"{relay.url}&verify=0")
-    finally:
-        relay.stop()
-    assert outcome == "sent"
+    assert send_through(relay, 1, f"{relay.url}&verify=0") == ["sent"]
     assert "without checking its certificate" in caplog.text
     assert parse_smtp_url("smtps://mail.example.fr").verify is True

@@ -134,6 +134,16 @@ def test_a_refused_address_is_recorded_as_a_bounce_and_not_retried(sessions, smt
     assert send(sessions, smtp_server, now=DEPOSIT_DAY + dt.timedelta(days=1)).failed == []
 
 
+def test_the_dashboard_reads_only_the_newest_bounces_it_shows(sessions, smtp_server):
+    mails_for(sessions, 3)
+    smtp_server.refused.update(mail.recipient for mail in outbox(sessions))
+    bounced = sorted(send(sessions, smtp_server).failed)
+    assert len(bounced) == 3
+    with sessions() as session:
+        assert [m.id for m in failed_mails(session, limit=2)] == bounced[:0:-1]
+        assert [m.id for m in failed_mails(session)] == bounced[::-1]
+
+
 def test_two_senders_at_once_send_each_mail_once(sessions, smtp_server):
     with sessions() as session:
         world = World(session)

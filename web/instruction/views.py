@@ -164,7 +164,7 @@ def campaign(slug: str) -> str:
     reports = dashboard.completeness_of(s, [d for d, _ in page.rows])
     bulk = workflow().events[BULK_EVENT]
     role = current_user.user.role
-    failed = failed_mails(s, found.id)[:50]
+    failed = failed_mails(s, found.id, limit=50)
     base_url = current_app.config["BASE_URL"]
     return render_template(
         "instruction/campaign.html",

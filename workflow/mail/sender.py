@@ -36,7 +36,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow.documents.attachments import Attached, attachments_of
@@ -546,9 +546,12 @@ def send_pending(
     return sender.send_batch(now)
 
 
-def failed_mails(session: Session, campaign_id: int | None = None) -> list[OutboxMail]:
-    """Mails that could not be delivered (bounces), newest first, for the instructors."""
+def failed_mails(
+    session: Session, campaign_id: int | None = None, limit: int | None = None
+) -> list[OutboxMail]:
+    """Mails that could not be delivered (bounces), newest first, for the instructors; the
+    `limit` newest only when given (the dashboard shows 50, whatever a closing bounced)."""
     query = select(OutboxMail).where(OutboxMail.status == "failed")
     if campaign_id is not None:
-        query = query.where(or_(OutboxMail.campaign_id == campaign_id))
-    return list(session.scalars(query.order_by(OutboxMail.id.desc())))
+        query = query.where(OutboxMail.campaign_id == campaign_id)
+    return list(session.scalars(query.order_by(OutboxMail.id.desc()).limit(limit)))
