@@ -7,6 +7,7 @@ French — never an HTML page, never a session cookie."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 import time_machine
@@ -14,7 +15,7 @@ from sqlalchemy import select
 
 from tests.conftest import TEST_SECRET_KEY, at_paris
 from workflow.api.tokens import create_token, recent_calls, revoke_token
-from workflow.models import ApiToken, AuditEvent, Avis, Dossier, OutboxMail
+from workflow.models import ApiToken, AuditEvent, Avis, Dossier, OutboxMail, SecurityEvent
 from workflow.plumbing.db import transaction
 
 # The avis the IdF ASP manual names (idf-asp-vague6-mode-operatoire.txt: « avis du
@@ -488,8 +489,6 @@ def test_an_administrator_creates_a_token_whose_secret_is_shown_once(world, clie
         },
     )
     assert created.status_code == 200
-    import re
-
     secret = re.search(r'<code id="secret">(pp_[^<]+)</code>', created.text).group(1)
     assert client.get("/api/v1/campaigns", headers=bearer(secret)).status_code == 200
     listed = client.get("/admin/api/jetons")
@@ -506,6 +505,77 @@ def test_an_administrator_creates_a_token_whose_secret_is_shown_once(world, clie
     revoked = client.post(f"/admin/api/jetons/{token_id}/revoquer", follow_redirects=True)
     assert "est révoqué" in revoked.text
     is_problem(client.get("/api/v1/campaigns", headers=bearer(secret)), 401)
+
+
+def test_tokens_and_webhooks_opened_and_closed_are_in_the_security_journal(
+    world, session, client, auth, scene
+):
+    """A token opens the API on its campaigns and a webhook sends their events outside: who
+    created, revoked, registered or stopped one, when and from where is journaled once,
+    without the secret."""
+    admin = world.user("administrateur")
+    auth.login(admin)
+    campaign = scene["campaign"]
+    created = client.post(
+        "/admin/api/jetons",
+        data={"name": "Infocentre", "scope": "lecture", "campagnes": [str(campaign.id)]},
+    )
+    assert created.status_code == 200
+    token = session.scalars(select(ApiToken).where(ApiToken.name == "Infocentre")).one()
+    for _ in range(2):  # revoking twice journals once
+        client.post(f"/admin/api/jetons/{token.id}/revoquer")
+    registered = client.post(
+        "/admin/api/webhooks",
+        data={
+            "url": "https://infocentre.ars.example/evenements",
+            "campagne": str(campaign.id),
+            "evenements": ["dossier.etat_change"],
+        },
+    )
+    assert registered.status_code == 200
+    hook_id = int(re.search(r'<tr id="webhook-(\d+)"', registered.text).group(1))
+    for _ in range(2):
+        client.post(f"/admin/api/webhooks/{hook_id}/arreter")
+
+    session.rollback()
+    events = session.scalars(select(SecurityEvent).order_by(SecurityEvent.id)).all()
+    journaled = [e for e in events if e.kind.startswith(("jeton", "webhook"))]
+    assert [e.kind for e in journaled] == [
+        "jeton_api_cree",
+        "jeton_api_revoque",
+        "webhook_enregistre",
+        "webhook_arrete",
+    ]
+    assert {(e.actor_id, e.client_address) for e in journaled} == {(admin.id, "127.0.0.1")}
+    made, revoked, hooked, stopped = journaled
+    assert made.detail == {
+        "jeton": token.id,
+        "nom": "Infocentre",
+        "prefixe": token.prefix,
+        "portee": "lecture",
+        "campagnes": [campaign.id],
+        "expiration": None,
+    }
+    assert revoked.detail["nom"] == "Infocentre"
+    assert (
+        hooked.detail
+        == stopped.detail
+        == {
+            "webhook": hook_id,
+            "campagne": campaign.id,
+            "url": "https://infocentre.ars.example/evenements",
+            "evenements": ["dossier.etat_change"],
+        }
+    )
+    shown = [
+        re.search(r'<code id="secret">([^<]+)</code>', page.text).group(1)
+        for page in (created, registered)
+    ]
+    assert not any(secret in str(e.detail) for e in journaled for secret in shown)
+    journal = client.get("/admin/journal-securite").text
+    for label in ("Jeton d'API créé", "Jeton d'API révoqué", "Webhook enregistré"):
+        assert label in journal.replace("&#39;", "'")
+    assert "Webhook arrêté" in journal
 
 
 def test_every_call_by_a_token_is_journaled_under_its_name(world, session, client, auth, scene):

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 from web.shared.access import admin_required
 from web.shared.db import db_session
 from web.shared.parsing import parse_date, parse_int
+from web.shared.security import client_address
 from workflow.api.tokens import (
     SCOPE_LABELS,
     all_tokens,
@@ -96,6 +97,7 @@ def token_create() -> Page:
                 _ids("campagnes"),
                 current_user.actor,
                 expires_at=expires_at,
+                client_address=client_address(),
                 now=clock.now(),
             )
     except InvalidInput as invalid:
@@ -109,7 +111,9 @@ def token_create() -> Page:
 def token_revoke(token_id: int) -> Response:
     s = db_session()
     with transaction(s):
-        token = revoke_token(s, token_id, current_user.actor, clock.now())
+        token = revoke_token(
+            s, token_id, current_user.actor, clock.now(), client_address=client_address()
+        )
     if token is None:
         abort(404)
     flash(f"Le jeton « {token.name} » est révoqué : il ne permet plus aucun appel.", "success")
@@ -171,6 +175,7 @@ def webhook_create() -> Page:
                 request.form.getlist("evenements"),
                 current_user.actor,
                 allow_loopback_http=_allow_loopback_http(),
+                client_address=client_address(),
                 now=clock.now(),
             )
     except InvalidInput as invalid:
@@ -184,7 +189,9 @@ def webhook_create() -> Page:
 def webhook_stop(webhook_id: int) -> Response:
     s = db_session()
     with transaction(s):
-        hook = deactivate_webhook(s, webhook_id)
+        hook = deactivate_webhook(
+            s, webhook_id, current_user.actor, client_address=client_address(), now=clock.now()
+        )
     if hook is None:
         abort(404)
     flash("Le webhook est arrêté : plus aucun événement ne lui sera envoyé.", "success")

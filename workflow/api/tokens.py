@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from workflow.models import ApiCall, ApiToken, Campaign, Role
 from workflow.models.integrations import TOKEN_SCOPES
 from workflow.people.actors import Actor
+from workflow.people.security_journal import record_security_event
 from workflow.plumbing import clock
 from workflow.plumbing.errors import InvalidInput
 
@@ -40,10 +41,12 @@ def create_token(
     creator: Actor,
     *,
     expires_at: dt.datetime | None = None,
+    client_address: str | None = None,
     now: dt.datetime | None = None,
 ) -> tuple[ApiToken, str]:
     """Creates a token and returns it with its secret, the only time the secret exists in
-    clear. Raises InvalidInput (French, per field) on a missing or taken name, an unknown
+    clear, and writes it to the security journal (its name, prefix, scope and campaigns; never
+    the secret). Raises InvalidInput (French, per field) on a missing or taken name, an unknown
     scope or campaign, or an expiry in the past."""
     now = now or clock.now()
     if creator.role != Role.ADMINISTRATEUR.value:
@@ -81,7 +84,29 @@ def create_token(
     )
     session.add(token)
     session.flush()
+    record_security_event(
+        session,
+        "jeton_api_cree",
+        actor=creator,
+        client_address=client_address,
+        detail={
+            **_described(token),
+            "expiration": token.expires_at.isoformat() if token.expires_at else None,
+        },
+        now=now,
+    )
     return token, secret
+
+
+def _described(token: ApiToken) -> dict[str, object]:
+    """What the security journal says of a token: enough to recognise it, nothing to use it."""
+    return {
+        "jeton": token.id,
+        "nom": token.name,
+        "prefixe": token.prefix,
+        "portee": token.scope,
+        "campagnes": list(token.campaign_ids or []),
+    }
 
 
 def authenticate(session: Session, secret: str, now: dt.datetime | None = None) -> ApiToken | None:
@@ -140,10 +165,16 @@ def recent_calls(session: Session, token_id: int, limit: int = 100) -> list[ApiC
 
 
 def revoke_token(
-    session: Session, token_id: int, actor: Actor, now: dt.datetime | None = None
+    session: Session,
+    token_id: int,
+    actor: Actor,
+    now: dt.datetime | None = None,
+    *,
+    client_address: str | None = None,
 ) -> ApiToken | None:
-    """Revokes a token for good (its next call is refused); who and when are kept on its row.
-    None for an unknown token; revoking twice keeps the first date."""
+    """Revokes a token for good (its next call is refused); who and when are kept on its row
+    and in the security journal. None for an unknown token; revoking twice keeps the first
+    date and journals once."""
     token = session.get(ApiToken, token_id)
     if token is None:
         return None
@@ -151,6 +182,14 @@ def revoke_token(
         token.revoked_at = now or clock.now()
         token.revoked_by_id = actor.user_id
         session.flush()
+        record_security_event(
+            session,
+            "jeton_api_revoque",
+            actor=actor,
+            client_address=client_address,
+            detail=_described(token),
+            now=token.revoked_at,
+        )
     return token
 
 

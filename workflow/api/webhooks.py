@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from workflow.journal.webhooks import EVENTS
 from workflow.models import Campaign, Role, Webhook, WebhookDelivery
 from workflow.people.actors import Actor
+from workflow.people.security_journal import record_security_event
 from workflow.plumbing import clock
 from workflow.plumbing.errors import InvalidInput
 
@@ -78,9 +79,11 @@ def register_webhook(
     actor: Actor,
     *,
     allow_loopback_http: bool = False,
+    client_address: str | None = None,
     now: dt.datetime | None = None,
 ) -> tuple[Webhook, str]:
-    """Registers a webhook and returns it with its signing secret (shown once). Raises
+    """Registers a webhook and returns it with its signing secret (shown once), written to
+    the security journal (where the campaign's events will go; never the secret). Raises
     InvalidInput with the fields to correct."""
     if actor.role != Role.ADMINISTRATEUR.value:
         raise InvalidInput("Seul un administrateur enregistre des webhooks.")
@@ -113,15 +116,49 @@ def register_webhook(
     )
     session.add(hook)
     session.flush()
+    record_security_event(
+        session,
+        "webhook_enregistre",
+        actor=actor,
+        client_address=client_address,
+        detail=_described(hook),
+        now=hook.created_at,
+    )
     return hook, secret
 
 
-def deactivate_webhook(session: Session, webhook_id: int) -> Webhook | None:
-    """Stops a webhook: nothing more is queued for it (deliveries already queued still go)."""
+def _described(hook: Webhook) -> dict[str, object]:
+    """What the security journal says of a webhook: where the events go, not its secret."""
+    return {
+        "webhook": hook.id,
+        "campagne": hook.campaign_id,
+        "url": hook.url,
+        "evenements": list(hook.events or []),
+    }
+
+
+def deactivate_webhook(
+    session: Session,
+    webhook_id: int,
+    actor: Actor,
+    *,
+    client_address: str | None = None,
+    now: dt.datetime | None = None,
+) -> Webhook | None:
+    """Stops a webhook: nothing more is queued for it (deliveries already queued still go).
+    Journaled once, by whom; stopping a stopped webhook changes nothing."""
     hook = session.get(Webhook, webhook_id)
-    if hook is not None:
+    if hook is not None and hook.active:
         hook.active = False
         session.flush()
+        record_security_event(
+            session,
+            "webhook_arrete",
+            actor=actor,
+            client_address=client_address,
+            detail=_described(hook),
+            now=now,
+        )
     return hook
 
 

@@ -1,6 +1,7 @@
 """The security journal: what happened to accounts (created, confirmed, signed in or refused,
-passwords, roles, deactivation, sessions ended, access limited), append-only, with who did it
-and from which address. It needs no campaign, unlike the dossier audit trail.
+passwords, roles, deactivation, sessions ended, access limited) and to the doors opened to
+outside tools (API tokens created or revoked, webhooks registered or stopped), append-only,
+with who did it and from which address. It needs no campaign, unlike the dossier audit trail.
 
 `record_security_event` writes in the caller's transaction, so an event is kept exactly when
 the change it records is; a refused sign-in changes nothing else and is recorded in a
@@ -43,6 +44,10 @@ KINDS = {
     "parametre_change": "Paramètre changé",
     "donnees_exportees": "Données personnelles exportées",
     "compte_ferme": "Compte fermé",
+    "jeton_api_cree": "Jeton d'API créé",
+    "jeton_api_revoque": "Jeton d'API révoqué",
+    "webhook_enregistre": "Webhook enregistré",
+    "webhook_arrete": "Webhook arrêté",
 }
 ANONYMOUS = "anonyme"
 PAGE_SIZE = 50
