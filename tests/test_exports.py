@@ -5,10 +5,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import threading
+from contextlib import closing
 
 import openpyxl
+import pytest
 
 from tests.conftest import COMPLETE_VALUES
+from workflow.instruction import exports
 from workflow.instruction.exports import FIXED, export_csv, export_rows, export_xlsx
 from workflow.plumbing.db import transaction
 
@@ -103,3 +107,43 @@ def test_the_csv_opens_in_french_excel(world, session):
     cells = dict(zip(rows[0], rows[1], strict=True))
     assert cells["Candidat — Date d'inscription"] == "01/09/2026"
     assert cells["Identification — Spécialité"] == "Dermatologie"
+
+
+def test_an_export_left_midway_stops_reading_and_leaves_the_session_usable(
+    world, session, monkeypatch
+):
+    campaign = world.campaign()
+    hospital = world.organisation()
+    for _ in range(5):
+        world.dossier(campaign, hospital, "en_construction")
+    monkeypatch.setattr(exports, "BATCH", 2)  # several batches, read ahead on PostgreSQL
+    with closing(export_rows(session, campaign.id)) as rows:
+        next(rows)  # the header
+        next(rows)
+    assert not any(t.name == "read-ahead" for t in threading.enumerate())
+    assert len(list(export_rows(session, campaign.id))) == 6
+
+
+def test_an_error_while_reading_the_rows_fails_the_export_and_stops_the_reading(
+    world, session, monkeypatch
+):
+    campaign = world.campaign()
+    hospital = world.organisation()
+    for _ in range(5):
+        world.dossier(campaign, hospital, "en_construction")
+    reading = exports._avis_beside
+
+    def lost_on_the_second_batch(batches, avis):
+        for n, batch in enumerate(reading(batches, avis)):
+            if n == 1:
+                raise ConnectionError("connexion perdue")
+            yield batch
+
+    monkeypatch.setattr(exports, "BATCH", 2)
+    monkeypatch.setattr(exports, "_avis_beside", lost_on_the_second_batch)
+    with pytest.raises(ConnectionError, match="connexion perdue"):
+        export_csv(session, campaign.id)
+    assert not any(t.name == "read-ahead" for t in threading.enumerate())
+    session.rollback()
+    monkeypatch.setattr(exports, "_avis_beside", reading)
+    assert export_csv(session, campaign.id).count(b"\r\n") == 6
