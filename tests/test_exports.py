@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import threading
 from contextlib import closing
 
@@ -13,7 +14,7 @@ import pytest
 
 from tests.conftest import COMPLETE_VALUES
 from workflow.instruction import exports
-from workflow.instruction.exports import FIXED, export_csv, export_rows, export_xlsx
+from workflow.instruction.exports import FIXED, _answers, export_csv, export_rows, export_xlsx
 from workflow.plumbing.db import transaction
 
 
@@ -107,6 +108,18 @@ def test_the_csv_opens_in_french_excel(world, session):
     cells = dict(zip(rows[0], rows[1], strict=True))
     assert cells["Candidat — Date d'inscription"] == "01/09/2026"
     assert cells["Identification — Spécialité"] == "Dermatologie"
+
+
+def test_answers_are_read_as_json_reads_them_even_where_orjson_differs():
+    for text in (
+        '{"a": {"n": 123456789012345678901234567890, "m": -98765432109876543210}}',
+        '{"a": {"n": 18446744073709551615, "f": 1e400, "g": NaN, "h": -Infinity}}',
+        '{"a": {"s": "\\ud800", "z": "a\\u0000b", "x": [0.1, 1e-07, 12.5, true, null]}}',
+        '{"a": {"b": 1, "b": 2}}',
+        '{"a": {"phone": "+33 1 23 45 67 89", "rpps": "10003456786"}}',
+    ):
+        expected = json.loads(text)
+        assert repr(_answers(text)) == repr(expected)  # NaN != NaN: compared as written
 
 
 def test_an_export_left_midway_stops_reading_and_leaves_the_session_usable(

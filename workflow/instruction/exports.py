@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, nullcontext
@@ -20,7 +21,8 @@ from dataclasses import dataclass
 from itertools import groupby, repeat
 from typing import IO, Any
 
-from sqlalchemy import Connection, CursorResult, Row, func, select
+import orjson
+from sqlalchemy import Connection, CursorResult, Row, Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from workflow.campaigns.schema import Campaign as Definition
@@ -101,7 +103,8 @@ def export_rows(session: Session, campaign_id: int) -> Iterator[list[Any]]:
             Dossier.campaign_version_id,
             Dossier.state,
             Dossier.deposited_at,
-            Dossier.values,
+            # The answers as their JSON text, decoded by `_answers` (not the driver's json).
+            cast(Dossier.values, Text),
             Organisation.name,
             Organisation.finess,
             Organisation.siret,
@@ -155,7 +158,7 @@ def export_rows(session: Session, campaign_id: int) -> Iterator[list[Any]]:
                     _local(published_at) if decision else None,
                     versions[version_id],
                 ]
-                values = values or {}
+                values = (_answers(values) if values else None) or {}
                 for volet, fields in readers[version_id]:
                     answers = values.get(volet) or {}
                     for key, read in fields:
@@ -165,6 +168,27 @@ def export_rows(session: Session, campaign_id: int) -> Iterator[list[Any]]:
                     for key, _ in avis_columns:
                         row += _avis_cells(given.get(key))
                 yield row
+
+
+# Nineteen digits, the first not a zero: in every integer past 10**18 either way, which
+# orjson may read otherwise than json (one past 64 bits becomes a float, silently). What
+# else matches (a long decimal, a string of digits) only goes the slower way.
+_LONG_NUMBER = re.compile(r"[1-9][0-9]{18}")
+
+
+def _answers(text: str) -> Any:
+    """A dossier's answers from their JSON text, as `json.loads` reads them, by orjson:
+    two thirds of the time of the driver's json, the check included (0.65 s against 0.95 s
+    for 100,000 of the bench's documents, issue 10). What orjson reads otherwise or refuses
+    goes to `json.loads`: a long number (an integer typed past 64 bits is kept whole), NaN,
+    Infinity and lone surrogates, which the JSON text of SQLite may hold (PostgreSQL's jsonb
+    refuses them)."""
+    if _LONG_NUMBER.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
 
 
 # How an answer is read for the export: None when it is shown as stored.
