@@ -22,7 +22,17 @@ from itertools import groupby, repeat
 from typing import IO, Any
 
 import orjson
-from sqlalchemy import Connection, CursorResult, Row, Text, cast, func, select
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    DateTime,
+    Row,
+    Text,
+    cast,
+    func,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from workflow.campaigns.schema import Campaign as Definition
@@ -65,6 +75,8 @@ class _Column:
 
 
 BATCH = 1000
+# An instant read without `UTCDateTime`'s conversion: aware on PostgreSQL, naive UTC on SQLite.
+_INSTANT = DateTime(timezone=True)
 Progress = Callable[[int], None]
 
 
@@ -102,7 +114,9 @@ def export_rows(session: Session, campaign_id: int) -> Iterator[list[Any]]:
             Dossier.priority,
             Dossier.campaign_version_id,
             Dossier.state,
-            Dossier.deposited_at,
+            # Instants as the driver gives them, without UTCDateTime's stop at UTC on each
+            # read: `_local` takes them to Paris time whatever their zone (issue 10).
+            type_coerce(Dossier.deposited_at, _INSTANT),
             # The answers as their JSON text, decoded by `_answers` (not the driver's json).
             cast(Dossier.values, Text),
             Organisation.name,
@@ -110,7 +124,7 @@ def export_rows(session: Session, campaign_id: int) -> Iterator[list[Any]]:
             Organisation.siret,
             Decision.kind,
             Decision.motivation,
-            Decision.published_at,
+            type_coerce(Decision.published_at, _INSTANT),
         )
         .join(Organisation, Organisation.id == Dossier.organisation_id)
         .outerjoin(Decision, Decision.dossier_id == Dossier.id)
