@@ -5,11 +5,16 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
+import threading
+from contextlib import closing
 
 import openpyxl
+import pytest
 
 from tests.conftest import COMPLETE_VALUES
-from workflow.instruction.exports import FIXED, export_csv, export_rows, export_xlsx
+from workflow.instruction import exports
+from workflow.instruction.exports import FIXED, _answers, export_csv, export_rows, export_xlsx
 from workflow.plumbing.db import transaction
 
 
@@ -103,3 +108,55 @@ def test_the_csv_opens_in_french_excel(world, session):
     cells = dict(zip(rows[0], rows[1], strict=True))
     assert cells["Candidat — Date d'inscription"] == "01/09/2026"
     assert cells["Identification — Spécialité"] == "Dermatologie"
+
+
+def test_answers_are_read_as_json_reads_them_even_where_orjson_differs():
+    for text in (
+        '{"a": {"n": 123456789012345678901234567890, "m": -98765432109876543210}}',
+        '{"a": {"n": 18446744073709551615, "f": 1e400, "g": NaN, "h": -Infinity}}',
+        '{"a": {"s": "\\ud800", "z": "a\\u0000b", "x": [0.1, 1e-07, 12.5, true, null]}}',
+        '{"a": {"b": 1, "b": 2}}',
+        '{"a": {"phone": "+33 1 23 45 67 89", "rpps": "10003456786"}}',
+    ):
+        expected = json.loads(text)
+        assert repr(_answers(text)) == repr(expected)  # NaN != NaN: compared as written
+
+
+def test_an_export_left_midway_stops_reading_and_leaves_the_session_usable(
+    world, session, monkeypatch
+):
+    campaign = world.campaign()
+    hospital = world.organisation()
+    for _ in range(5):
+        world.dossier(campaign, hospital, "en_construction")
+    monkeypatch.setattr(exports, "BATCH", 2)  # several batches, read ahead on PostgreSQL
+    with closing(export_rows(session, campaign.id)) as rows:
+        next(rows)  # the header
+        next(rows)
+    assert not any(t.name == "read-ahead" for t in threading.enumerate())
+    assert len(list(export_rows(session, campaign.id))) == 6
+
+
+def test_an_error_while_reading_the_rows_fails_the_export_and_stops_the_reading(
+    world, session, monkeypatch
+):
+    campaign = world.campaign()
+    hospital = world.organisation()
+    for _ in range(5):
+        world.dossier(campaign, hospital, "en_construction")
+    reading = exports._avis_beside
+
+    def lost_on_the_second_batch(batches, avis):
+        for n, batch in enumerate(reading(batches, avis)):
+            if n == 1:
+                raise ConnectionError("connexion perdue")
+            yield batch
+
+    monkeypatch.setattr(exports, "BATCH", 2)
+    monkeypatch.setattr(exports, "_avis_beside", lost_on_the_second_batch)
+    with pytest.raises(ConnectionError, match="connexion perdue"):
+        export_csv(session, campaign.id)
+    assert not any(t.name == "read-ahead" for t in threading.enumerate())
+    session.rollback()
+    monkeypatch.setattr(exports, "_avis_beside", reading)
+    assert export_csv(session, campaign.id).count(b"\r\n") == 6
