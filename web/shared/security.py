@@ -18,6 +18,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_required
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
 
+from web.shared.session_cookie import SignedCookieSessions
 from workflow.models import Role, User
 from workflow.people import sign_in_sessions
 from workflow.people.actors import Actor
@@ -138,6 +139,7 @@ def init_app(app: Flask) -> None:
     # A volet can take more than an hour to type: the token lives as long as the session
     # (Flask-WTF's default of one hour would refuse the « Enregistrer » and lose the input).
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    app.session_interface = SignedCookieSessions()
     csrf.init_app(app)
     login_manager.init_app(app)
 
