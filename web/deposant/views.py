@@ -38,6 +38,7 @@ from workflow.machine.editing import (
     delete_dossier,
     dossiers_of,
     first_volet_refusal,
+    load_to_save,
     move_in_priority,
     other_volets_open,
     remove_piece,
@@ -59,10 +60,12 @@ bp = Blueprint("deposant", __name__, template_folder="templates")
 Page = str | Response | tuple[str, int]
 
 
-def _own_dossier(dossier_id: int) -> Dossier:
+def _own_dossier(dossier_id: int, *, to_save: bool = False) -> Dossier:
     """The dossier if it belongs to the user's organisation; a 404 otherwise, so that another
-    organisation's dossiers cannot even be told to exist."""
-    dossier = load_dossier(db_session(), dossier_id)
+    organisation's dossiers cannot even be told to exist. `to_save`: only what saving a volet
+    reads."""
+    s = db_session()
+    dossier = load_to_save(s, dossier_id) if to_save else load_dossier(s, dossier_id)
     if dossier is None or dossier.organisation_id != current_user.account.organisation_id:
         abort(404)
     return dossier
@@ -232,7 +235,7 @@ def dossier(dossier_id: int) -> Response:
 @deposant_required
 def volet(dossier_id: int, volet_key: str) -> Page:
     s = db_session()
-    found = _own_dossier(dossier_id)
+    found = _own_dossier(dossier_id, to_save=request.method == "POST")
     definition = definition_of(s, found.campaign_version_id)
     try:
         current = definition.volet(volet_key)
@@ -285,6 +288,10 @@ def volet(dossier_id: int, volet_key: str) -> Page:
                     flash(f"Vérifiez {names} : voir l'avertissement sous le champ.", "warning")
                 return redirect(url_for(".volet", dossier_id=found.id, volet_key=current.key))
         values = raw
+        # The page again (a refusal, a row added): the whole dossier, as its GET reads it. One
+        # deleted meanwhile is not found: the expired copy then raises ObjectDeletedError when
+        # read, whose handler answers the French page of a deleted dossier, as before.
+        found = load_dossier(s, found.id, whole=True) or found
     page = DossierPage.build(s, found, current_user.actor)
     fields = volet_form.field_views(definition, current, values, found.values or {}, errors)
     for view in fields:
