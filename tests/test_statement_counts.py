@@ -62,14 +62,48 @@ def test_a_volet_save_sends_a_fixed_number_of_statements(app, client, auth, worl
         with statements(app) as sent:
             response = client.post(url, data=data)
     assert response.status_code == 302, response.text
-    # The session with its user and organisation; the dossier; its UPDATE (the search text
-    # in it, the organisation's name taken from the session), which on PostgreSQL also
+    # The session with its user (one Core statement); the dossier; its UPDATE (the search
+    # text in it, the organisation's name taken from the dossier's copy), which on PostgreSQL also
     # writes the audit row (a writable CTE); on SQLite the audit row's own INSERT. The pieces
     # are read by the page that follows, not by the save.
     expected = 3 if app.extensions["db_sessions"].kw["bind"].dialect.name == "postgresql" else 4
     assert len(sent) == expected, shown(sent)
     if expected == 3:
         assert "INSERT INTO audit_events" in sent[2], shown(sent)
+
+
+def test_a_dossier_without_the_copy_of_its_organisations_name_gets_it_at_its_save(
+    app, client, auth, world, hospital, session
+):
+    """The save takes the organisation's name for the search text from the dossier's own
+    copy; a dossier inserted without it (in bulk) reads the name once, and its save writes
+    the copy, so that the next save does not read it again."""
+    from sqlalchemy import update
+
+    from workflow.models import Dossier
+
+    campaign = world.campaign()
+    dossier = world.dossier(campaign, hospital, complete=True)
+    with transaction(session):
+        session.execute(
+            update(Dossier).where(Dossier.id == dossier.id).values(organisation_name=None)
+        )
+    auth.login(world.user("deposant", hospital))
+    url = f"/dossiers/{dossier.id}/volets/candidat"
+    data = {k: "" if v is None else str(v) for k, v in COMPLETE_VALUES["candidat"].items()}
+    counts = []
+    with auth.at(DURING):
+        client.get(url)
+        for name in ("Durand", "Dupont"):
+            with statements(app) as sent:
+                response = client.post(url, data={**data, "nom": name})
+            assert response.status_code == 302, response.text
+            counts.append(sum("FROM organisations" in line for line in sent))
+    assert counts == [1, 0]
+    session.expire_all()
+    stored = session.get(Dossier, dossier.id)
+    assert stored.organisation_name == "CH de Gonesse"
+    assert "ch de gonesse" in stored.search_text and "dupont" in stored.search_text
 
 
 def test_a_volet_save_is_one_transaction_on_postgresql(app, client, auth, world, hospital):
@@ -108,7 +142,7 @@ def test_a_deposit_sends_a_fixed_number_of_statements(app, client, auth, world, 
         with statements(app) as sent:
             response = client.post(f"/dossiers/{dossier.id}/confirmer", data=data)
     assert response.status_code == 302, response.text
-    # The session with its user and organisation; the dossier; the « Confirmer » boxes, in
+    # The session with its user; the dossier; the « Confirmer » boxes, in
     # a transaction of their own (kept even if the deposit is refused): UPDATE and audit
     # row; the pieces, for the completeness guard; the number; the deposit's UPDATE (number,
     # state, search text), whose RETURNING counts the webhooks listening to state changes;

@@ -48,8 +48,8 @@ def meddle_after_read(monkeypatch, module: Any, name: str, meddle: Callable[[], 
     read = getattr(module, name)
     done: list[bool] = []
 
-    def read_then_meddle(*args: Any) -> Any:
-        found = read(*args)
+    def read_then_meddle(*args: Any, **kwargs: Any) -> Any:
+        found = read(*args, **kwargs)
         if not done:
             done.append(True)
             meddle()

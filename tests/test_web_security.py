@@ -168,3 +168,65 @@ def test_a_volet_typed_for_hours_is_not_refused_as_expired(make_app):
             "/connexion", data={"email": "a@b.fr", "password": "x", "csrf_token": token}
         )
     assert response.status_code == 401  # a wrong password, not an expired form
+
+
+def test_a_session_cookie_signed_by_flasks_own_interface_still_opens(make_app):
+    """The session cookie is Flask's, read and written faster (web/shared/session_cookie.py):
+    a cookie of the release before, flash messages included, opens the same, and Flask's
+    own interface opens the cookies written now."""
+    from flask.sessions import SecureCookieSessionInterface
+
+    from web.shared.session_cookie import SignedCookieSessions
+
+    app = make_app()
+    assert isinstance(app.session_interface, SignedCookieSessions)
+    flasks = SecureCookieSessionInterface()
+    content = {
+        "_user_id": "abc",
+        "_fresh": True,
+        "csrf_token": "f" * 40,
+        "_flashes": [("success", "Le volet « Identification » est enregistré.")],
+    }
+    with app.test_request_context("/"):
+        old = flasks.get_signing_serializer(app).dumps(content)
+        new = app.session_interface.get_signing_serializer(app).dumps(content)
+        assert new.split(".")[0] == old.split(".")[0]  # the same payload
+        assert app.session_interface.get_signing_serializer(app).loads(old) == content
+        assert flasks.get_signing_serializer(app).loads(new) == content
+    client = app.test_client()
+    client.set_cookie("session", old)
+    assert "Le volet « Identification » est enregistré." in client.get("/connexion").text
+
+
+def test_a_session_of_other_values_is_tagged_as_flask_does(make_app):
+    import datetime as dt
+
+    from flask.json.tag import TaggedJSONSerializer
+    from markupsafe import Markup
+
+    from web.shared.session_cookie import SessionSerializer
+
+    ours, flasks = SessionSerializer(), TaggedJSONSerializer()
+    with make_app().app_context():
+        for value in (
+            {"a": Markup("<b>gras</b>"), "b": b"octets"},
+            {"quand": dt.datetime(2026, 2, 10, 9, tzinfo=dt.UTC)},
+            {"imbrique": {"x": (1, 2)}},
+            {" t": [1, 2]},
+            {"z": 1.5, "a": None, "m": [1, (2, "é")]},
+        ):
+            assert ours.dumps(value) == flasks.dumps(value), value
+            assert ours.loads(ours.dumps(value)) == flasks.loads(flasks.dumps(value)), value
+
+
+def test_a_header_a_view_sets_itself_is_kept(make_app):
+    app = make_app()
+
+    @app.get("/entete-propre")
+    def own_header():  # type: ignore[no-untyped-def]
+        return "ok", 200, {"X-Frame-Options": "SAMEORIGIN", "Cache-Control": "max-age=60"}
+
+    response = app.test_client().get("/entete-propre")
+    assert response.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert response.headers.getlist("Cache-Control") == ["max-age=60"]
+    assert response.headers["Referrer-Policy"] == "same-origin"

@@ -66,7 +66,7 @@ def _sitting(sitting_id: int) -> tuple[CommissionSession, Campaign]:
     """The session if the signed-in user may instruct its campaign; a 404 otherwise."""
     s = db_session()
     sitting = s.get(CommissionSession, sitting_id)
-    if sitting is None or not may_instruct(s, current_user.user, sitting.campaign_id):
+    if sitting is None or not may_instruct(s, current_user.account, sitting.campaign_id):
         abort(404)
     campaign = s.get(Campaign, sitting.campaign_id)
     assert campaign is not None
@@ -85,7 +85,7 @@ def _own_seat(sitting: CommissionSession) -> CommissionMember | None:
     return db_session().scalar(
         select(CommissionMember).where(
             CommissionMember.session_id == sitting.id,
-            CommissionMember.user_id == current_user.user.id,
+            CommissionMember.user_id == current_user.account.id,
         )
     )
 
@@ -165,7 +165,7 @@ def create(slug: str) -> Response:
 def confirm(promotion_id: int) -> Response:
     s = db_session()
     promotion = s.get(Promotion, promotion_id)
-    if promotion is None or not may_instruct(s, current_user.user, promotion.campaign_id):
+    if promotion is None or not may_instruct(s, current_user.account, promotion.campaign_id):
         abort(404)
     campaign = s.get(Campaign, promotion.campaign_id)
     assert campaign is not None

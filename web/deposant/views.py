@@ -38,6 +38,7 @@ from workflow.machine.editing import (
     delete_dossier,
     dossiers_of,
     first_volet_refusal,
+    load_to_save,
     move_in_priority,
     other_volets_open,
     remove_piece,
@@ -49,7 +50,7 @@ from workflow.machine.guards import campaign_open_reason
 from workflow.machine.operations import fire, load_dossier, state_for_deposant
 from workflow.machine.states import workflow
 from workflow.messagerie.messages import Upload, attachment_of, mark_read, post_message, thread
-from workflow.models import Campaign, Dossier
+from workflow.models import Campaign, Dossier, Organisation
 from workflow.plumbing import clock
 from workflow.plumbing.db import transaction
 from workflow.plumbing.errors import ConflictError, InvalidInput, TransitionRefused, WorkflowError
@@ -59,13 +60,21 @@ bp = Blueprint("deposant", __name__, template_folder="templates")
 Page = str | Response | tuple[str, int]
 
 
-def _own_dossier(dossier_id: int) -> Dossier:
+def _own_dossier(dossier_id: int, *, to_save: bool = False) -> Dossier:
     """The dossier if it belongs to the user's organisation; a 404 otherwise, so that another
-    organisation's dossiers cannot even be told to exist."""
-    dossier = load_dossier(db_session(), dossier_id)
-    if dossier is None or dossier.organisation_id != current_user.user.organisation_id:
+    organisation's dossiers cannot even be told to exist. `to_save`: only what saving a volet
+    reads."""
+    s = db_session()
+    dossier = load_to_save(s, dossier_id) if to_save else load_dossier(s, dossier_id)
+    if dossier is None or dossier.organisation_id != current_user.account.organisation_id:
         abort(404)
     return dossier
+
+
+def _organisation() -> Organisation:
+    """The signed-in déposant's organisation (its name, its type): read where a page shows it,
+    not with the session on every request."""
+    return db_session().get(Organisation, current_user.account.organisation_id) or abort(404)
 
 
 def _campaign(slug: str) -> Campaign:
@@ -87,7 +96,7 @@ def _dossier_url(dossier: Dossier, tab: str) -> str:
 @deposant_required
 def home() -> str:
     s = db_session()
-    organisation = current_user.user.organisation
+    organisation = _organisation()
     counts = dict(
         s.execute(
             select(Dossier.campaign_id, func.count())
@@ -114,7 +123,7 @@ def campaign_page(slug: str) -> str:
     dossiers, refusal = [], None
     signed_in = current_user.is_authenticated and current_user.is_deposant
     if signed_in:
-        organisation = current_user.user.organisation
+        organisation = _organisation()
         dossiers = dossiers_of(s, campaign, organisation.id)
         if organisation.type != definition.depositor:
             refusal = f"Cette campagne est réservée au {definition.depositor_label}."
@@ -180,10 +189,11 @@ def model_document(slug: str, piece_key: str) -> Response:
 def recap(slug: str) -> str:
     s = db_session()
     campaign = _campaign(slug)
-    dossiers = dossiers_of(s, campaign, current_user.user.organisation_id)
+    dossiers = dossiers_of(s, campaign, current_user.account.organisation_id)
     return render_template(
         "deposant/recap.html",
         campaign=campaign,
+        organisation=_organisation(),
         definition=definition_of(s, current_version(s, campaign).id),
         rows=[_row(s, d) for d in dossiers],
         closed=campaign_open_reason(campaign, clock.now()),
@@ -225,7 +235,7 @@ def dossier(dossier_id: int) -> Response:
 @deposant_required
 def volet(dossier_id: int, volet_key: str) -> Page:
     s = db_session()
-    found = _own_dossier(dossier_id)
+    found = _own_dossier(dossier_id, to_save=request.method == "POST")
     definition = definition_of(s, found.campaign_version_id)
     try:
         current = definition.volet(volet_key)
@@ -237,9 +247,11 @@ def volet(dossier_id: int, volet_key: str) -> Page:
         return redirect(url_for(".volet", dossier_id=found.id, volet_key=first.key))
     if current.key in (found.values or {}):
         values = found.values[current.key] or {}
-    else:
+    elif request.method == "GET":
         # Never saved: what the account already knows is shown, to be kept or changed.
         values = prefilled(current, found.organisation)
+    else:
+        values = {}  # a form posted is shown as posted (below), never the prefilled values
     from_account = set(values) if current.key not in (found.values or {}) else set()
     errors: dict[str, str] = {}
     message = notice = None
@@ -276,6 +288,10 @@ def volet(dossier_id: int, volet_key: str) -> Page:
                     flash(f"Vérifiez {names} : voir l'avertissement sous le champ.", "warning")
                 return redirect(url_for(".volet", dossier_id=found.id, volet_key=current.key))
         values = raw
+        # The page again (a refusal, a row added): the whole dossier, as its GET reads it. One
+        # deleted meanwhile is not found: the expired copy then raises ObjectDeletedError when
+        # read, whose handler answers the French page of a deleted dossier, as before.
+        found = load_dossier(s, found.id, whole=True) or found
     page = DossierPage.build(s, found, current_user.actor)
     fields = volet_form.field_views(definition, current, values, found.values or {}, errors)
     for view in fields:

@@ -128,7 +128,7 @@ def _version() -> int | None:
 @staff_required
 def home() -> str:
     s = db_session()
-    campaigns = visible_campaigns(s, current_user.user)
+    campaigns = visible_campaigns(s, current_user.account)
     counts = dashboard.counts_by_campaign(s, [c.id for c in campaigns])
     now = clock.now()
     return render_template(
@@ -163,7 +163,7 @@ def campaign(slug: str) -> str:
     page = dashboard.dossier_page(s, found.id, filters, counted)
     reports = dashboard.completeness_of(s, [d for d, _ in page.rows])
     bulk = workflow().events[BULK_EVENT]
-    role = current_user.user.role
+    role = current_user.account.role
     failed = failed_mails(s, found.id, limit=50)
     base_url = current_app.config["BASE_URL"]
     return render_template(
@@ -194,14 +194,14 @@ def campaign(slug: str) -> str:
 @staff_required
 def all_statistics() -> str:
     """The figures of every campaign the reader may see (an instructeur: those it follows)."""
-    campaigns = visible_campaigns(db_session(), current_user.user)
+    campaigns = visible_campaigns(db_session(), current_user.account)
     return _statistics_page(campaigns, None)
 
 
 @bp.get("/statistiques.csv")
 @staff_required
 def all_statistics_csv() -> Response:
-    campaigns = visible_campaigns(db_session(), current_user.user)
+    campaigns = visible_campaigns(db_session(), current_user.account)
     data = statistics_csv(statistics(db_session(), campaigns))
     return _download(data, "text/csv; charset=utf-8", "statistiques-campagnes.csv")
 
@@ -404,7 +404,7 @@ def _followed_job(job_id: int) -> tuple[ExportJob, Campaign]:
     s = db_session()
     job = s.get(ExportJob, job_id)
     found = s.get(Campaign, job.campaign_id) if job else None
-    if job is None or found is None or not may_instruct(s, current_user.user, found.id):
+    if job is None or found is None or not may_instruct(s, current_user.account, found.id):
         abort(404)
     return job, found
 

@@ -28,7 +28,7 @@ def _role_required(
         @wraps(view)
         @login_required
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if current_user.user.role not in roles:
+            if current_user.account.role not in roles:
                 abort(refusal)
             return view(*args, **kwargs)
 
@@ -45,14 +45,14 @@ admin_only_hidden = _role_required((Role.ADMINISTRATEUR.value,), refusal=404)
 
 
 def is_admin() -> bool:
-    return current_user.is_authenticated and current_user.user.role == Role.ADMINISTRATEUR.value
+    return current_user.is_authenticated and current_user.account.role == Role.ADMINISTRATEUR.value
 
 
 def followed_campaign(slug: str) -> Campaign:
     """The campaign if the signed-in user may instruct it; a 404 otherwise."""
     session = db_session()
     campaign = session.scalar(select(Campaign).where(Campaign.slug == slug))
-    if campaign is None or not may_instruct(session, current_user.user, campaign.id):
+    if campaign is None or not may_instruct(session, current_user.account, campaign.id):
         abort(404)
     return campaign
 
@@ -64,6 +64,6 @@ def followed_dossier(dossier_id: int) -> Dossier:
     dossier = load_dossier(session, dossier_id)
     if dossier is None or not is_deposited(dossier):
         abort(404)
-    if not may_instruct(session, current_user.user, dossier.campaign_id):
+    if not may_instruct(session, current_user.account, dossier.campaign_id):
         abort(404)
     return dossier

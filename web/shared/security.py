@@ -18,9 +18,11 @@ from flask_login import LoginManager, UserMixin, current_user, login_required
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
 
+from web.shared.session_cookie import SignedCookieSessions
 from workflow.models import Role, User
 from workflow.people import sign_in_sessions
 from workflow.people.actors import Actor
+from workflow.people.sign_in_sessions import Account
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -32,22 +34,37 @@ SESSION_ENDED = "Votre session a expiré, reconnectez-vous."
 
 class SignedIn(UserMixin):
     """The signed-in user of a request. Its id is the id of its server-side session, which
-    Flask-Login keeps in the (signed) cookie."""
+    Flask-Login keeps in the (signed) cookie.
 
-    def __init__(self, user: User, session_id: str):
-        self.user = user
+    `account` is what resuming the session read (id, role, organisation, address), enough
+    for the access checks and the actor of every change; `user`, the ORM object, is loaded
+    on first use by the few pages that need more (the account's own page, the organisation's
+    name): building it on every request cost more than the rest of the sign-in check."""
+
+    def __init__(self, user: User | Account, session_id: str):
+        if isinstance(user, User):
+            self.account, self._user = Account.of(user), user
+        else:
+            self.account, self._user = user, None
         self.session_id = session_id
+        self.actor = Actor(
+            self.account.role, self.account.id, self.account.organisation_id, self.account.email
+        )
+        self.is_deposant = self.account.role == Role.DEPOSANT.value
 
     def get_id(self) -> str:
         return self.session_id
 
     @property
-    def actor(self) -> Actor:
-        return Actor.of(self.user)
+    def user(self) -> User:
+        if self._user is None:
+            from web.shared.db import db_session
 
-    @property
-    def is_deposant(self) -> bool:
-        return self.user.role == Role.DEPOSANT.value
+            found = db_session().get(User, self.account.id)
+            if found is None:  # deleted since the session was resumed, a moment ago
+                abort(404)
+            self._user = found
+        return self._user
 
 
 def client_address() -> str | None:
@@ -85,7 +102,7 @@ def deposant_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     @login_required
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if not current_user.is_deposant or current_user.user.organisation_id is None:
+        if not current_user.is_deposant or current_user.account.organisation_id is None:
             abort(403)
         return view(*args, **kwargs)
 
@@ -122,6 +139,7 @@ def init_app(app: Flask) -> None:
     # A volet can take more than an hour to type: the token lives as long as the session
     # (Flask-WTF's default of one hour would refuse the « Enregistrer » and lose the input).
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    app.session_interface = SignedCookieSessions()
     csrf.init_app(app)
     login_manager.init_app(app)
 

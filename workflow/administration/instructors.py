@@ -27,7 +27,7 @@ from workflow.people.accounts import (
 )
 from workflow.people.actors import Actor
 from workflow.people.security_journal import record_security_event
-from workflow.people.sign_in_sessions import DEACTIVATED, ROLE_CHANGED, end_all_sessions
+from workflow.people.sign_in_sessions import DEACTIVATED, ROLE_CHANGED, Account, end_all_sessions
 from workflow.plumbing import clock, identifiers
 from workflow.plumbing.errors import InvalidInput, TransitionRefused
 
@@ -43,7 +43,7 @@ def _require_admin(actor: Actor, label: str) -> None:
 # --- what an ARS user sees -------------------------------------------------------------------
 
 
-def visible_campaigns(session: Session, user: User) -> list[Campaign]:
+def visible_campaigns(session: Session, user: User | Account) -> list[Campaign]:
     """The campaigns a user of the ARS works on, latest deadline first: every campaign for an
     administrateur, the followed ones for an instructeur, none for anyone else."""
     query = select(Campaign).order_by(Campaign.deadline_at.desc(), Campaign.id)
@@ -55,7 +55,7 @@ def visible_campaigns(session: Session, user: User) -> list[Campaign]:
     return list(session.scalars(query.where(Campaign.id.in_(followed))))
 
 
-def may_instruct(session: Session, user: User, campaign_id: int) -> bool:
+def may_instruct(session: Session, user: User | Account, campaign_id: int) -> bool:
     """Whether the user may see and instruct the campaign's dossiers."""
     if not user.active:
         return False

@@ -283,9 +283,10 @@ def _mails(spec: EventSpec, dossier: Dossier, firing: Firing) -> tuple[list[Mail
 _LOAD = select(Dossier).options(joinedload(Dossier.campaign)).where(Dossier.id == bindparam("id"))
 
 
-def load_dossier(session: Session, dossier_id: int) -> Dossier | None:
+def load_dossier(session: Session, dossier_id: int, *, whole: bool = False) -> Dossier | None:
     """A dossier with its campaign, as `fire` needs them (one query instead of two); the
-    session's own copy when it has one, like `Session.get`.
+    session's own copy when it has one, like `Session.get`, unless `whole` asks for the query
+    anyway: it fills in the columns that a partial load (`editing.load_to_save`) left out.
 
     The row is read by a Core statement and the two objects are made persistent from it as
     the ORM's loading leaves them (`_persistent`): for one row, the ORM's query builds its
@@ -293,7 +294,7 @@ def load_dossier(session: Session, dossier_id: int) -> Dossier | None:
     time (bench/core.py). A dossier the session holds expired is refreshed by the ORM."""
     present = session.identity_map.get(identity_key(Dossier, dossier_id))
     if present is not None:
-        if not inspect(present).expired:
+        if not whole and not inspect(present).expired:
             return present
         return session.execute(_LOAD, {"id": dossier_id}).scalar_one_or_none()
     row = session.connection().execute(_ROW, {"id": dossier_id}).first()

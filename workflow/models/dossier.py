@@ -189,26 +189,33 @@ def _keep_search_text(mapper: Mapper[Dossier], connection: Connection, dossier: 
     name = _organisation_name(connection, dossier)
     dossier.search_text = search_text(dossier, name)
     # With the search text, whatever changed: a dossier written by a bulk INSERT without the
-    # copy (bench/rush.py's brouillons) gets it at its next save through the ORM (not through
-    # the machine's Core UPDATE, which writes the search text only). Unchanged, not written.
+    # copy (bench/rush.py's brouillons) gets it at its next save (the machine's Core UPDATE
+    # too: current_search_text). Unchanged, not written.
     dossier.organisation_name = name
 
 
 def current_search_text(connection: Connection, dossier: Dossier) -> str:
     """The search text of the dossier's current values, for a writer that bypasses the
-    ORM's unit of work (the machine's Core UPDATE) and so these events."""
-    return search_text(dossier, _organisation_name(connection, dossier))
+    ORM's unit of work (the machine's Core UPDATE) and so these events; a dossier without
+    the copy of its organisation's name gets it too, in the caller's UPDATE."""
+    name = _organisation_name(connection, dossier)
+    if dossier.organisation_name != name:
+        dossier.organisation_name = name
+    return search_text(dossier, name)
 
 
 def _organisation_name(connection: Connection, dossier: Dossier) -> str | None:
-    """The organisation's name from the session when loaded there, else one query. A
-    renamed organisation (closing a candidate's account) rewrites its dossiers' copies in
-    the same flush (_follow_organisation_name)."""
-    session = inspect(dossier).session
+    """The organisation's name from the session when loaded there, else the dossier's own
+    copy of it, else one query. A renamed organisation (closing a candidate's account)
+    rewrites its dossiers' copies in the same flush (_follow_organisation_name), so the copy
+    is the name as long as the dossier stays with its organisation."""
+    state = inspect(dossier)
     key = inspect(Organisation).identity_key_from_primary_key((dossier.organisation_id,))
-    loaded = session.identity_map.get(key) if session is not None else None
+    loaded = state.session.identity_map.get(key) if state.session is not None else None
     if loaded is not None:
         return loaded.name
+    if dossier.organisation_name is not None and "organisation_id" not in state.committed_state:
+        return dossier.organisation_name
     return connection.scalar(
         select(Organisation.name).where(Organisation.id == dossier.organisation_id)
     )

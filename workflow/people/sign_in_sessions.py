@@ -14,8 +14,8 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy.orm import Session
 
 from workflow.models import Role, SignInSession, User
 from workflow.people.actors import Actor
@@ -40,14 +40,27 @@ LIMITS: dict[str, tuple[dt.timedelta, dt.timedelta]] = {
 }
 TOUCH_EVERY = dt.timedelta(minutes=1)
 
-# One statement for the session, its user and the user's organisation: every page asks for
-# them, and the organisation names each dossier a déposant writes. Built once: every request
-# runs it, and building it took about a seventh of the whole lookup (profiled).
+# One Core statement for the session and its user, with only the columns that the checks
+# and `Account` need: every request runs it, and as an ORM query of the three whole rows
+# (session, user, organisation: 28 columns, three objects) it cost a quarter of the CPU of
+# a volet's save (profiled in bench/rush_profile.py). Built once, for its cache key.
+_SESSIONS, _USERS = SignInSession.__table__, User.__table__
 _RESUME = (
-    select(SignInSession, User)
-    .outerjoin(User, User.id == SignInSession.user_id)
-    .options(joinedload(User.organisation))
-    .where(SignInSession.token_hash == bindparam("token_hash"))
+    select(
+        _SESSIONS.c.id,
+        _SESSIONS.c.role,
+        _SESSIONS.c.created_at,
+        _SESSIONS.c.last_seen_at,
+        _SESSIONS.c.ended_at,
+        _USERS.c.id.label("user_id"),
+        _USERS.c.email,
+        _USERS.c.role.label("user_role"),
+        _USERS.c.organisation_id,
+        _USERS.c.active,
+        _USERS.c.email_confirmed_at,
+    )
+    .select_from(_SESSIONS.outerjoin(_USERS, _USERS.c.id == _SESSIONS.c.user_id))
+    .where(_SESSIONS.c.token_hash == bindparam("token_hash"))
 )
 
 # Why a session ended (end_reason).
@@ -93,18 +106,35 @@ def open_session(
 
 
 @dataclass(frozen=True)
+class Account:
+    """The signed-in user as every request needs it (who, which role, which organisation),
+    without an ORM object: a page that needs the `User` itself loads it by its id. `active`
+    is always true for a live session; it is here for the checks that take a `User` too."""
+
+    id: int
+    email: str
+    role: str
+    organisation_id: int | None
+    active: bool = True
+
+    @classmethod
+    def of(cls, user: User) -> Account:
+        return cls(user.id, user.email, user.role, user.organisation_id, user.active)
+
+
+@dataclass(frozen=True)
 class Resumed:
     """A request's session: the user if it is live; `ended` says that the cookie named a
     session that has ended (to tell the visitor it expired), as opposed to none at all."""
 
-    user: User | None
+    user: Account | None
     ended: bool = False
 
 
-def _why_over(row: SignInSession, user: User | None, now: dt.datetime) -> str | None:
-    if user is None or not user.active or user.email_confirmed_at is None:
+def _why_over(row: Row, now: dt.datetime) -> str | None:  # type: ignore[type-arg]
+    if row.user_id is None or not row.active or row.email_confirmed_at is None:
         return DEACTIVATED
-    if user.role != row.role:
+    if row.user_role != row.role:
         return ROLE_CHANGED
     idle, lifetime = LIMITS.get(row.role, (STAFF_IDLE, STAFF_LIFETIME))
     if now - row.created_at >= lifetime:
@@ -126,16 +156,17 @@ def resume(
     older than TOUCH_EVERY; then it writes in a short transaction of its own, so call it
     outside any transaction."""
     now = now or clock.now()
-    found = session.execute(_RESUME, {"token_hash": hash_token(token)}).first()
-    if found is None:
+    row = session.connection().execute(_RESUME, {"token_hash": hash_token(token)}).first()
+    if row is None:
         return Resumed(None)
-    row, user = found
     if row.ended_at is not None:
         return Resumed(None, ended=True)
-    reason = _why_over(row, user, now)
+    reason = _why_over(row, now)
     if reason is not None:
         with transaction(session):
             if _end(session, [row.id], reason, now) and reason in (IDLE, TOO_OLD):
+                # Rare enough to load the whole account for the journal.
+                user = session.get(User, row.user_id)
                 record_security_event(
                     session,
                     "session_expiree",
@@ -155,7 +186,7 @@ def resume(
                 .values(last_seen_at=now)
                 .execution_options(synchronize_session=False)
             )
-    return Resumed(user)
+    return Resumed(Account(row.user_id, row.email, row.user_role, row.organisation_id))
 
 
 def end_session(session: Session, token: str, reason: str, now: dt.datetime | None = None) -> bool:
