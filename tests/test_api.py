@@ -370,6 +370,31 @@ def test_a_decision_is_recorded_with_its_motivation(world, session, client, scen
     assert detail["decision"]["published_at"] is None  # grouped publication
 
 
+def test_nul_characters_of_a_json_body_are_removed_as_from_a_form(world, session, client, scene):
+    """A « \\u0000 » in a motivation made PostgreSQL refuse the decision (a 500) and SQLite
+    keep it: the API reads its bodies without NUL characters, like the forms."""
+    _, secret = make_token(world, session, [scene["campaign"]])
+    dossier = scene["instructing"]
+    with time_machine.travel(INSTRUCTING, tick=False):
+        response = client.post(
+            f"/api/v1/dossiers/{dossier.id}/events",
+            data='{"event": "accepter", "motivation": "Projet\\u0000 solide.", "\\u0000": 1}',
+            content_type="application/json",
+            headers=bearer(secret, **{"If-Match": str(dossier.version)}),
+        )
+    is_problem(response, 422)  # the key "\\u0000" became "", which no field is
+    with time_machine.travel(INSTRUCTING, tick=False):
+        response = client.post(
+            f"/api/v1/dossiers/{dossier.id}/events",
+            data='{"event": "accepter", "motivation": "Projet\\u0000 solide."}',
+            content_type="application/json",
+            headers=bearer(secret, **{"If-Match": str(dossier.version)}),
+        )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    detail = client.get(f"/api/v1/dossiers/{dossier.id}", headers=bearer(secret)).get_json()
+    assert detail["decision"]["motivation"] == "Projet solide."
+
+
 def test_a_token_asks_for_an_avis_the_campaign_lists(world, session, client, scene):
     token, secret = make_token(world, session, [scene["campaign"]])
     dossier = scene["instructing"]
