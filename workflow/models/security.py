@@ -30,7 +30,7 @@ SECURITY_EVENT_KINDS = (
     "parametre_change",
     "donnees_exportees",
     "compte_ferme",
-    # Credentials and data flows for outside tools (migration 0023).
+    # Credentials and data flows for outside tools (migration 0020).
     "jeton_api_cree",
     "jeton_api_revoque",
     "webhook_enregistre",

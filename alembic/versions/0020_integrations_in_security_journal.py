@@ -2,7 +2,7 @@
 and stopped are security events (a token opens the API on its campaigns; a webhook sends
 their events outside), so the journal's CHECK accepts four more kinds.
 
-Revision ID: 0023
+Revision ID: 0020
 Revises: 0019
 Create Date: 2026-12-06 21:30:00.000000
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0023"
+revision: str = "0020"
 down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
