@@ -122,6 +122,21 @@ def test_answers_are_read_as_json_reads_them_even_where_orjson_differs():
         assert repr(_answers(text)) == repr(expected)  # NaN != NaN: compared as written
 
 
+def test_a_lone_surrogate_in_an_answer_does_not_fail_the_csv(world, session, monkeypatch):
+    """SQLite keeps a JSON "\\ud800" (PostgreSQL's jsonb refuses it), which UTF-8 cannot
+    encode: the CSV writes « ? » in its place instead of failing the whole export."""
+    campaign, _ = exported(world, session)
+    rows = export_rows
+
+    def with_a_surrogate(session, campaign_id):
+        for n, row in enumerate(rows(session, campaign_id)):
+            yield row if n == 0 else [*row[:-1], "Stage au CH\ud800 de Rouen"]
+
+    monkeypatch.setattr(exports, "export_rows", with_a_surrogate)
+    data = export_csv(session, campaign.id).decode("utf-8-sig")
+    assert "Stage au CH? de Rouen" in data
+
+
 def test_an_export_left_midway_stops_reading_and_leaves_the_session_usable(
     world, session, monkeypatch
 ):

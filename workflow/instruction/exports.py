@@ -387,7 +387,11 @@ def write_csv(
 ) -> None:
     """`export_csv` written into `output` row by row; `progress(n)` is told the number of
     dossiers written every BATCH rows and at the end."""
-    text = io.TextIOWrapper(output, encoding="utf-8", newline="", write_through=False)
+    # A lone surrogate (a JSON "\ud800" that SQLite kept) cannot be written in UTF-8: it
+    # becomes « ? » rather than failing the whole export (the XLSX drops it).
+    text = io.TextIOWrapper(
+        output, encoding="utf-8", errors="replace", newline="", write_through=False
+    )
     text.write("\ufeff")
     writer = csv.writer(text, delimiter=";", lineterminator="\r\n")
     # Closed on every path: an error here stops the rows' reading (and its thread) before
