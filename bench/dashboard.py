@@ -34,10 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from data import migrated_databases, populate  # noqa: E402
+from data import analyse, migrated_databases, populate  # noqa: E402
 from sqlalchemy import update  # noqa: E402
 
-from workflow.instruction.dashboard_upkeep import refresh_dashboard_indexes  # noqa: E402
 from workflow.models import Campaign, CampaignInstructor, User  # noqa: E402
 from workflow.people.sign_in_sessions import open_session  # noqa: E402
 from workflow.plumbing.db import make_engine, make_session_factory, transaction  # noqa: E402
@@ -139,22 +138,6 @@ def measure(
 def percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
-
-
-def analyse(url: str) -> None:
-    """Statistics and visibility map as a live database has them: PostgreSQL's autovacuum
-    (VACUUM ANALYZE), on SQLite the scheduler's daily upkeep of the dashboard's indexes
-    (limited ANALYZE, FTS5 index merged). A table just filled by one INSERT has neither,
-    and both planners then guess."""
-    if url.startswith("postgresql"):
-        engine = make_engine(url, isolation_level="AUTOCOMMIT")  # VACUUM: no transaction
-        with engine.connect() as connection:
-            connection.exec_driver_sql("VACUUM ANALYZE")
-    else:
-        engine = make_engine(url)
-        with make_session_factory(engine)() as session, transaction(session):
-            refresh_dashboard_indexes(session)
-    engine.dispose()
 
 
 def signed_in_cookie(url: str, campaign_id: int, instructeur_id: int) -> str:

@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import COMPLETE_VALUES, definition
 from workflow.campaigns.store import store_campaign
+from workflow.instruction.dashboard_upkeep import refresh_dashboard_indexes
 from workflow.models import Dossier, Organisation, User
 from workflow.plumbing.db import make_engine, make_session_factory, migrate, transaction
 from workflow.plumbing.search_text import normalise
@@ -91,6 +92,22 @@ def populate(
             connection.execute(insert(Dossier.__table__), rows[start : start + 10_000])
     engine.dispose()
     return campaign_id, instructeur_id
+
+
+def analyse(url: str) -> None:
+    """Statistics and visibility map as a live database has them: PostgreSQL's autovacuum
+    (VACUUM ANALYZE), on SQLite the scheduler's daily upkeep of the dashboard's indexes
+    (limited ANALYZE, FTS5 index merged). A table just filled by one INSERT has neither,
+    and both planners then guess."""
+    if url.startswith("postgresql"):
+        engine = make_engine(url, isolation_level="AUTOCOMMIT")  # VACUUM: no transaction
+        with engine.connect() as connection:
+            connection.exec_driver_sql("VACUUM ANALYZE")
+    else:
+        engine = make_engine(url)
+        with make_session_factory(engine)() as session, transaction(session):
+            refresh_dashboard_indexes(session)
+    engine.dispose()
 
 
 def migrated_databases() -> Iterator[tuple[str, str]]:
