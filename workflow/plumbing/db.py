@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from workflow.plumbing import pg_cursor
 from workflow.plumbing.errors import ConflictError, SchemaBehind
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +46,13 @@ def make_engine(url: str | None = None, **options: object) -> Engine:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     engine = create_engine(url, **options)
     _replace_closed_connections(engine)
+    if engine.dialect.driver == "psycopg":
+        event.listen(engine, "connect", _lazy_descriptions)
     return engine
+
+
+def _lazy_descriptions(dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+    dbapi_connection.cursor_factory = pg_cursor.Cursor
 
 
 def _replace_closed_connections(engine: Engine) -> None:
