@@ -160,6 +160,8 @@ def populate(url: str, count: int) -> list[Client]:
                     "campaign_id": campaign_id,
                     "campaign_version_id": version_id,
                     "organisation_id": org_id,
+                    # What the ORM writes at creation; a bulk INSERT bypasses it.
+                    "organisation_name": f"CH {index}",
                     "state": "brouillon",
                     "values": COMPLETE_VALUES,
                     "attestations": [],
@@ -168,7 +170,7 @@ def populate(url: str, count: int) -> list[Client]:
                     "updated_at": now,
                     "version": 1,
                 }
-                for org_id in org_ids
+                for index, org_id in enumerate(org_ids)
             ],
         )
         ids = connection.execute(
