@@ -181,7 +181,6 @@ def main() -> None:
             bare_save(n)
         baseline = cpu_per_save(bare_save, args.saves)
         print(f"CPU per save, project / bare UPDATE in this process: {project / baseline:.2f}x")
-        app.extensions["db_sessions"].kw["bind"].dispose()
 
 
 if __name__ == "__main__":
